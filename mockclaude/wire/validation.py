@@ -1,0 +1,593 @@
+"""Request validation that fails like the real API: same rules, same `error.message` texts.
+
+Every public function here returns None or raises `ApiError(400, ...)`, never anything else
+(property-tested in tests/test_validation.py). Messages are pydantic-v2 style `loc: msg`, where the
+location names the union tag of a block, e.g. `messages.3.content.1.tool_use.input` and
+`tools.16.custom.name`, as in the real errors quoted next to each rule. Sources:
+  [REF]  /work/shared/reference/anthropic-api.md §1.5 (verbatim texts with their issue links)
+  [ISS]  the GitHub issue quoted inline, with the real API's response body
+  [SDK]  anthropic==2.12.0 request types (field names, literals, required keys)
+Unknown fields are accepted everywhere: SDK 2.12 sends fields newer than any catalogue of them.
+"""
+
+import base64
+import binascii
+import re
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import orjson
+
+from mockclaude.wire.errors import ApiError
+
+if TYPE_CHECKING:
+    from mockclaude.models import ModelInfo
+
+Loc = tuple[str | int, ...]
+
+# [SDK] types/content_block_param.py plus the beta union (the installed SDK posts beta requests to
+# plain /v1/messages, reference §1.1), so every block a 2026 client can send is known here.
+BLOCK_TYPES = (
+    "text", "image", "document", "search_result", "thinking", "redacted_thinking", "tool_use",
+    "tool_result", "server_tool_use", "web_search_tool_result", "web_fetch_tool_result",
+    "advisor_tool_result", "code_execution_tool_result", "bash_code_execution_tool_result",
+    "text_editor_code_execution_tool_result", "tool_search_tool_result", "mcp_tool_use",
+    "mcp_tool_result", "mcp_tool_listing", "container_upload", "compaction", "tool_addition",
+    "tool_removal", "fallback",
+)  # fmt: skip
+# Blocks allowed inside tool_result.content ([SDK] tool_result_block_param.py).
+TOOL_RESULT_BLOCK_TYPES = ("text", "image", "search_result", "document", "tool_reference")
+# Server tools ([SDK] tool_union_param.py); newer dated versions are accepted by pattern.
+SERVER_TOOL_TYPES = (
+    "bash_20250124", "browser_toolset_20260801", "code_execution_20250522", "code_execution_20250825",
+    "code_execution_20260120", "code_execution_20260521", "computer_toolset_20260801", "memory_20250818",
+    "text_editor_20250124", "text_editor_20250429", "text_editor_20250728", "tool_search_tool_bm25_20251119",
+    "tool_search_tool_bm25", "tool_search_tool_regex_20251119", "tool_search_tool_regex",
+    "web_fetch_20250910", "web_fetch_20260209", "web_fetch_20260309", "web_fetch_20260318",
+    "web_search_20250305", "web_search_20260209", "web_search_20260318",
+)  # fmt: skip
+_DATED_TOOL = re.compile(r"[a-z][a-z0-9_]*_20\d{6}")
+TOOL_NAME_PATTERN = "^[a-zA-Z0-9_-]{1,128}$"  # [ISS] modelcontextprotocol/modelcontextprotocol#1345
+_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
+IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+THINKING_TYPES = ("enabled", "disabled", "adaptive", "between_tools")
+ROLES = ("user", "assistant", "system")  # "system": [SDK] system_message_param.py, Opus 4.8+
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+
+# Verbatim texts ([REF] §1.5 unless noted).
+EMPTY_MESSAGES = "messages: at least one message is required"
+EMPTY_CONTENT = "all messages must have non-empty content except for the optional final assistant message"
+EMPTY_TEXT = "messages: text content blocks must be non-empty"
+BLANK_TEXT = "messages: text content blocks must contain non-whitespace text"
+# [ISS] tailcallhq/forgecode#1872 (2025-11, with request_id)
+TRAILING_WHITESPACE = "messages: final assistant content cannot end with trailing whitespace"
+BUDGET_TOO_BIG = (
+    "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at "
+    "https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size"
+)
+PREFILL_UNSUPPORTED = (
+    "This model does not support assistant message prefill. The conversation must end with a user message."
+)
+# [ISS] dotCipher/opencode-claude-bridge#1 (2026-03, verified against the API by the maintainer)
+THINKING_TEMPERATURE = "temperature may only be set to 1 when thinking is enabled or in adaptive mode"
+# [ISS] OpenHands/software-agent-sdk#1945 (Opus 4.6), SalesforceAIResearch/MCP-Universe#49 (since 4.1)
+TEMPERATURE_AND_TOP_P = "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
+# [ISS] Boise-State-Development/agentcore-public-stack#201: the model's text relayed by Bedrock for
+# Opus 4.7 ("The model returned the following errors: temperature is deprecated for this model.").
+SAMPLING_DEPRECATED = "{param} is deprecated for this model."
+# [ISS] anthropics/claude-code#61412 (2026-05): models before Opus 4.8
+SYSTEM_ROLE_UNSUPPORTED = "role 'system' is not supported on this model"
+# [ISS] tailcallhq/forgecode#892, microsoft/vscode#276110
+DUPLICATE_TOOLS = "tools: Tool names must be unique."
+# [ISS] anthropics/claude-code#7365 (2025-09), #63673 (2026-05)
+INVALID_SCHEMA = (
+    "JSON schema is invalid. It must match JSON Schema draft 2020-12 (https://json-schema.org/draft/2020-12). "
+    "Learn more about tool use at https://docs.claude.com/en/docs/tool-use."
+)
+
+
+def _join(loc: Loc) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _fail(loc: Loc, message: str) -> NoReturn:
+    raise ApiError(400, f"{_join(loc)}: {message}" if loc else message)
+
+
+def _expected(choices: tuple[str, ...]) -> str:
+    quoted = [f"'{c}'" for c in choices]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+# Type checks with pydantic v2's wording (checked against pydantic 2.11 in the dev venv).
+
+
+def _dict(value: Any, loc: Loc) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        _fail(loc, "Input should be a valid dictionary")
+    return value
+
+
+def _list(value: Any, loc: Loc) -> list[Any]:
+    if not isinstance(value, list):
+        _fail(loc, "Input should be a valid list")
+    return value
+
+
+def _str(value: Any, loc: Loc) -> str:
+    if not isinstance(value, str):
+        _fail(loc, "Input should be a valid string")
+    return value
+
+
+def _bool(value: Any, loc: Loc) -> bool:
+    if not isinstance(value, bool):
+        _fail(loc, "Input should be a valid boolean")
+    return value
+
+
+def _int(value: Any, loc: Loc) -> int:
+    # Stricter than pydantic's lax mode (which takes "12" and True) so callers always get an int.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and not value.is_integer():
+        _fail(loc, "Input should be a valid integer, got a number with a fractional part")
+    if isinstance(value, str):
+        _fail(loc, "Input should be a valid integer, unable to parse string as an integer")
+    _fail(loc, "Input should be a valid integer")
+
+
+def _number(value: Any, loc: Loc) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, str):
+            _fail(loc, "Input should be a valid number, unable to parse string as a number")
+        _fail(loc, "Input should be a valid number")
+    return float(value)
+
+
+def _bounded(value: float, loc: Loc, low: float | None = None, high: float | None = None) -> None:
+    if low is not None and value < low:
+        _fail(loc, f"Input should be greater than or equal to {low:g}")
+    if high is not None and value > high:
+        _fail(loc, f"Input should be less than or equal to {high:g}")
+
+
+def _literal(value: Any, loc: Loc, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        _fail(loc, f"Input should be {_expected(choices)}")
+    return value
+
+
+def _required(obj: dict[str, Any], key: str, loc: Loc) -> Any:
+    if key not in obj:
+        _fail((*loc, key), "Field required")
+    return obj[key]
+
+
+def _optional(obj: dict[str, Any], key: str) -> Any:
+    """The value of an optional field; an explicit null counts as absent, as with Optional fields."""
+    return obj.get(key)
+
+
+def _tag(obj: Any, loc: Loc, tags: tuple[str, ...]) -> str:
+    block = _dict(obj, loc)
+    if "type" not in block:
+        _fail(loc, "Unable to extract tag using discriminator 'type'")
+    tag = block["type"]
+    if not isinstance(tag, str) or tag not in tags:
+        _fail(loc, f"Input tag '{tag}' found using 'type' does not match any of the expected tags: "
+              + ", ".join(f"'{t}'" for t in tags))  # fmt: skip
+    return tag
+
+
+# JSON body.
+
+
+def parse_json(raw: bytes) -> Any:
+    """Decode a request body as the real API does (orjson: same error texts, no NaN, depth limit)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        # [REF] `The request body is not valid JSON: unexpected control character in string: line 1
+        # column 2379 (char 2378)` is orjson's own wording; orjson is what produces it here too.
+        raise ApiError(400, f"The request body is not valid JSON: {exc}") from None
+
+
+# Content blocks.
+
+
+def _text_block(block: dict[str, Any], loc: Loc) -> None:
+    text = _str(_required(block, "text", loc), (*loc, "text"))
+    if text == "":
+        raise ApiError(400, EMPTY_TEXT)
+    if not text.strip():
+        raise ApiError(400, BLANK_TEXT)
+    citations = _optional(block, "citations")
+    if citations is not None:
+        _list(citations, (*loc, "citations"))
+
+
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _sniff_image(data: bytes) -> str | None:
+    if data.startswith(_PNG):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _image_source(source: Any, loc: Loc) -> None:
+    kind = _tag(source, loc, ("base64", "url", "file"))
+    here = (*loc, kind)
+    if kind == "base64":
+        media_type = _literal(_required(source, "media_type", here), (*here, "media_type"), IMAGE_MEDIA_TYPES)
+        data = _str(_required(source, "data", here), (*here, "data"))
+        try:
+            head = base64.b64decode(data[:64] + "=" * (-len(data[:64]) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            head = b""
+        actual = _sniff_image(head)
+        if actual is None:
+            # [ISS] anthropics/claude-code#6300, #15746 (2025-12)
+            _fail((*here, "data"), f"Image does not match the provided media type {media_type}")
+        if actual != media_type:
+            # [ISS] vybestack/llxprt-code#2130 (2026-06, Opus 4.8)
+            _fail(here, f"The image was specified using the {media_type} media type, "
+                  f"but the image appears to be a {actual} image")  # fmt: skip
+    elif kind == "url":
+        _str(_required(source, "url", here), (*here, "url"))
+    else:
+        _str(_required(source, "file_id", here), (*here, "file_id"))
+
+
+def _document_source(source: Any, loc: Loc) -> None:
+    kind = _tag(source, loc, ("base64", "text", "content", "url", "file"))
+    here = (*loc, kind)
+    if kind == "base64":
+        _literal(_required(source, "media_type", here), (*here, "media_type"), ("application/pdf",))
+        _str(_required(source, "data", here), (*here, "data"))
+    elif kind == "text":
+        _literal(_required(source, "media_type", here), (*here, "media_type"), ("text/plain",))
+        _str(_required(source, "data", here), (*here, "data"))
+    elif kind == "content":
+        content = _required(source, "content", here)
+        if not isinstance(content, str):
+            for i, block in enumerate(_list(content, (*here, "content"))):
+                _validate_block(block, (*here, "content", i), ("text", "image"))
+    elif kind == "url":
+        _str(_required(source, "url", here), (*here, "url"))
+    else:
+        _str(_required(source, "file_id", here), (*here, "file_id"))
+
+
+def _validate_block(block: Any, loc: Loc, allowed: tuple[str, ...] = BLOCK_TYPES) -> str:
+    """Check one content block; returns its type."""
+    kind = _tag(block, loc, allowed)
+    here = (*loc, kind)
+    if kind == "text":
+        _text_block(block, here)
+    elif kind == "image":
+        _image_source(_required(block, "source", here), (*here, "source"))
+    elif kind == "document":
+        _document_source(_required(block, "source", here), (*here, "source"))
+    elif kind == "tool_use":
+        _str(_required(block, "id", here), (*here, "id"))
+        _str(_required(block, "name", here), (*here, "name"))
+        # [ISS] anthropics/anthropic-sdk-typescript#648: `messages.3.content.1.tool_use.input: Input
+        # should be a valid dictionary`
+        _dict(_required(block, "input", here), (*here, "input"))
+    elif kind == "tool_result":
+        _str(_required(block, "tool_use_id", here), (*here, "tool_use_id"))
+        content = _optional(block, "content")
+        if content is not None and not isinstance(content, str):
+            for i, inner in enumerate(_list(content, (*here, "content"))):
+                _validate_block(inner, (*here, "content", i), TOOL_RESULT_BLOCK_TYPES)
+        if _optional(block, "is_error") is not None:
+            _bool(block["is_error"], (*here, "is_error"))
+    elif kind == "thinking":
+        # [ISS] anthropics/claude-code#26542: `messages.1.content.0.thinking.signature: Field required`
+        _str(_required(block, "thinking", here), (*here, "thinking"))
+        _str(_required(block, "signature", here), (*here, "signature"))
+    elif kind == "redacted_thinking":
+        _str(_required(block, "data", here), (*here, "data"))
+    elif kind == "search_result":
+        _str(_required(block, "source", here), (*here, "source"))
+        _str(_required(block, "title", here), (*here, "title"))
+        for i, inner in enumerate(_list(_required(block, "content", here), (*here, "content"))):
+            _validate_block(inner, (*here, "content", i), ("text",))
+    return kind
+
+
+# Messages.
+
+
+def _content_blocks(content: Any, loc: Loc) -> list[dict[str, Any]]:
+    """The message content as a list of blocks (a string is one text block)."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    blocks = _list(content, loc)
+    for i, block in enumerate(blocks):
+        _validate_block(block, (*loc, i))
+    return blocks
+
+
+def _check_roles_and_content(messages: list[Any]) -> list[tuple[int, str, list[dict[str, Any]]]]:
+    last = len(messages) - 1
+    parsed: list[tuple[int, str, list[dict[str, Any]]]] = []
+    for i, message in enumerate(messages):
+        loc: Loc = ("messages", i)
+        _dict(message, loc)
+        role = _literal(_required(message, "role", loc), (*loc, "role"), ROLES)
+        content = _required(message, "content", loc)
+        if content in ("", []):
+            if i == last and role == "assistant":
+                parsed.append((i, role, []))
+                continue
+            _fail(loc, EMPTY_CONTENT)
+        if isinstance(content, str) and not content.strip() and not (i == last and role == "assistant"):
+            raise ApiError(400, BLANK_TEXT)
+        blocks = _content_blocks(content, (*loc, "content"))
+        parsed.append((i, role, blocks))
+    return parsed
+
+
+def _check_final_assistant(parsed: list[tuple[int, str, list[dict[str, Any]]]]) -> None:
+    _, role, blocks = parsed[-1]
+    if role != "assistant" or not blocks:
+        return
+    tail = blocks[-1]
+    if tail.get("type") == "text" and tail["text"] != tail["text"].rstrip():
+        raise ApiError(400, TRAILING_WHITESPACE)
+
+
+def _turns(parsed: list[tuple[int, str, list[dict[str, Any]]]]) -> list[tuple[int, str, list[dict[str, Any]]]]:
+    """Consecutive same-role messages merged, as the current API does; system messages dropped."""
+    turns: list[tuple[int, str, list[dict[str, Any]]]] = []
+    for index, role, blocks in parsed:
+        if role == "system":
+            continue
+        if turns and turns[-1][1] == role:
+            turns[-1] = (index, role, turns[-1][2] + blocks)
+        else:
+            turns.append((index, role, list(blocks)))
+    return turns
+
+
+def _check_tool_pairing(parsed: list[tuple[int, str, list[dict[str, Any]]]]) -> None:
+    turns = _turns(parsed)
+    for t, (index, role, blocks) in enumerate(turns):
+        if role != "user":
+            continue
+        previous = turns[t - 1][2] if t > 0 and turns[t - 1][1] == "assistant" else []
+        known = {b.get("id") for b in previous if b.get("type") == "tool_use"}
+        for b, block in enumerate(blocks):
+            if block.get("type") == "tool_result" and block.get("tool_use_id") not in known:
+                # [ISS] anthropics/claude-code#13460: `messages.48.content.1: unexpected `tool_use_id`
+                # found in `tool_result` blocks: toolu_…. Each `tool_result` block must have a
+                # corresponding `tool_use` block in the previous message.`
+                _fail(("messages", index, "content", b), "unexpected `tool_use_id` found in `tool_result` "
+                      f"blocks: {block.get('tool_use_id')}. Each `tool_result` block must have a "
+                      "corresponding `tool_use` block in the previous message.")  # fmt: skip
+    for t, (index, role, blocks) in enumerate(turns[:-1]):
+        if role != "assistant":
+            continue
+        answered = {b.get("tool_use_id") for b in turns[t + 1][2] if b.get("type") == "tool_result"}
+        missing = [b["id"] for b in blocks if b.get("type") == "tool_use" and b["id"] not in answered]
+        if missing:
+            # [REF] anthropics/claude-code#3512 (index = the assistant message holding the tool_use)
+            _fail(("messages", index), "`tool_use` ids were found without `tool_result` blocks immediately "
+                  f"after: {', '.join(missing)}. Each `tool_use` block must have a corresponding "
+                  "`tool_result` block in the next message.")  # fmt: skip
+
+
+def _check_messages(body: dict[str, Any]) -> None:
+    messages = _list(_required(body, "messages", ()), ("messages",))
+    if not messages:
+        raise ApiError(400, EMPTY_MESSAGES)
+    parsed = _check_roles_and_content(messages)
+    _check_final_assistant(parsed)
+    _check_tool_pairing(parsed)
+
+
+# Other top-level fields.
+
+
+def _check_system(body: dict[str, Any]) -> None:
+    system = _optional(body, "system")
+    if system is None or isinstance(system, str):
+        return
+    for i, block in enumerate(_list(system, ("system",))):
+        _validate_block(block, ("system", i), ("text",))
+
+
+def _check_tool(tool: Any, loc: Loc) -> str | None:
+    """Check one tool definition; returns its name."""
+    spec = _dict(tool, loc)
+    kind = _optional(spec, "type")
+    if kind is None or kind == "custom":
+        here = (*loc, "custom")
+        name = _str(_required(spec, "name", here), (*here, "name"))
+        if not _TOOL_NAME.fullmatch(name):
+            _fail((*here, "name"), f"String should match pattern '{TOOL_NAME_PATTERN}'")
+        schema = _dict(_required(spec, "input_schema", here), (*here, "input_schema"))
+        schema_loc = (*here, "input_schema")
+        _literal(_required(schema, "type", schema_loc), (*schema_loc, "type"), ("object",))
+        properties, required = schema.get("properties"), schema.get("required")
+        if (properties is not None and not isinstance(properties, dict)) or (
+            required is not None
+            and not (isinstance(required, list) and all(isinstance(r, str) for r in required))
+        ):
+            _fail(schema_loc, INVALID_SCHEMA)
+        if _optional(spec, "description") is not None:
+            _str(spec["description"], (*here, "description"))
+        return name
+    if not (isinstance(kind, str) and (kind in SERVER_TOOL_TYPES or _DATED_TOOL.fullmatch(kind))):
+        _tag(spec, loc, ("custom", *SERVER_TOOL_TYPES))
+    name = _optional(spec, "name")
+    return name if isinstance(name, str) else None
+
+
+def _check_tools(body: dict[str, Any]) -> None:
+    tools = _optional(body, "tools")
+    if tools is None:
+        return
+    names = [_check_tool(tool, ("tools", i)) for i, tool in enumerate(_list(tools, ("tools",)))]
+    named = [n for n in names if n is not None]
+    if len(named) != len(set(named)):
+        raise ApiError(400, DUPLICATE_TOOLS)
+
+
+def _check_tool_choice(body: dict[str, Any]) -> None:
+    choice = _optional(body, "tool_choice")
+    if choice is None:
+        return
+    kind = _tag(choice, ("tool_choice",), ("auto", "any", "tool", "none"))
+    here = ("tool_choice", kind)
+    if kind == "tool":
+        _str(_required(choice, "name", here), (*here, "name"))
+    if kind != "none" and _optional(choice, "disable_parallel_tool_use") is not None:
+        _bool(choice["disable_parallel_tool_use"], (*here, "disable_parallel_tool_use"))
+
+
+def _check_thinking(body: dict[str, Any], max_tokens: int | None) -> None:
+    thinking = _optional(body, "thinking")
+    if thinking is None:
+        return
+    kind = _tag(thinking, ("thinking",), THINKING_TYPES)
+    here = ("thinking", kind)
+    if kind == "enabled":
+        budget = _int(_required(thinking, "budget_tokens", here), (*here, "budget_tokens"))
+        _bounded(budget, (*here, "budget_tokens"), low=1024)
+        if max_tokens is not None and max_tokens <= budget:
+            raise ApiError(400, BUDGET_TOO_BIG)
+    if kind in ("enabled", "adaptive") and _optional(thinking, "display") is not None:
+        _literal(thinking["display"], (*here, "display"), ("summarized", "omitted"))
+    temperature = _optional(body, "temperature")
+    if kind in ("enabled", "adaptive") and temperature is not None and temperature != 1:
+        raise ApiError(400, THINKING_TEMPERATURE)
+
+
+def _check_sampling(body: dict[str, Any]) -> None:
+    for key in ("temperature", "top_p"):
+        if _optional(body, key) is not None:
+            _bounded(_number(body[key], (key,)), (key,), low=0, high=1)
+    if _optional(body, "top_k") is not None:
+        _bounded(_int(body["top_k"], ("top_k",)), ("top_k",), low=0)
+
+
+def _check_small_fields(body: dict[str, Any]) -> None:
+    if _optional(body, "stream") is not None:
+        _bool(body["stream"], ("stream",))
+    stops = _optional(body, "stop_sequences")
+    if stops is not None:
+        for i, stop in enumerate(_list(stops, ("stop_sequences",))):
+            _str(stop, ("stop_sequences", i))
+    metadata = _optional(body, "metadata")
+    if metadata is not None and _optional(_dict(metadata, ("metadata",)), "user_id") is not None:
+        _str(metadata["user_id"], ("metadata", "user_id"))
+    if _optional(body, "service_tier") is not None:
+        _literal(body["service_tier"], ("service_tier",), ("auto", "standard_only"))
+    if _optional(body, "speed") is not None:
+        _literal(body["speed"], ("speed",), ("standard", "fast"))
+    config = _optional(body, "output_config")
+    if config is not None:
+        _dict(config, ("output_config",))
+        if _optional(config, "effort") is not None:
+            _literal(config["effort"], ("output_config", "effort"), EFFORTS)
+        output_format = _optional(config, "format")
+        if output_format is not None:
+            _tag(output_format, ("output_config", "format"), ("json_schema",))
+            _dict(_required(output_format, "schema", ("output_config", "format", "json_schema")),
+                  ("output_config", "format", "json_schema", "schema"))  # fmt: skip
+
+
+def _check_model(body: dict[str, Any]) -> None:
+    model = _str(_required(body, "model", ()), ("model",))
+    if not model:
+        _fail(("model",), "String should have at least 1 character")
+    if len(model) > 256:
+        _fail(("model",), "String should have at most 256 characters")
+
+
+def _check_common(body: Any, max_tokens: int | None) -> None:
+    if not isinstance(body, dict):
+        raise ApiError(400, "Input should be a valid dictionary or object to extract fields from")
+    _check_model(body)
+    _check_messages(body)
+    _check_system(body)
+    _check_tools(body)
+    _check_tool_choice(body)
+    _check_sampling(body)
+    _check_thinking(body, max_tokens)
+    _check_small_fields(body)
+
+
+def validate_create(body: Any) -> None:
+    """Validate a POST /v1/messages body; raise ApiError(400) with the real API's message."""
+    if isinstance(body, dict):
+        _check_model(body)
+        # [REF] `max_tokens: Field required`; 0 is allowed since 2026 (cache pre-warming, [SDK])
+        max_tokens = _int(_required(body, "max_tokens", ()), ("max_tokens",))
+        _bounded(max_tokens, ("max_tokens",), low=0)
+    else:
+        max_tokens = None
+    _check_common(body, max_tokens)
+
+
+def validate_count_tokens(body: Any) -> None:
+    """Validate a POST /v1/messages/count_tokens body (no max_tokens)."""
+    _check_common(body, None)
+
+
+# Checks that need the model.
+
+
+_SAMPLING_DEFAULTS = (("temperature", 1), ("top_p", 1), ("top_k", object()))
+
+
+def check_model_limits(body: dict[str, Any], info: "ModelInfo") -> None:
+    """Model-specific rules for an already valid body: output limit, prefill, thinking, sampling."""
+    max_tokens = body.get("max_tokens")
+    if isinstance(max_tokens, int) and max_tokens > info.max_output_tokens:
+        # [REF] anthropics/claude-code#11302
+        raise ApiError(400, f"max_tokens: {max_tokens} > {info.max_output_tokens}, which is the maximum "
+                       f"allowed number of output tokens for {info.id}")  # fmt: skip
+    messages = body.get("messages") or []
+    if not info.system_role and any(isinstance(m, dict) and m.get("role") == "system" for m in messages):
+        raise ApiError(400, SYSTEM_ROLE_UNSUPPORTED)
+    final = messages[-1] if messages else None
+    if isinstance(final, dict) and final.get("role") == "assistant" and not info.supports_prefill:
+        raise ApiError(400, PREFILL_UNSUPPORTED)
+    thinking = body.get("thinking")
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind is not None and kind not in info.thinking_types:
+        if not info.supports_thinking and kind != "disabled":
+            # [ISS] anthropics/claude-code#2245: `'claude-3-5-sonnet-20241022' does not support thinking.`
+            raise ApiError(400, f"'{info.id}' does not support thinking.")
+        # [ISS] cline/cline#13203 (Fable 5, 2026-08) and yeahhe365/Gemini-Nexus#42 (2026-06)
+        hint = ' Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.'
+        raise ApiError(400, f'"thinking.type.{kind}" is not supported for this model.'
+                       + (hint if kind == "enabled" and "adaptive" in info.thinking_types else ""))  # fmt: skip
+    # Only non-default values are refused by the models without sampling parameters [DOCS 4.7 notes].
+    changed = [key for key, default in _SAMPLING_DEFAULTS if body.get(key) not in (None, default)]
+    if changed and not info.accepts_sampling:
+        raise ApiError(400, SAMPLING_DEPRECATED.format(param=changed[0]))
+    if info.exclusive_sampling and body.get("temperature") is not None and body.get("top_p") is not None:
+        raise ApiError(400, TEMPERATURE_AND_TOP_P)
+
+
+def check_context(input_tokens: int, max_tokens: int, info: "ModelInfo") -> None:
+    """Reject a prompt that does not fit the model's context window, with the real texts."""
+    if input_tokens > info.max_input_tokens:
+        # [REF] anthropics/claude-code#59696
+        raise ApiError(400, f"prompt is too long: {input_tokens} tokens > {info.max_input_tokens} maximum")
+    if input_tokens + max_tokens > info.max_input_tokens:
+        # [ISS] docker/docker-agent#569 (2025-10, with request_id), continuedev/continue#6080
+        raise ApiError(400, f"input length and `max_tokens` exceed context limit: {input_tokens} + "
+                       f"{max_tokens} > {info.max_input_tokens}, decrease input length or `max_tokens` "
+                       "and try again")  # fmt: skip
