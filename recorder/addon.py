@@ -1,0 +1,232 @@
+"""mitmproxy addon: pass Messages API traffic through untouched and record it as anonymized fixtures.
+
+Standalone use (any mitmproxy mode: reverse, regular, upstream)::
+
+    mitmdump -s recorder/addon.py --mode reverse:https://api.anthropic.com@8080 \\
+        --set mockclaude_out=fixtures/prod.jsonl --set mockclaude_anonymize=pii
+
+Every response is streamed (`flow.response.stream` is a tee that only notes the time of each
+chunk), so the client gets each SSE event as soon as the upstream sends it. Building the record
+(decompression, SSE parsing, token estimates, anonymization) and writing it happen on a worker
+thread; a failure there is logged and never touches the proxied exchange.
+"""
+
+import hashlib
+import logging
+import queue
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    # Loaded by path (`mitmdump -s recorder/addon.py`): make the project importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mitmproxy import ctx, exceptions, http
+
+from mockclaude.fixtures import ANONYMIZATION_MODES, FixtureWriter, iter_exchanges, make_header, read_header
+from recorder.anonymize import Anonymizer
+from recorder.capture import Capture, build_exchange, is_recorded
+from recorder.pseudonyms import Pseudonymizer, key_path_for, load_or_create_key
+
+log = logging.getLogger("mockclaude.recorder")
+_META = "mockclaude_capture"
+_STOP = None
+
+
+def _session_start(path: Path) -> float:
+    """Arrival times count from the file's first session, so appended sessions stay in order."""
+    header = read_header(path)
+    start = header.get("started_at_unix")
+    if isinstance(start, int | float):
+        return float(start)
+    return datetime.fromisoformat(str(header["created_at"]).replace("Z", "+00:00")).timestamp()
+
+
+class Recorder:
+    """The addon: tees recorded flows and hands finished captures to a writer thread."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Capture | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._writer: FixtureWriter | None = None
+        self._anon: Anonymizer | None = None
+        self._session_start = time.time()
+        self._seq = 0
+        self.written = 0
+        self.failed = 0
+
+    def load(self, loader: Any) -> None:
+        """Declare the addon's options."""
+        loader.add_option("mockclaude_out", str, "", "Fixture file to append recorded exchanges to.")
+        loader.add_option("mockclaude_anonymize", str, "pii", "Anonymization: off, pii or shape.")
+        loader.add_option("mockclaude_key_file", str, "", "Session secret for pseudonyms (default: <out>.key).")
+        loader.add_option("mockclaude_fsync", bool, False, "fsync the fixture after every exchange.")
+        loader.add_option("mockclaude_ready", str, "", "Line to print once the proxy listens ({url} = its URL).")
+
+    def configure(self, updated: set[str]) -> None:
+        """Open the fixture and the anonymizer when the options are set."""
+        opts = ctx.options
+        if not updated & {"mockclaude_out", "mockclaude_anonymize", "mockclaude_key_file", "mockclaude_fsync"}:
+            return
+        mode = opts.mockclaude_anonymize
+        if mode not in ANONYMIZATION_MODES:
+            raise exceptions.OptionsError(
+                f"mockclaude_anonymize must be one of {', '.join(ANONYMIZATION_MODES)}, not {mode!r}"
+            )
+        if not opts.mockclaude_out:
+            log.warning("mockclaude recorder: no --set mockclaude_out=FILE given, nothing will be recorded")
+            return
+        try:
+            self._open(
+                Path(opts.mockclaude_out), opts.mockclaude_anonymize, opts.mockclaude_key_file, opts.mockclaude_fsync
+            )
+        except (OSError, ValueError) as exc:
+            raise exceptions.OptionsError(f"mockclaude recorder: {exc}") from exc
+
+    def _open(self, out: Path, mode: str, key_file: str, fsync: bool) -> None:
+        self._close_writer()
+        pseudo = None
+        anonymization: dict[str, Any] = {"mode": mode}
+        if mode == "pii":
+            key = load_or_create_key(key_file or key_path_for(out))
+            pseudo = Pseudonymizer(key)
+            anonymization.update(
+                pseudonyms="faker en_US seeded by HMAC-SHA256(session key, value)",
+                key_fingerprint=hashlib.sha256(b"mockclaude-key-id\0" + key).hexdigest()[:16],
+            )
+        if out.exists() and out.stat().st_size > 0:
+            existing = read_header(out).get("anonymization", {})
+            if existing.get("mode") != mode or existing.get("key_fingerprint") != anonymization.get("key_fingerprint"):
+                raise ValueError(
+                    f"{out} was recorded with anonymization {existing.get('mode')!r}"
+                    f"{' and another key' if existing.get('mode') == mode else ''}; "
+                    "append to it with the same mode and key, or record into a new file"
+                )
+            self._session_start = _session_start(out)
+            self._seq = sum(1 for _ in iter_exchanges(out, skip_bad_lines=True))
+        else:
+            self._session_start = time.time()
+            self._seq = 0
+        header = make_header(
+            "recorded",
+            anonymization=anonymization,
+            note="recorded by the mockclaude mitmproxy addon",
+            started_at_unix=self._session_start,
+        )
+        self._writer = FixtureWriter(out, header, fsync=fsync)
+        self._anon = Anonymizer(mode, pseudo)
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._work, name="mockclaude-recorder", daemon=True)
+            self._worker.start()
+        log.info("mockclaude recorder: writing %s (anonymize=%s)", out, mode)
+
+    def running(self) -> None:
+        """Print the ready line with the address the proxy really listens on (port 0 works)."""
+        template = ctx.options.mockclaude_ready
+        if not template:
+            return
+        server = ctx.master.addons.get("proxyserver")
+        addrs = server.listen_addrs() if server is not None else []
+        port = next((a[1] for a in addrs), None)
+        print(template.format(url=f"http://127.0.0.1:{port}", port=port), flush=True)
+
+    # -- proxy hooks: cheap, and never raise into mitmproxy --------------------------------
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        """Start a capture for recorded endpoints."""
+        try:
+            if self._writer is None or not is_recorded(flow.request.path):
+                return
+            now_wall, now = time.time(), time.monotonic()
+            started = flow.request.timestamp_start
+            flow.metadata[_META] = Capture(
+                method=flow.request.method,
+                path=flow.request.path,
+                request_headers=list(flow.request.headers.items(multi=True)),
+                # The request began when its first byte arrived, slightly before this hook.
+                t0=now - max(0.0, now_wall - started),
+                started_wall=started,
+            )
+        except Exception:
+            log.exception("mockclaude recorder: requestheaders failed; exchange not recorded")
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        """Keep the request body (mitmproxy has it buffered by now)."""
+        cap = flow.metadata.get(_META)
+        if cap is None:
+            return
+        try:
+            cap.request_body = flow.request.get_content(strict=False) or b""
+        except Exception:
+            log.exception("mockclaude recorder: could not read the request body")
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        """Stream every response; tee the recorded ones."""
+        cap: Capture | None = flow.metadata.get(_META)
+        if cap is None:
+            flow.response.stream = True
+            return
+        try:
+            cap.t_headers = time.monotonic()
+            cap.status = flow.response.status_code
+            cap.response_headers = list(flow.response.headers.items(multi=True))
+            flow.response.stream = cap.tee
+        except Exception:
+            flow.response.stream = True
+            log.exception("mockclaude recorder: responseheaders failed")
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        """The exchange finished: queue it for the writer thread."""
+        self._finish(flow, None)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        """The exchange failed (upstream refused, reset mid-stream, client gone): record what we saw."""
+        self._finish(flow, flow.error.msg if flow.error else "unknown error")
+
+    def _finish(self, flow: http.HTTPFlow, error: str | None) -> None:
+        cap: Capture | None = flow.metadata.pop(_META, None)
+        if cap is None:
+            return
+        cap.t_end = time.monotonic()
+        cap.error = error
+        if cap.status is None and flow.response is not None and error is None:
+            # A response made by mitmproxy or another addon (no responseheaders tee).
+            cap.status = flow.response.status_code
+            cap.response_headers = list(flow.response.headers.items(multi=True))
+            cap.chunks = [(cap.t_end, flow.response.raw_content or b"")]
+        self._queue.put(cap)
+
+    def done(self) -> None:
+        """Flush every queued exchange, then close the file."""
+        if self._worker is not None:
+            self._queue.put(_STOP)
+            self._worker.join(timeout=30)
+        self._close_writer()
+        if self.written or self.failed:
+            log.info("mockclaude recorder: %d exchanges written, %d failed", self.written, self.failed)
+
+    # -- worker thread ---------------------------------------------------------------------
+    def _work(self) -> None:
+        while (cap := self._queue.get()) is not _STOP:
+            writer, anon = self._writer, self._anon
+            if writer is None or anon is None:
+                continue
+            try:
+                exchange = build_exchange(cap, anon, seq=self._seq, session_start=self._session_start)
+                writer.write(exchange)
+                self._seq += 1
+                self.written += 1
+            except Exception:
+                self.failed += 1
+                log.exception("mockclaude recorder: could not record %s %s", cap.method, cap.path)
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+addons = [Recorder()]

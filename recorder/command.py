@@ -1,0 +1,107 @@
+"""`mockclaude record`: run mitmdump with the recorder addon in front of the real API.
+
+    mockclaude record --upstream https://api.anthropic.com --port 8080 --out fixtures/prod.jsonl
+    ANTHROPIC_BASE_URL=http://127.0.0.1:8080 python my_app.py
+
+The process becomes mitmdump (exec), so Ctrl-C and SIGTERM reach mitmproxy directly and the addon
+flushes every finished exchange before exit. Arguments this command does not know are passed on
+to mitmdump (e.g. `--set ssl_insecure=true`).
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from mockclaude.fixtures import ANONYMIZATION_MODES
+
+ACCEPTS_EXTRA_ARGS = True
+ADDON = Path(__file__).resolve().with_name("addon.py")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `mockclaude record`."""
+    parser.add_argument("--upstream", help="API to forward to, e.g. https://api.anthropic.com (reverse proxy mode)")
+    parser.add_argument(
+        "--regular",
+        action="store_true",
+        help="run as a regular HTTP(S) proxy for apps that use HTTPS_PROXY instead of a base URL "
+        "(needs mitmproxy's CA certificate, see README)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default 8080)")
+    parser.add_argument("--out", required=True, help="fixture file to append to (JSON Lines)")
+    parser.add_argument(
+        "--anonymize",
+        choices=ANONYMIZATION_MODES,
+        default="pii",
+        help="pii (default): redact secrets, pseudonymize PII; shape: keep no text at all; "
+        "off: keep text (secrets are still redacted)",
+    )
+    parser.add_argument("--key-file", help="session secret for consistent pseudonyms (default: OUT.key, mode 0600)")
+    parser.add_argument("--fsync", action="store_true", help="fsync the fixture after every exchange")
+    parser.add_argument("-v", "--verbose", action="store_true", help="let mitmdump print every flow")
+
+
+def _escape(s: str) -> str:
+    return s.replace("{", "{{").replace("}", "}}")
+
+
+def mitmdump_argv(args: argparse.Namespace) -> list[str]:
+    """The mitmdump command line for these arguments (raises ValueError on a bad combination)."""
+    if args.regular == bool(args.upstream):
+        raise ValueError("give either --upstream URL (reverse proxy) or --regular (HTTPS_PROXY), not both or neither")
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be 0-65535, not {args.port}")
+    if args.upstream:
+        parts = urlsplit(args.upstream)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"--upstream must be an http(s) URL like https://api.anthropic.com, not {args.upstream!r}")
+        mode = f"reverse:{parts.scheme}://{parts.netloc}@{args.host}:{args.port}"
+        target = f"{parts.scheme}://{parts.netloc}"
+    else:
+        mode = f"regular@{args.host}:{args.port}"
+        target = "any host (regular proxy)"
+    ready = (
+        f"mockclaude record: proxying {{url}} -> {_escape(target)}, writing {_escape(args.out)} "
+        f"(anonymize={args.anonymize}); listening on {{url}}"
+    )
+    argv = [
+        sys.executable,
+        "-c",
+        "from mitmproxy.tools.main import mitmdump; mitmdump()",
+        "--mode",
+        mode,
+        "-s",
+        str(ADDON),
+        "--set",
+        f"mockclaude_out={args.out}",
+        "--set",
+        f"mockclaude_anonymize={args.anonymize}",
+        "--set",
+        f"mockclaude_ready={ready}",
+        "--set",
+        f"flow_detail={1 if args.verbose else 0}",
+    ]
+    if args.key_file:
+        argv += ["--set", f"mockclaude_key_file={args.key_file}"]
+    if args.fsync:
+        argv += ["--set", "mockclaude_fsync=true"]
+    return argv + list(getattr(args, "extra_args", []) or [])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Replace this process with mitmdump running the recorder addon."""
+    try:
+        argv = mitmdump_argv(args)
+    except ValueError as exc:
+        print(f"mockclaude record: {exc}", file=sys.stderr)
+        return 2
+    env = dict(os.environ)
+    # The addon imports recorder/ and mockclaude/ from this checkout even when not installed.
+    root = str(ADDON.parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    sys.stdout.flush()
+    os.execve(argv[0], argv, env)
+    return 0  # not reached
