@@ -1,0 +1,5 @@
+"""Replay fixtures as Locust load tests and report LLM latency metrics (TTFT, ITL, TPOT, E2E).
+
+Importing this package is light: Locust (and gevent's monkey patching) is imported only by
+`replay.users` and `replay.locustfile`, so the CLI process stays unpatched.
+"""

@@ -1,0 +1,313 @@
+"""Locust glue: options, the per-process replay context, live stats rows, and exact aggregation.
+
+Every request becomes a RequestRecord. Records feed Locust's live stats (rows named after the
+metric and the scenario) and are kept whole for the exact summary: a worker ships its records to
+the master with each stats report and once more, completely, when the master asks at test stop.
+"""
+
+import logging
+import random
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+from locust import events
+from locust.env import Environment
+from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
+
+from mockclaude.fixtures import FixtureError
+from replay import arrivals, profiles, summary
+from replay.budget import Budget, share
+from replay.options import OptionError, ReplayConfig, add_arguments, from_namespace
+from replay.records import RequestRecord
+from replay.report import write_report
+from replay.safety import UnsafeTarget, check_target, expected_volume
+from replay.workload import Workload, load
+
+log = logging.getLogger("mockclaude.replay")
+
+FLUSH = "mockclaude_flush"
+FLUSHED = "mockclaude_flushed"
+REPORT_KEY = "mockclaude_records"
+DONE_KEY = "mockclaude_done"
+WORKER_COUNT_OPTION = "mockclaude_worker_count"
+FLUSH_TIMEOUT_S = 30.0
+
+
+class ReplayFailure(Exception):
+    """How a failed request appears in Locust's failure table: its class and status."""
+
+
+@dataclass
+class ReplayContext:
+    """Everything the users of one Locust process share."""
+
+    config: ReplayConfig
+    workload: Workload
+    api_key: str
+    index: int = 0  # this process's index among the workers (0 when local)
+    count: int = 1  # number of worker processes (1 when local)
+    budget: Budget = field(default_factory=Budget)
+    records: list[RequestRecord] = field(default_factory=list)  # local/master: every record
+    unsent: list[RequestRecord] = field(default_factory=list)  # worker: not yet shipped
+    schedule: Any = None  # open loop: iterator of (due seconds, Sample)
+    schedule_start: float = 0.0
+    users_started: int = 0
+    flushed: set[str] = field(default_factory=set)  # master: workers that answered the flush
+    done_workers: set[str] = field(default_factory=set)  # master: workers whose budget ran out
+
+
+_context: ReplayContext | None = None
+_master: MasterRunner | None = None
+
+
+def context() -> ReplayContext:
+    """The replay context of this process (set when the test starts)."""
+    if _context is None:
+        raise RuntimeError("replay users need the replay plugin's test_start (import replay.users in the locustfile)")
+    return _context
+
+
+def resolve_workload(cfg: ReplayConfig) -> Workload:
+    """The fixtures (given or bundled), filtered by the profile when fixtures were given."""
+    profile = profiles.get(cfg.workload_profile) if cfg.workload_profile else None
+    if cfg.fixtures:
+        paths: list[Any] = list(cfg.fixtures)
+    elif profile is not None:
+        paths = [profile.path]
+    else:
+        paths = profiles.bundled_fixtures()
+        if not paths:
+            raise OptionError("no --fixtures given and no bundled fixtures found")
+
+    def problem(err: FixtureError) -> None:
+        log.warning("skipped %s", err)
+
+    workload = load(paths, skip_bad_lines=cfg.skip_bad_lines, on_problem=problem)
+    if profile is not None and cfg.fixtures:
+        try:
+            workload = profile.select(workload)
+        except ValueError as exc:
+            raise OptionError(f"--profile {profile.name}: {exc} in {', '.join(cfg.fixtures)}") from None
+    return workload
+
+
+def _build(environment: Environment) -> ReplayContext:
+    opts = environment.parsed_options
+    cfg = from_namespace(opts)
+    api_key = check_target(environment.host or "", cfg.real)
+    runner = environment.runner
+    index, count = 0, 1
+    if isinstance(runner, WorkerRunner):
+        index = max(runner.worker_index, 0)
+        count = max(int(getattr(opts, WORKER_COUNT_OPTION, 1) or 1), 1)
+    ctx = ReplayContext(cfg, resolve_workload(cfg), api_key, index, count)
+    ctx.budget = Budget(share(cfg.max_requests, index, count), share(cfg.max_output_tokens, index, count))
+    rng = random.Random(f"{cfg.seed}:arrivals:{index}")
+    if cfg.rate > 0:
+        ctx.schedule = arrivals.poisson(ctx.workload, cfg.rate, rng, count)
+    elif cfg.speed > 0:
+        ctx.schedule = arrivals.recorded(ctx.workload, cfg.speed, index, count)
+    return ctx
+
+
+def _fail(message: str) -> None:
+    log.error(message)
+    sys.stderr.write(f"mockclaude replay: {message}\n")
+    sys.exit(2)
+
+
+@events.init_command_line_parser.add_listener
+def _add_options(parser: Any) -> None:
+    add_arguments(parser)
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.register_message(FLUSH, _on_flush_request, concurrent=True)
+        return
+    if isinstance(runner, MasterRunner):
+        global _master
+        _master = runner
+        runner.register_message(FLUSHED, _on_flushed)
+    if environment.parsed_options is None:
+        return  # a library user building their own Environment: set up at test_start
+    # Check everything before the first request: bad options or fixtures stop Locust here.
+    global _context
+    try:
+        _context = _build(environment)
+    except (OptionError, UnsafeTarget, FixtureError, ValueError) as exc:
+        _fail(str(exc))
+    opts = environment.parsed_options
+    cfg = _context.config
+    print(
+        expected_volume(
+            _context.workload,
+            users=int(getattr(opts, "num_users", None) or 1),
+            run_time_s=getattr(opts, "run_time", None),
+            rate=cfg.rate,
+            speed=cfg.speed,
+            fixed_think_s=cfg.fixed_think_time(),
+            max_requests=cfg.max_requests,
+            max_output_tokens=cfg.max_output_tokens,
+        ),
+        flush=True,
+    )
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Environment, **_: Any) -> None:
+    global _context
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        # Custom options travel to workers with each spawn message: tell them how many share the load.
+        setattr(environment.parsed_options, WORKER_COUNT_OPTION, max(runner.worker_count, 1))
+    try:
+        _context = _build(environment)
+    except (OptionError, UnsafeTarget, FixtureError, ValueError) as exc:
+        log.error("mockclaude replay: %s", exc)
+        raise
+    _context.schedule_start = 0.0
+
+
+def record(environment: Environment, rec: RequestRecord) -> None:
+    """Keep one finished attempt and show it in Locust's live stats."""
+    ctx = context()
+    if isinstance(environment.runner, WorkerRunner):
+        ctx.unsent.append(rec)
+    else:
+        ctx.records.append(rec)
+    ctx.budget.settle(rec)
+    _fire_stats(environment, rec)
+    if ctx.budget.finished and not isinstance(environment.runner, WorkerRunner | MasterRunner):
+        _end_run(environment)
+
+
+def _fire_stats(environment: Environment, rec: RequestRecord) -> None:
+    fire = environment.events.request.fire
+    name = rec.scenario
+    e2e_ms = (rec.e2e_s or rec.ttfb_s or 0.0) * 1000
+    exc = None if rec.ok else ReplayFailure(f"{rec.error_class} (HTTP {rec.status})")
+    fire(request_type="E2E", name=name, response_time=e2e_ms, response_length=0, exception=exc, context={})
+    if not rec.ok:
+        return
+    rows: list[tuple[str, float | None]] = [("TTFB", rec.ttfb_s), ("TTFT", rec.ttft_s), ("TPOT", rec.tpot_s())]
+    rows += [("ITL", gap) for gap in rec.itl_s()]
+    for kind, seconds in rows:
+        if seconds is not None:
+            fire(
+                request_type=kind,
+                name=name,
+                response_time=seconds * 1000,
+                response_length=0,
+                exception=None,
+                context={},
+            )
+
+
+def _end_run(environment: Environment) -> None:
+    runner = environment.runner
+    headless = bool(getattr(environment.parsed_options, "headless", False))
+    log.info("mockclaude replay: request/token limit reached, stopping")
+    gevent.spawn(runner.quit if headless else runner.stop)
+
+
+@events.report_to_master.add_listener
+def _ship(client_id: str, data: dict[str, Any]) -> None:
+    if _context is None:
+        return
+    batch, _context.unsent = _context.unsent, []
+    data[REPORT_KEY] = [r.to_dict() for r in batch]
+    data[DONE_KEY] = _context.budget.finished
+
+
+@events.worker_report.add_listener
+def _receive(client_id: str, data: dict[str, Any]) -> None:
+    if _context is None:
+        return
+    _context.records.extend(RequestRecord.from_dict(d) for d in data.get(REPORT_KEY, ()))
+    if data.get(DONE_KEY):
+        _context.done_workers.add(client_id)
+        if _master is not None and {c.id for c in _master.clients.all} <= _context.done_workers:
+            _end_run(_master.environment)
+
+
+def _on_flush_request(environment: Environment, msg: Any) -> None:
+    """Worker: stop the users, then send every record not yet shipped."""
+    runner = environment.runner
+    if runner.state not in (STATE_STOPPED, STATE_INIT):
+        runner.stop()
+    batch: list[dict[str, Any]] = []
+    if _context is not None:
+        batch = [r.to_dict() for r in _context.unsent]
+        _context.unsent = []
+    runner.send_message(FLUSHED, {"client_id": runner.client_id, REPORT_KEY: batch})
+
+
+def _on_flushed(environment: Environment, msg: Any) -> None:
+    if _context is None:
+        return
+    _context.records.extend(RequestRecord.from_dict(d) for d in msg.data.get(REPORT_KEY, ()))
+    _context.flushed.add(msg.data.get("client_id") or msg.node_id)
+
+
+def _collect_from_workers(runner: MasterRunner) -> None:
+    ctx = context()
+    ctx.flushed = set()
+    expected = {c.id for c in runner.clients.all}
+    for client_id in expected:
+        runner.send_message(FLUSH, None, client_id)
+    with gevent.Timeout(FLUSH_TIMEOUT_S, False):
+        while not expected <= ctx.flushed:
+            gevent.sleep(0.05)
+    missing = expected - ctx.flushed
+    if missing:
+        log.error("mockclaude replay: no final records from workers %s; the summary misses them", sorted(missing))
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment: Environment, **_: Any) -> None:
+    if _context is None or isinstance(environment.runner, WorkerRunner):
+        return
+    if isinstance(environment.runner, MasterRunner):
+        _collect_from_workers(environment.runner)
+    finish(environment)
+
+
+def finish(environment: Environment) -> dict[str, Any]:
+    """Print the summary table and write the report folder (when --report was given)."""
+    ctx = context()
+    cfg = ctx.config
+    opts = environment.parsed_options
+    records = sorted(ctx.records, key=lambda r: r.send_wall)
+    runner = environment.runner
+    result = summary.build_summary(
+        records,
+        host=environment.host,
+        users=getattr(opts, "num_users", None),
+        run_time_s=getattr(opts, "run_time", None),
+        workers=runner.worker_count if isinstance(runner, MasterRunner) else 0,
+        fixtures=list(cfg.fixtures),
+        profile=cfg.workload_profile or None,
+        arrivals=f"poisson {cfg.rate}/s" if cfg.rate else (f"recorded x{cfg.speed}" if cfg.speed else "closed loop"),
+        think_time=cfg.think_time,
+        retry=cfg.retry,
+        seed=cfg.seed,
+    )
+    print("\n" + summary.format_table(result), flush=True)
+    if result["requests"] and result["late_requests"] > 0.01 * result["requests"]:
+        print(
+            f"WARNING: open loop fell behind: {result['late_requests']} of {result['requests']} requests were sent "
+            f"more than {summary.LATE_AFTER_S:g} s after their scheduled arrival; the offered rate was not met. "
+            "Add users (-u) or lower --rate/--speed.",
+            flush=True,
+        )
+    if cfg.report:
+        folder = write_report(cfg.report, records, result)
+        print(
+            f"report: {folder}/summary.json, records.jsonl, ttft.svg, tpot.svg, throughput.svg, errors.svg", flush=True
+        )
+    return result

@@ -1,0 +1,174 @@
+"""Locust user classes that send Messages requests and measure them as LLM calls.
+
+`ClaudeUser` is the building block for your own locustfile (`self.send(sample)` or
+`self.send_body(body, scenario=...)`); `ReplayUser` replays the fixtures: closed loop with recorded
+think times, or open loop at `--rate` (Poisson) or `--speed` (recorded arrival times).
+Importing this module registers the replay plugin (options, stats, reports) with Locust.
+"""
+
+import functools
+import json
+import random
+import time
+from typing import Any
+
+import gevent
+import requests
+import urllib3
+from locust import User, constant, task
+from locust.exception import StopUser
+
+from replay import plugin
+from replay.classify import CONNECTION_ERROR, TIMEOUT, is_retryable, status_class
+from replay.records import RequestRecord
+from replay.retry import backoff_s, retry_after_s
+from replay.stream import error_message, read_message, read_stream
+from replay.text import TokenText
+from replay.workload import Sample, request_body
+
+ANTHROPIC_VERSION = "2023-06-01"
+_TRANSPORT_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+
+
+@functools.cache
+def _text_source(seed: int) -> TokenText:
+    return TokenText(seed)
+
+
+class ClaudeUser(User):
+    """A Locust user that talks to the Messages API and records TTFT, ITL, TPOT and E2E per request."""
+
+    abstract = True
+    wait_time = constant(0)  # waits are part of the workload (think times, arrival schedule)
+
+    def on_start(self) -> None:
+        """Set up this user's HTTP session and random stream."""
+        ctx = plugin.context()
+        ctx.users_started += 1
+        self.rng = random.Random(f"{ctx.config.seed}:user:{ctx.index}:{ctx.users_started}")
+        self.http = requests.Session()
+
+    def on_stop(self) -> None:
+        """Close the HTTP session."""
+        self.http.close()
+
+    def send(self, sample: Sample, *, lateness_s: float | None = None) -> RequestRecord | None:
+        """Send one recorded request (text regenerated for shape fixtures); None once a limit is reached."""
+        ctx = plugin.context()
+        body = request_body(sample, lambda n: _text_source(ctx.config.seed).text(n, self.rng))
+        return self.send_body(
+            body, scenario=sample.scenario, path=sample.path, headers=dict(sample.headers), lateness_s=lateness_s
+        )
+
+    def send_body(
+        self,
+        body: dict[str, Any],
+        *,
+        scenario: str,
+        path: str = "/v1/messages",
+        headers: dict[str, str] | None = None,
+        lateness_s: float | None = None,
+    ) -> RequestRecord | None:
+        """Send a request body, retrying per `--retry`; every attempt is recorded. None past a limit."""
+        ctx = plugin.context()
+        cfg = ctx.config
+        attempt = 0
+        while True:
+            if not ctx.budget.take():
+                raise StopUser()
+            rec = self._attempt(body, scenario, path, headers or {}, attempt)
+            rec.lateness_s = lateness_s if attempt == 0 else None
+            plugin.record(self.environment, rec)
+            retryable = is_retryable(rec.status) or rec.error_class in (CONNECTION_ERROR, TIMEOUT)
+            if cfg.retry != "backoff" or attempt >= cfg.max_retries or not retryable:
+                return rec
+            gevent.sleep(backoff_s(attempt, rec.retry_after_s, self.rng))
+            attempt += 1
+
+    def _attempt(
+        self, body: dict[str, Any], scenario: str, path: str, extra_headers: dict[str, str], attempt: int
+    ) -> RequestRecord:
+        ctx = plugin.context()
+        stream = bool(body.get("stream"))
+        rec = RequestRecord(
+            scenario=scenario,
+            model=str(body.get("model", "")),
+            stream=stream,
+            attempt=attempt,
+            worker=str(ctx.index),
+        )
+        headers = {
+            "anthropic-version": ANTHROPIC_VERSION,
+            **extra_headers,
+            "x-api-key": ctx.api_key,
+            "content-type": "application/json",
+            # Compression would delay events until a compressed block fills: keep timing honest.
+            "accept-encoding": "identity",
+        }
+        payload = json.dumps(body, ensure_ascii=False).encode()
+        url = (self.host or "").rstrip("/") + path
+        rec.send_wall = time.time()
+        t0 = time.perf_counter()
+
+        def since() -> float:
+            return time.perf_counter() - t0
+
+        try:
+            resp = self.http.post(
+                url, data=payload, headers=headers, stream=True, timeout=(10.0, ctx.config.request_timeout)
+            )
+        except requests.Timeout as exc:
+            rec.error_class, rec.error, rec.e2e_s = TIMEOUT, str(exc), since()
+            return rec
+        except _TRANSPORT_ERRORS as exc:
+            rec.error_class, rec.error, rec.e2e_s = CONNECTION_ERROR, f"{type(exc).__name__}: {exc}", since()
+            return rec
+        with resp:
+            rec.ttfb_s = since()
+            rec.status = resp.status_code
+            rec.error_class = status_class(resp.status_code)
+            if resp.status_code != 200:
+                rec.retry_after_s = retry_after_s(resp.headers)
+                try:
+                    rec.error = error_message(resp.content)
+                except _TRANSPORT_ERRORS as exc:
+                    rec.error = f"{type(exc).__name__}: {exc}"
+                rec.e2e_s = since()
+                return rec
+            if stream:
+                read_stream(rec, resp.iter_content(chunk_size=None), since, _TRANSPORT_ERRORS)
+            else:
+                try:
+                    content = resp.content
+                except _TRANSPORT_ERRORS as exc:
+                    rec.error_class, rec.error, rec.e2e_s = "interrupted", f"{type(exc).__name__}: {exc}", since()
+                    return rec
+                read_message(rec, content, since())
+        return rec
+
+
+class ReplayUser(ClaudeUser):
+    """Replays the fixtures: conversations with recorded think times, or the open-loop schedule."""
+
+    @task
+    def replay(self) -> None:
+        """One unit of work: a whole conversation (closed loop) or one scheduled arrival (open loop)."""
+        ctx = plugin.context()
+        if ctx.schedule is not None:
+            self._scheduled()
+            return
+        fixed = ctx.config.fixed_think_time()
+        for sample in ctx.workload.pick_conversation(self.rng):
+            self.send(sample)
+            gevent.sleep(fixed if fixed is not None else ctx.workload.pick_think_time(self.rng))
+
+    def _scheduled(self) -> None:
+        ctx = plugin.context()
+        if not ctx.schedule_start:
+            ctx.schedule_start = time.perf_counter()
+        due, sample = next(ctx.schedule)
+        at = ctx.schedule_start + due
+        wait = at - time.perf_counter()
+        if wait > 0:
+            gevent.sleep(wait)
+        self.send(sample, lateness_s=max(0.0, time.perf_counter() - at))
