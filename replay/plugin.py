@@ -23,7 +23,7 @@ from replay.options import OptionError, ReplayConfig, add_arguments, from_namesp
 from replay.records import RequestRecord
 from replay.report import write_report
 from replay.safety import UnsafeTarget, check_target, expected_volume
-from replay.workload import Workload, load
+from replay.workload import Workload
 
 log = logging.getLogger("mockclaude.replay")
 
@@ -69,30 +69,6 @@ def context() -> ReplayContext:
     return _context
 
 
-def resolve_workload(cfg: ReplayConfig) -> Workload:
-    """The fixtures (given or bundled), filtered by the profile when fixtures were given."""
-    profile = profiles.get(cfg.workload_profile) if cfg.workload_profile else None
-    if cfg.fixtures:
-        paths: list[Any] = list(cfg.fixtures)
-    elif profile is not None:
-        paths = [profile.path]
-    else:
-        paths = profiles.bundled_fixtures()
-        if not paths:
-            raise OptionError("no --fixtures given and no bundled fixtures found")
-
-    def problem(err: FixtureError) -> None:
-        log.warning("skipped %s", err)
-
-    workload = load(paths, skip_bad_lines=cfg.skip_bad_lines, on_problem=problem)
-    if profile is not None and cfg.fixtures:
-        try:
-            workload = profile.select(workload)
-        except ValueError as exc:
-            raise OptionError(f"--profile {profile.name}: {exc} in {', '.join(cfg.fixtures)}") from None
-    return workload
-
-
 def _build(environment: Environment) -> ReplayContext:
     opts = environment.parsed_options
     cfg = from_namespace(opts)
@@ -102,7 +78,7 @@ def _build(environment: Environment) -> ReplayContext:
     if isinstance(runner, WorkerRunner):
         index = max(runner.worker_index, 0)
         count = max(int(getattr(opts, WORKER_COUNT_OPTION, 1) or 1), 1)
-    ctx = ReplayContext(cfg, resolve_workload(cfg), api_key, index, count)
+    ctx = ReplayContext(cfg, profiles.resolve_workload(cfg), api_key, index, count)
     ctx.budget = Budget(share(cfg.max_requests, index, count), share(cfg.max_output_tokens, index, count))
     rng = random.Random(f"{cfg.seed}:arrivals:{index}")
     if cfg.rate > 0:

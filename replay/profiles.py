@@ -1,11 +1,17 @@
 """`--profile`: the classic load-test scenarios, as bundled fixtures or as filters on recorded ones."""
 
 import itertools
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from replay.workload import Sample, Workload
+from mockclaude.fixtures import FixtureError
+from replay.options import OptionError, ReplayConfig
+from replay.workload import Sample, Workload, load
+
+log = logging.getLogger("mockclaude.replay")
 
 FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -89,3 +95,33 @@ def get(name: str) -> Profile:
 def bundled_fixtures() -> list[Path]:
     """Every bundled scenario fixture that exists."""
     return [p.path for p in PROFILES.values() if p.path.exists()]
+
+
+def resolve_workload(cfg: ReplayConfig) -> Workload:
+    """The fixtures (given or bundled), filtered by the profile when fixtures were given."""
+    try:
+        profile = get(cfg.workload_profile) if cfg.workload_profile else None
+    except ValueError as exc:
+        raise OptionError(f"--profile: {exc}") from None
+    if cfg.fixtures:
+        paths: list[Any] = list(cfg.fixtures)
+        for p in paths:
+            if not Path(p).is_file():
+                raise OptionError(f"fixture file not found: {p} (Locust options that take a value go after the files)")
+    elif profile is not None:
+        paths = [profile.path]
+    else:
+        paths = bundled_fixtures()
+        if not paths:
+            raise OptionError("no --fixtures given and no bundled fixtures found")
+
+    def problem(err: FixtureError) -> None:
+        log.warning("skipped %s", err)
+
+    workload = load(paths, skip_bad_lines=cfg.skip_bad_lines, on_problem=problem)
+    if profile is not None and cfg.fixtures:
+        try:
+            workload = profile.select(workload)
+        except ValueError as exc:
+            raise OptionError(f"--profile {profile.name}: {exc} in {', '.join(cfg.fixtures)}") from None
+    return workload

@@ -1,0 +1,55 @@
+"""`mockclaude replay FIXTURES... --host URL [Locust options]`: run Locust on the ready locustfile.
+
+Locust runs as a subprocess (`python -m locust -f replay/locustfile.py`) so gevent's monkey patching
+stays out of this process. Every option this command does not know goes to Locust unchanged
+(web UI by default, --headless, -u, -r, -t, --csv, --html, --master, --worker, ...).
+"""
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from mockclaude.fixtures import FixtureError
+from replay import options, profiles
+from replay.safety import UnsafeTarget, check_target
+
+ACCEPTS_EXTRA_ARGS = True
+LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Fixtures, the target, and the replay's own options; the rest is Locust's."""
+    parser.add_argument("fixtures", nargs="*", help="fixture files (default: the bundled ones, or --profile's)")
+    parser.add_argument("--host", default="", help="target base URL, e.g. http://127.0.0.1:8080 (a mockclaude serve)")
+    options.add_arguments(parser, cli=True)
+    parser.epilog = (
+        "Every other option is passed to Locust: -u USERS, -r RATE, -t 5m, --headless, --csv PREFIX, --html FILE, "
+        "--master/--worker, ... (see `locust --help`)."
+    )
+
+
+def locust_argv(cfg: options.ReplayConfig, host: str, extra: list[str]) -> list[str]:
+    """The Locust command line for this run."""
+    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
+    if host:
+        argv += ["--host", host]
+    return argv + options.to_locust_argv(cfg) + list(extra)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the options, fixtures and target, then run Locust and return its exit code."""
+    extra: list[str] = list(getattr(args, "extra_args", []) or [])
+    args.fixtures = tuple(args.fixtures)
+    try:
+        cfg = options.from_namespace(args)
+        if "--worker" not in extra:  # a worker gets the workload and target from its master
+            check_target(args.host, cfg.real)
+            profiles.resolve_workload(cfg)
+    except (options.OptionError, UnsafeTarget, FixtureError) as exc:
+        print(f"mockclaude replay: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return subprocess.call(locust_argv(cfg, args.host, extra))
+    except KeyboardInterrupt:
+        return 130
