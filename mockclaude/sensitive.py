@@ -1,7 +1,7 @@
 """Detectors for secrets and PII in free text, shared by the recorder (to replace) and `fixtures scan`.
 
 Each detector returns `Finding`s (kind, start, end). Card numbers must pass the Luhn check, IPs
-must parse, phone numbers need a separator or a leading `+` and 9-15 digits. Names are found only
+must parse, phone numbers need a separator or a leading `+` and 9-13 digits. Names are found only
 in clear contexts ("my name is X", "Dear X", titles like "Dr. X", a name on the line after a
 sign-off such as "Regards,"): the detector misses bare names in running text.
 
@@ -15,6 +15,7 @@ import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 SECRET_KINDS = frozenset(
     {
@@ -157,7 +158,7 @@ def _digits(s: str) -> str:
 
 def _is_phone(value: str) -> bool:
     digits = _digits(value)
-    if not 9 <= len(digits) <= 15:
+    if not 9 <= len(digits) <= 13:  # longer runs are card or account numbers
         return False
     if value.startswith("+"):
         return True
@@ -257,3 +258,21 @@ def is_harmless(finding: Finding) -> bool:
 DOCUMENTATION_NETS = tuple(
     ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
 )
+
+
+DELTA_TEXT_FIELDS = {"text_delta": "text", "input_json_delta": "partial_json", "thinking_delta": "thinking"}
+
+
+def streamed_text_groups(events: list[dict[str, Any]]) -> dict[tuple[Any, str], list[int]]:
+    """Indexes of the events whose delta strings form one text, keyed by (block index, field).
+
+    A value split across deltas ("alice@exa" + "mple.com") is only visible in the joined text.
+    """
+    groups: dict[tuple[Any, str], list[int]] = {}
+    for i, ev in enumerate(events):
+        data = ev.get("data") if isinstance(ev, dict) else None
+        if isinstance(data, dict) and data.get("type") == "content_block_delta" and isinstance(data.get("delta"), dict):
+            field = DELTA_TEXT_FIELDS.get(data["delta"].get("type"))
+            if field and isinstance(data["delta"].get(field), str):
+                groups.setdefault((data.get("index"), field), []).append(i)
+    return groups

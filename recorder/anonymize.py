@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 from mockclaude.fixtures import ANONYMIZATION_MODES, SHAPE_KEY
-from mockclaude.sensitive import REDACTED, SECRET_KINDS, find, find_names
+from mockclaude.sensitive import REDACTED, SECRET_KINDS, find, find_names, streamed_text_groups
 from mockclaude.tokens import count_text
 from recorder.pseudonyms import Pseudonymizer
 
@@ -38,7 +38,6 @@ _NAME_KEYS = re.compile(
     r"|recipient|author|display|person|employee)_?name|name|author|recipient|sender|surname|assignee)$"
 )
 _NAME_VALUE = re.compile(r"^[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?(?: [A-Z][a-z]+(?:[-'][A-Z][a-z]+)?){0,2}$")
-_DELTA_TEXT_FIELDS = {"text_delta": "text", "input_json_delta": "partial_json", "thinking_delta": "thinking"}
 
 Span = tuple[int, int, str]
 
@@ -157,14 +156,7 @@ class Anonymizer:
 
     def events(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Anonymize a list of recorded SSE events (`{"t_ms", "event", "data"}`), across deltas."""
-        groups: dict[tuple[Any, str], list[int]] = {}
-        for i, ev in enumerate(events):
-            data = ev.get("data")
-            if isinstance(data, dict) and data.get("type") == "content_block_delta":
-                delta = data.get("delta") or {}
-                field = _DELTA_TEXT_FIELDS.get(delta.get("type"))
-                if field and isinstance(delta.get(field), str):
-                    groups.setdefault((data.get("index"), field), []).append(i)
+        groups = streamed_text_groups(events)
         out = [dict(ev) for ev in events]
         grouped = {i for idx in groups.values() for i in idx}
         if self.mode == "pii":
