@@ -18,12 +18,12 @@ import urllib3
 from locust import User, constant, task
 from locust.exception import StopUser
 
+from mockclaude.content import TokenSource
 from replay import plugin
 from replay.classify import CONNECTION_ERROR, TIMEOUT, is_retryable, status_class
 from replay.records import RequestRecord
 from replay.retry import backoff_s, retry_after_s
 from replay.stream import error_message, read_message, read_stream
-from replay.text import TokenText
 from replay.workload import Sample, request_body
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -31,8 +31,8 @@ _TRANSPORT_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OS
 
 
 @functools.cache
-def _text_source(seed: int) -> TokenText:
-    return TokenText(seed)
+def _text_source(seed: int) -> TokenSource:
+    return TokenSource(seed)
 
 
 class ClaudeUser(User):
