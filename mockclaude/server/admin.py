@@ -1,0 +1,69 @@
+"""The admin API under /_mockclaude/: read stats and settings, change settings while running.
+
+The prefix cannot collide with the real API. With `--admin-token`, every admin call needs the
+header `x-mockclaude-admin-token`; `--no-admin` removes these routes altogether.
+"""
+
+import hmac
+import json
+
+from aiohttp import web
+
+from mockclaude.server.common import STATE, dumps
+from mockclaude.wire.errors import ApiError
+
+PREFIX = "/_mockclaude"
+TOKEN_HEADER = "x-mockclaude-admin-token"
+
+
+def _authorize(request: web.Request) -> None:
+    token = request.app[STATE].options.admin_token
+    given = request.headers.get(TOKEN_HEADER, "")
+    if token and not hmac.compare_digest(given.encode(), token.encode()):
+        raise ApiError(401, f"admin API: missing or wrong {TOKEN_HEADER}")
+
+
+def _json(obj: object) -> web.Response:
+    return web.Response(body=dumps(obj), content_type="application/json")
+
+
+async def stats(request: web.Request) -> web.Response:
+    """Counters: requests by status, 429s from the limiter, faults, streams, tokens, lateness."""
+    _authorize(request)
+    return _json(request.app[STATE].stats.to_json())
+
+
+async def get_config(request: web.Request) -> web.Response:
+    """The current behaviour settings."""
+    _authorize(request)
+    return _json(request.app[STATE].settings.to_json())
+
+
+async def patch_config(request: web.Request) -> web.Response:
+    """Change some settings at once: all valid → all applied; any invalid → nothing changes (400)."""
+    _authorize(request)
+    state = request.app[STATE]
+    try:
+        changes = json.loads(await request.read())
+        new = state.settings.updated(changes)
+    except (ValueError, TypeError) as exc:
+        raise ApiError(400, f"admin API: {exc}") from None
+    state.apply(new)
+    return _json(new.to_json())
+
+
+async def reset(request: web.Request) -> web.Response:
+    """Zero the counters and refill every rate-limit bucket."""
+    _authorize(request)
+    state = request.app[STATE]
+    state.stats.reset()
+    state.reset_limits()
+    return _json({"ok": True})
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the admin routes."""
+    app.router.add_get(f"{PREFIX}/stats", stats)
+    app.router.add_get(f"{PREFIX}/config", get_config)
+    app.router.add_patch(f"{PREFIX}/config", patch_config)
+    app.router.add_post(f"{PREFIX}/reset", reset)

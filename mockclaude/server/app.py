@@ -1,0 +1,73 @@
+"""The aiohttp application: routes, and the middleware that gives every answer the API's shape."""
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from mockclaude.server import admin, messages_handler, models_handler
+from mockclaude.server.common import MAX_BODY_BYTES, STATE, common_headers, error_response
+from mockclaude.server.state import MockState
+from mockclaude.wire import ids
+from mockclaude.wire.errors import ApiError
+
+log = logging.getLogger("mockclaude.server")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# aiohttp's own HTTP errors (no route, wrong method, body too large) mapped to the API's words.
+_HTTP_ERRORS: dict[int, tuple[int, str]] = {
+    404: (404, "Not Found"),
+    405: (405, "Method Not Allowed"),
+    413: (413, "Request exceeds the maximum allowed number of bytes."),
+}
+
+
+@web.middleware
+async def api_shape(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give each request an id and turn every failure into the API's error envelope."""
+    request["request_id"] = ids.request_id()
+    endpoint = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    state = request.app[STATE]
+    try:
+        resp = await handler(request)
+    except ApiError as err:
+        resp = error_response(request, err)
+    except web.HTTPException as exc:
+        status, message = _HTTP_ERRORS.get(exc.status, (exc.status, exc.reason))
+        resp = error_response(request, ApiError(status, message))
+    except Exception:
+        # A bug of ours, never the client's fault: log it and answer like the API's own 500.
+        log.exception("internal error on %s %s", request.method, request.path)
+        resp = error_response(request, ApiError(500, "Internal server error"))
+    if not resp.prepared:
+        for k, v in common_headers(request).items():
+            resp.headers.setdefault(k, v)
+    state.stats.answered(endpoint, resp.status)
+    return resp
+
+
+async def _not_found(request: web.Request) -> web.Response:
+    raise ApiError(404, "Not Found")
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus exposition of the mock's own metrics."""
+    return web.Response(body=request.app[STATE].stats.prometheus(), content_type="text/plain", charset="utf-8")
+
+
+def make_app(state: MockState) -> web.Application:
+    """The mock's aiohttp application."""
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES, middlewares=[api_shape], handler_args={"max_field_size": 65536}
+    )
+    app[STATE] = state
+    app.router.add_post("/v1/messages", messages_handler.create)
+    app.router.add_post("/v1/messages/count_tokens", messages_handler.count_tokens)
+    app.router.add_get("/v1/models", models_handler.list_models)
+    app.router.add_get("/v1/models/{model_id}", models_handler.get_model)
+    app.router.add_get("/metrics", metrics)
+    if state.options.admin:
+        admin.add_routes(app)
+    app.router.add_route("*", "/{tail:.*}", _not_found)
+    return app

@@ -1,0 +1,168 @@
+"""`mockclaude serve`: flags → settings → a running mock on 127.0.0.1."""
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from mockclaude.content import ContentSettings, OutputLength
+from mockclaude.faults import FaultSpec
+from mockclaude.pacing import Range
+from mockclaude.ratelimit import RateLimits
+from mockclaude.server.app import make_app
+from mockclaude.server.settings import DEFAULT_PREFILL_TPS, Settings
+from mockclaude.server.state import MockState, Options
+
+EXAMPLES = """examples:
+  mockclaude serve --tps 40 --rate-limit 50rpm
+  mockclaude serve --ttft 0.3-0.8 --tps 30-60 --output-tokens 50-400 --seed 7
+  mockclaude serve --rate-limit 50rpm,30000itpm,8000otpm --fault 529:0.05 --fault midstream:0.01
+  mockclaude serve --api-key sk-ant-test --admin-token s3cret --port 9000
+
+per-request override for deterministic tests: header `x-mockclaude-fault: 429|500|529|midstream|disconnect|none`
+admin API: GET /_mockclaude/stats, GET|PATCH /_mockclaude/config, POST /_mockclaude/reset; metrics: GET /metrics
+"""
+
+
+def _flag(parse, name: str):
+    """An argparse type that turns a parser's ValueError into a message naming the flag."""
+
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            msg = str(exc)
+            raise argparse.ArgumentTypeError(msg if name in msg else f"{name}: {msg}") from None
+
+    convert.__name__ = name
+    return convert
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The `serve` flags."""
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = EXAMPLES
+    net = p.add_argument_group("network")
+    net.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; binding elsewhere is explicit)"
+    )
+    net.add_argument("--port", type=int, default=8080, help="port (0 picks a free one; default 8080)")
+    timing = p.add_argument_group("timing")
+    timing.add_argument(
+        "--tps",
+        type=_flag(lambda s: Range.parse(s, name="--tps", minimum=1e-3), "--tps"),
+        help="output tokens per second per stream, N or MIN-MAX (default: the model's own profile)",
+    )
+    timing.add_argument(
+        "--ttft",
+        type=_flag(lambda s: Range.parse(s, name="--ttft"), "--ttft"),
+        help="seconds to the first token for a tiny prompt, N or MIN-MAX (default: the model's profile)",
+    )
+    timing.add_argument(
+        "--prefill-tps",
+        type=float,
+        default=DEFAULT_PREFILL_TPS,
+        help=f"input tokens per second added to TTFT, so TTFT grows with the prompt (default {DEFAULT_PREFILL_TPS:g})",
+    )
+    timing.add_argument(
+        "--chunk-tokens",
+        type=_flag(lambda s: Range.parse(s, name="--chunk-tokens", minimum=1), "--chunk-tokens"),
+        default=Range(1, 3),
+        help="tokens per streamed delta, N or MIN-MAX (default 1-3)",
+    )
+    content = p.add_argument_group("content")
+    content.add_argument(
+        "--output-tokens",
+        type=_flag(OutputLength.parse, "--output-tokens"),
+        default=OutputLength.parse("default"),
+        help="answer length in tokens: N, MIN-MAX or 'default' (a realistic distribution); capped by max_tokens",
+    )
+    content.add_argument(
+        "--tool-rate", type=float, default=None, help="probability of a tool call when tool_choice is auto"
+    )
+    content.add_argument("--seed", type=int, default=None, help="seed for text, tool inputs, timing jitter and faults")
+    content.add_argument(
+        "--any-model", action="store_true", help="accept any model name instead of 404 for unknown ones"
+    )
+    limits = p.add_argument_group("limits and faults")
+    limits.add_argument(
+        "--rate-limit",
+        type=_flag(RateLimits.parse, "--rate-limit"),
+        help="token buckets per API key, e.g. 50rpm or 50rpm,30000itpm,8000otpm (default: headers only, no limit)",
+    )
+    limits.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        type=_flag(FaultSpec.parse, "--fault"),
+        metavar="KIND:PROB",
+        help="inject a fault with a probability; kinds 429, 500, 529, midstream, disconnect (repeatable)",
+    )
+    auth = p.add_argument_group("access")
+    auth.add_argument(
+        "--api-key", action="append", default=[], help="accept only this key (repeatable; default: any key)"
+    )
+    auth.add_argument("--admin-token", help="require this value in x-mockclaude-admin-token for /_mockclaude/")
+    auth.add_argument("--no-admin", action="store_true", help="disable the admin API")
+    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+
+
+def build(args: argparse.Namespace) -> MockState:
+    """The server state the flags describe."""
+    content = ContentSettings(output_length=args.output_tokens)
+    if args.tool_rate is not None:
+        content = ContentSettings(output_length=args.output_tokens, tool_rate=args.tool_rate)
+    settings = Settings(
+        tps=args.tps,
+        ttft=args.ttft,
+        prefill_tps=args.prefill_tps,
+        chunk_tokens=args.chunk_tokens,
+        content=content,
+        faults=tuple(args.fault),
+        rate_limit=args.rate_limit,
+    )
+    options = Options(
+        api_keys=frozenset(args.api_key),
+        any_model=args.any_model,
+        admin=not args.no_admin,
+        admin_token=args.admin_token,
+        seed=args.seed,
+    )
+    return MockState(options, settings)
+
+
+async def serve(state: MockState, host: str, port: int) -> None:
+    """Run until SIGTERM/SIGINT; open streams get a short grace period to finish."""
+    runner = web.AppRunner(make_app(state), handle_signals=False, shutdown_timeout=5.0, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=4096)
+    await site.start()
+    bound = runner.addresses[0][1]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"mockclaude: listening on http://{shown}:{bound}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `mockclaude serve`."""
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        state = build(args)
+    except ValueError as exc:
+        print(f"mockclaude serve: {exc}", file=sys.stderr)
+        return 2
+    with contextlib.suppress(ImportError):
+        import uvloop  # optional extra `speed`
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    asyncio.run(serve(state, args.host, args.port))
+    return 0

@@ -1,0 +1,56 @@
+"""Pieces every handler shares: the state key, the API's common headers, errors, auth."""
+
+import json
+
+from aiohttp import web
+
+from mockclaude.server.state import MockState
+from mockclaude.wire.errors import ApiError, error_bytes, should_retry
+
+MAX_BODY_BYTES = 32 * 1024 * 1024  # the real API's limit for Messages and count_tokens
+STATE: web.AppKey[MockState] = web.AppKey("state", MockState)
+
+
+def common_headers(request: web.Request) -> dict[str, str]:
+    """Headers the real API puts on every response."""
+    return {
+        "request-id": request["request_id"],
+        "anthropic-organization-id": request.app[STATE].options.org_id,
+    }
+
+
+def error_response(request: web.Request, err: ApiError) -> web.Response:
+    """An ApiError as the API sends it: JSON envelope, request-id, x-should-retry."""
+    headers = {
+        **common_headers(request),
+        "x-should-retry": "true" if should_retry(err.status) else "false",
+        **err.headers,
+    }
+    body = error_bytes(err.error_type, err.message, request["request_id"])
+    return web.Response(status=err.status, body=body, content_type="application/json", headers=headers)
+
+
+def dumps(obj: object) -> bytes:
+    """Compact JSON, as the API sends it."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def api_key(request: web.Request) -> str:
+    """The caller's key from `x-api-key` or `Authorization: Bearer`; 401 like the real API otherwise."""
+    key = request.headers.get("x-api-key", "").strip()
+    if not key:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            key = token.strip()
+    if not key:
+        raise ApiError(401, "x-api-key header is required")
+    allowed = request.app[STATE].options.api_keys
+    if allowed and key not in allowed:
+        raise ApiError(401, "invalid x-api-key")
+    return key
+
+
+def require_version(request: web.Request) -> None:
+    """The real API rejects a request without `anthropic-version`; any value is accepted here."""
+    if not request.headers.get("anthropic-version", "").strip():
+        raise ApiError(400, "anthropic-version: header is required")

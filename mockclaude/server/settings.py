@@ -1,0 +1,99 @@
+"""The mock's behaviour settings: set by flags, changed at runtime by the admin API, swapped atomically."""
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from mockclaude.content import ContentSettings, OutputLength
+from mockclaude.faults import FaultSpec
+from mockclaude.pacing import Range
+from mockclaude.ratelimit import RateLimits
+
+# Input tokens processed per second before the first token (TTFT grows with the prompt).
+# Our choice, in the range public long-context measurements suggest for Claude (a 100k-token
+# prompt adds ~12 s); override with --prefill-tps.
+DEFAULT_PREFILL_TPS = 8000.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that decides how a response looks and is timed (immutable; replace to change)."""
+
+    tps: Range | None = None  # None: the model's own profile
+    ttft: Range | None = None  # None: the model's own profile
+    prefill_tps: float = DEFAULT_PREFILL_TPS
+    chunk_tokens: Range = field(default_factory=lambda: Range(1, 3))
+    content: ContentSettings = field(
+        default_factory=lambda: ContentSettings(output_length=OutputLength.parse("default"))
+    )
+    faults: tuple[FaultSpec, ...] = ()
+    rate_limit: RateLimits | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as the admin API shows them."""
+        return {
+            "tps": str(self.tps) if self.tps else None,
+            "ttft": str(self.ttft) if self.ttft else None,
+            "prefill_tps": self.prefill_tps,
+            "chunk_tokens": str(self.chunk_tokens),
+            "output_tokens": _length_text(self.content.output_length),
+            "tool_rate": self.content.tool_rate,
+            "faults": {f.kind: f.probability for f in self.faults},
+            "rate_limit": str(self.rate_limit) if self.rate_limit else None,
+        }
+
+    def updated(self, changes: dict[str, Any]) -> "Settings":
+        """A copy with `changes` applied; every field is checked before anything changes."""
+        if not isinstance(changes, dict):
+            raise ValueError("the update must be a JSON object")
+        new: dict[str, Any] = {}
+        content = self.content
+        for key, value in changes.items():
+            if key == "tps":
+                new["tps"] = None if value is None else Range.parse(str(value), name="tps", minimum=1e-3)
+            elif key == "ttft":
+                new["ttft"] = None if value is None else Range.parse(str(value), name="ttft")
+            elif key == "prefill_tps":
+                new["prefill_tps"] = _positive(value, key)
+            elif key == "chunk_tokens":
+                new["chunk_tokens"] = Range.parse(str(value), name="chunk_tokens", minimum=1)
+            elif key == "output_tokens":
+                content = dataclasses.replace(content, output_length=OutputLength.parse(str(value)))
+            elif key == "tool_rate":
+                content = dataclasses.replace(content, tool_rate=_probability(value, key))
+            elif key == "faults":
+                if not isinstance(value, dict):
+                    raise ValueError('faults: expected an object such as {"529": 0.05}')
+                new["faults"] = tuple(FaultSpec.parse(f"{k}:{v}") for k, v in value.items() if float(v) > 0)
+            elif key == "rate_limit":
+                new["rate_limit"] = None if value in (None, "", "off") else RateLimits.parse(str(value))
+            else:
+                raise ValueError(f"unknown setting {key!r}; settings are {', '.join(self.to_json())}")
+        return dataclasses.replace(self, content=content, **new)
+
+
+def _positive(value: Any, key: str) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key}: expected a positive number, not {value!r}") from None
+    if x <= 0:
+        raise ValueError(f"{key}: expected a positive number, not {value!r}")
+    return x
+
+
+def _probability(value: Any, key: str) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key}: expected a probability between 0 and 1, not {value!r}") from None
+    if not 0 <= x <= 1:
+        raise ValueError(f"{key}: expected a probability between 0 and 1, not {value!r}")
+    return x
+
+
+def _length_text(length: OutputLength) -> str:
+    """An OutputLength in the form its flag takes."""
+    if length.kind == "lognormal":
+        return "default"
+    return str(length.low) if length.kind == "fixed" else f"{length.low}-{length.high}"

@@ -1,0 +1,48 @@
+"""The running mock's state: options fixed at start, settings swappable at runtime, shared parts."""
+
+import random
+import uuid
+from dataclasses import dataclass, field
+
+from mockclaude.content import TokenSource
+from mockclaude.faults import FaultInjector
+from mockclaude.ratelimit import RateLimiter
+from mockclaude.server.settings import Settings
+from mockclaude.server.stats import Stats
+
+
+@dataclass(frozen=True)
+class Options:
+    """What is fixed for the life of the server."""
+
+    api_keys: frozenset[str] = frozenset()
+    any_model: bool = False
+    admin: bool = True
+    admin_token: str | None = None
+    seed: int | None = None
+    org_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+class MockState:
+    """Shared by all handlers of one server process (single-threaded asyncio: no locks)."""
+
+    def __init__(self, options: Options, settings: Settings) -> None:
+        self.options = options
+        self.rng = random.Random(options.seed)
+        self.source = TokenSource(options.seed)
+        self.stats = Stats()
+        self.faults = FaultInjector(list(settings.faults), seed=None if options.seed is None else options.seed + 1)
+        self.settings = settings
+        self.limiter = RateLimiter(settings.rate_limit, org_id=options.org_id)
+
+    def apply(self, new: Settings) -> None:
+        """Swap in new settings; the rate limiter restarts (full buckets) only if its limits changed."""
+        if new.rate_limit != self.settings.rate_limit:
+            self.limiter = RateLimiter(new.rate_limit, org_id=self.options.org_id)
+        if new.faults != self.settings.faults:
+            self.faults.specs = list(new.faults)
+        self.settings = new
+
+    def reset_limits(self) -> None:
+        """Refill every rate-limit bucket."""
+        self.limiter = RateLimiter(self.settings.rate_limit, org_id=self.options.org_id)

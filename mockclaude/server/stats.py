@@ -1,0 +1,116 @@
+"""What the mock did: counters for the admin API and the same figures as Prometheus metrics."""
+
+from collections import Counter
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import Counter as PromCounter
+
+_TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+_LATE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+class Stats:
+    """Request, stream, token and lateness counts of one server process."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._requests = PromCounter(
+            "mockclaude_requests",
+            "Requests answered, by endpoint and HTTP status",
+            ["endpoint", "status"],
+            registry=self.registry,
+        )
+        self._active = Gauge("mockclaude_active_streams", "Responses being generated right now", registry=self.registry)
+        self._tokens = PromCounter("mockclaude_output_tokens", "Output tokens sent", registry=self.registry)
+        self._ttft = Histogram(
+            "mockclaude_ttft_seconds",
+            "Scheduled time to first content delta",
+            buckets=_TTFT_BUCKETS,
+            registry=self.registry,
+        )
+        self._late = Histogram(
+            "mockclaude_frame_lateness_seconds",
+            "How late frames went out against their schedule (the mock's own overload)",
+            buckets=_LATE_BUCKETS,
+            registry=self.registry,
+        )
+        self._faults = PromCounter(
+            "mockclaude_faults_injected", "Faults injected, by kind", ["kind"], registry=self.registry
+        )
+        self._limited = PromCounter(
+            "mockclaude_rate_limited", "429s produced by the rate limiter", registry=self.registry
+        )
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero the admin counters (Prometheus counters stay monotonic, as scrapers expect)."""
+        self.requests = 0
+        self.by_status: Counter[int] = Counter()
+        self.by_endpoint: Counter[str] = Counter()
+        self.faults: Counter[str] = Counter()
+        self.rate_limited = 0
+        self.active = 0
+        self.output_tokens = 0
+        self.client_disconnects = 0
+        self.frames = 0
+        self.late_frames = 0  # more than 10 ms behind schedule
+        self.max_lateness_s = 0.0
+
+    def answered(self, endpoint: str, status: int) -> None:
+        """Count one finished request."""
+        self.requests += 1
+        self.by_status[status] += 1
+        self.by_endpoint[endpoint] += 1
+        self._requests.labels(endpoint, str(status)).inc()
+
+    def stream_started(self, scheduled_ttft_s: float) -> None:
+        """A response began generating."""
+        self.active += 1
+        self._active.inc()
+        self._ttft.observe(scheduled_ttft_s)
+
+    def stream_ended(self, tokens_out: int) -> None:
+        """A response finished (or was cut) after `tokens_out` output tokens."""
+        self.active -= 1
+        self._active.dec()
+        self.output_tokens += tokens_out
+        self._tokens.inc(tokens_out)
+
+    def frame_sent(self, lateness_s: float) -> None:
+        """A frame went out `lateness_s` after its deadline (0 when on time)."""
+        self.frames += 1
+        if lateness_s > 0.01:
+            self.late_frames += 1
+        self.max_lateness_s = max(self.max_lateness_s, lateness_s)
+        self._late.observe(lateness_s)
+
+    def fault(self, kind: str) -> None:
+        """An injected fault."""
+        self.faults[kind] += 1
+        self._faults.labels(kind).inc()
+
+    def limited(self) -> None:
+        """A 429 from the rate limiter (not an injected one)."""
+        self.rate_limited += 1
+        self._limited.inc()
+
+    def to_json(self) -> dict[str, Any]:
+        """The counters as the admin API shows them."""
+        return {
+            "requests": self.requests,
+            "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
+            "by_endpoint": dict(self.by_endpoint),
+            "rate_limited": self.rate_limited,
+            "faults_injected": dict(self.faults),
+            "active_streams": self.active,
+            "output_tokens": self.output_tokens,
+            "client_disconnects": self.client_disconnects,
+            "frames": self.frames,
+            "late_frames": self.late_frames,
+            "max_lateness_s": round(self.max_lateness_s, 6),
+        }
+
+    def prometheus(self) -> bytes:
+        """The Prometheus text exposition."""
+        return generate_latest(self.registry)

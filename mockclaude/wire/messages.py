@@ -1,0 +1,100 @@
+"""Response objects of the Messages API: the Message, its usage, and the streaming events."""
+
+from typing import Any
+
+SERVICE_TIER = "standard"
+
+
+def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    """A full `usage` object as 2026 responses carry it."""
+    return {
+        "input_tokens": input_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "output_tokens": output_tokens,
+        "service_tier": SERVICE_TIER,
+        "inference_geo": "not_available",
+    }
+
+
+def message(
+    *,
+    msg_id: str,
+    model: str,
+    content: list[dict[str, Any]],
+    stop_reason: str | None,
+    stop_sequence: str | None,
+    input_tokens: int,
+    output_tokens: int,
+) -> dict[str, Any]:
+    """A complete Message object (the non-streaming response body)."""
+    return {
+        "id": msg_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": stop_sequence,
+        "stop_details": None,
+        "container": None,
+        "usage": usage(input_tokens, output_tokens),
+    }
+
+
+def message_start(msg_id: str, model: str, input_tokens: int) -> dict[str, Any]:
+    """The `message_start` event: an empty message whose usage counts the first output token."""
+    start = message(
+        msg_id=msg_id,
+        model=model,
+        content=[],
+        stop_reason=None,
+        stop_sequence=None,
+        input_tokens=input_tokens,
+        output_tokens=1,
+    )
+    return {"type": "message_start", "message": start}
+
+
+def block_start(index: int, block: dict[str, Any]) -> dict[str, Any]:
+    """`content_block_start` with the block's empty initial form."""
+    return {"type": "content_block_start", "index": index, "content_block": block}
+
+
+def block_delta(index: int, delta: dict[str, Any]) -> dict[str, Any]:
+    """`content_block_delta`."""
+    return {"type": "content_block_delta", "index": index, "delta": delta}
+
+
+def block_stop(index: int) -> dict[str, Any]:
+    """`content_block_stop`."""
+    return {"type": "content_block_stop", "index": index}
+
+
+def message_delta(
+    stop_reason: str | None, stop_sequence: str | None, input_tokens: int, output_tokens: int
+) -> dict[str, Any]:
+    """`message_delta` with cumulative usage (output_tokens is required by the SDKs)."""
+    return {
+        "type": "message_delta",
+        "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence, "stop_details": None},
+        "usage": {
+            "input_tokens": input_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "output_tokens": output_tokens,
+        },
+    }
+
+
+MESSAGE_STOP: dict[str, Any] = {"type": "message_stop"}
+
+
+def stream_error(error_type: str, message_text: str, request_id: str | None) -> dict[str, Any]:
+    """An `error` event inside a 200 stream (the SDKs raise APIStatusError on it)."""
+    return {
+        "type": "error",
+        "error": {"details": None, "type": error_type, "message": message_text},
+        "request_id": request_id,
+    }
