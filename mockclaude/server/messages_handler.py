@@ -1,17 +1,16 @@
 """POST /v1/messages (JSON and SSE) and POST /v1/messages/count_tokens."""
 
-import asyncio
-import contextlib
 import random
 from typing import Any
 
 from aiohttp import web
 
 from mockclaude import models, tokens
-from mockclaude.content import ResponsePlan, plan_response
+from mockclaude.content import plan_response
 from mockclaude.faults import FAULT_HEADER
-from mockclaude.pacing import Frame, Timing, stream_frames
+from mockclaude.pacing import Timing, stream_frames
 from mockclaude.server.common import STATE, api_key, common_headers, dumps, require_version
+from mockclaude.server.sender import Answer, Progress, send_json, send_stream
 from mockclaude.server.state import MockState
 from mockclaude.wire import ids
 from mockclaude.wire import messages as wm
@@ -26,8 +25,6 @@ from mockclaude.wire.validation import (
 
 # A model's default profile varies per request by this much either way (explicit flags don't).
 PROFILE_JITTER = 0.15
-# Frames due within this window are written together: fewer syscalls, same timing to the eye.
-COALESCE_S = 0.002
 # retry-after for injected 429s: the real API asks for whole seconds.
 INJECTED_RETRY_AFTER = "1"
 
@@ -96,52 +93,50 @@ async def create(request: web.Request) -> web.StreamResponse:
         raise
     if fault:
         state.stats.fault(fault)
-    rng = state.rng
-    plan = plan_response(body, info.max_output_tokens, state.settings.content, state.source, rng)
-    timing = _timing(state, info, input_tokens, rng)
+    answer = _synthetic(request, state, body, info, input_tokens, fault)
     headers = {**common_headers(request), **admission.headers}
-    progress = _Progress()
-    state.stats.stream_started(timing.ttft_s)
+    progress = Progress()
+    state.stats.stream_started(answer.ttft_s)
     try:
         if body.get("stream"):
-            return await _stream(request, state, plan, body["model"], input_tokens, timing, fault, headers, progress)
-        return await _respond(request, state, plan, body, input_tokens, timing, fault, headers, progress)
+            return await send_stream(request, answer.frames, headers, state.stats, progress)
+        return await send_json(request, answer, headers, state.rng, progress)
     finally:
         # A cut or abandoned response is charged the output it actually delivered.
         state.limiter.settle(admission, progress.tokens)
         state.stats.stream_ended(progress.tokens)
 
 
-class _Progress:
-    """Output tokens delivered so far by one response."""
-
-    tokens = 0
-
-
-async def _respond(
+def _synthetic(
     request: web.Request,
     state: MockState,
-    plan: ResponsePlan,
     body: dict[str, Any],
+    info: models.ModelInfo,
     input_tokens: int,
-    timing: Timing,
     fault: str | None,
-    headers: dict[str, str],
-    progress: _Progress,
-) -> web.Response:
-    """A non-streaming answer, after as long as the whole generation would take."""
-    total = timing.total_s(plan.output_tokens)
-    if fault:
-        # Mid-generation failure of a non-streamed call: an overloaded error or a dropped line.
-        await asyncio.sleep(total * state.rng.uniform(0.2, 0.8))
-        if fault == "disconnect":
-            _drop(request)
-            raise ApiError(500, "connection dropped")  # never reaches the client
-        raise ApiError(529, "Overloaded", headers=headers)
-    await asyncio.sleep(total)
-    progress.tokens = plan.output_tokens
+) -> Answer:
+    """A made-up answer: planned content, timed by the settings or the model's profile."""
+    rng = state.rng
+    plan = plan_response(body, info.max_output_tokens, state.settings.content, state.source, rng)
+    timing = _timing(state, info, input_tokens, rng)
+    msg_id = ids.message_id(rng)
+    if body.get("stream"):
+        chunk = timing.chunk_tokens
+        n_deltas = round(plan.output_tokens / ((chunk.lo + chunk.hi) / 2))
+        frames = stream_frames(
+            plan,
+            msg_id=msg_id,
+            model=body["model"],
+            input_tokens=input_tokens,
+            timing=timing,
+            rng=rng,
+            fault=fault,
+            fault_after=state.faults.cut_point(n_deltas) if fault else 0,
+            request_id=request["request_id"],
+        )
+        return Answer(ttft_s=timing.ttft_s, frames=frames, output_tokens=plan.output_tokens)
     msg = wm.message(
-        msg_id=ids.message_id(state.rng),
+        msg_id=msg_id,
         model=body["model"],
         content=[b.api_block() for b in plan.blocks],
         stop_reason=plan.stop_reason,
@@ -149,72 +144,10 @@ async def _respond(
         input_tokens=input_tokens,
         output_tokens=plan.output_tokens,
     )
-    return web.Response(body=dumps(msg), content_type="application/json", headers=headers)
-
-
-def _drop(request: web.Request) -> None:
-    if request.transport is not None:
-        request.transport.abort()
-
-
-async def _stream(
-    request: web.Request,
-    state: MockState,
-    plan: ResponsePlan,
-    model: str,
-    input_tokens: int,
-    timing: Timing,
-    fault: str | None,
-    headers: dict[str, str],
-    progress: _Progress,
-) -> web.StreamResponse:
-    """Send the SSE stream on schedule, recording in `progress` the output tokens that went out."""
-    rng = state.rng
-    chunk = timing.chunk_tokens
-    n_deltas = round(plan.output_tokens / ((chunk.lo + chunk.hi) / 2))
-    frames = stream_frames(
-        plan,
-        msg_id=ids.message_id(rng),
-        model=model,
-        input_tokens=input_tokens,
-        timing=timing,
-        rng=rng,
+    return Answer(
+        ttft_s=timing.ttft_s,
+        body=dumps(msg),
+        at_s=timing.total_s(plan.output_tokens),
+        output_tokens=plan.output_tokens,
         fault=fault,
-        fault_after=state.faults.cut_point(n_deltas) if fault else 0,
-        request_id=request["request_id"],
     )
-    resp = web.StreamResponse(
-        status=200,
-        headers={**headers, "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"},
-    )
-    await resp.prepare(request)
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    i = 0
-    try:
-        while i < len(frames):
-            due = start + frames[i].t
-            now = loop.time()
-            if due > now:
-                await asyncio.sleep(due - now)
-                now = loop.time()
-            state.stats.frame_sent(max(0.0, now - due))
-            # Everything already due goes out in one write.
-            batch: list[Frame] = []
-            while i < len(frames) and start + frames[i].t <= now + COALESCE_S:
-                batch.append(frames[i])
-                i += 1
-            chunk = b"".join(f.data for f in batch if f.data is not None)
-            if chunk:
-                await resp.write(chunk)
-            progress.tokens = batch[-1].tokens_out
-            if batch[-1].data is None:
-                _drop(request)
-                return resp
-        await resp.write_eof()
-    except (ConnectionResetError, asyncio.CancelledError):
-        state.stats.client_disconnects += 1
-        with contextlib.suppress(Exception):
-            _drop(request)
-        raise
-    return resp
