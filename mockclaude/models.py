@@ -296,7 +296,8 @@ def _parse_limit(limit: int | str | None) -> int:
     try:
         value = int(limit)
     except (TypeError, ValueError):
-        raise ApiError(400, "limit: Input should be a valid integer, unable to parse string as an integer") from None
+        message = "Input should be a valid integer, unable to parse string as an integer"
+        raise ApiError(400, f"limit: {message}") from None
     if value < 1:
         raise ApiError(400, "limit: Input should be greater than or equal to 1")
     if value > 1000:
@@ -309,7 +310,8 @@ def _listed(lifecycle: list[str] | tuple[str, ...] | None) -> list[ModelInfo]:
     wanted = set(lifecycle) if lifecycle else {"active", "deprecated"}
     for stage in wanted:
         if stage not in _LIFECYCLES:
-            raise ApiError(400, f"lifecycle: Input should be 'active', 'deprecated' or 'retired' (got {stage!r})")
+            expected = "'active', 'deprecated' or 'retired'"
+            raise ApiError(400, f"lifecycle: Input should be {expected} (got {stage!r})")
     return [info for info in CATALOGUE if info.lifecycle in wanted]
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mockclaude.models import ModelInfo
 
 Loc = tuple[str | int, ...]
+Turn = tuple[int, str, list[dict[str, Any]]]  # message index, role, content blocks
 
 # [SDK] types/content_block_param.py plus the beta union (the installed SDK posts beta requests to
 # plain /v1/messages, reference §1.1), so every block a 2026 client can send is known here.
@@ -70,7 +71,9 @@ PREFILL_UNSUPPORTED = (
 # [ISS] dotCipher/opencode-claude-bridge#1 (2026-03, verified against the API by the maintainer)
 THINKING_TEMPERATURE = "temperature may only be set to 1 when thinking is enabled or in adaptive mode"
 # [ISS] OpenHands/software-agent-sdk#1945 (Opus 4.6), SalesforceAIResearch/MCP-Universe#49 (since 4.1)
-TEMPERATURE_AND_TOP_P = "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
+TEMPERATURE_AND_TOP_P = (
+    "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
+)
 # [ISS] Boise-State-Development/agentcore-public-stack#201: the model's text relayed by Bedrock for
 # Opus 4.7 ("The model returned the following errors: temperature is deprecated for this model.").
 SAMPLING_DEPRECATED = "{param} is deprecated for this model."
@@ -80,7 +83,8 @@ SYSTEM_ROLE_UNSUPPORTED = "role 'system' is not supported on this model"
 DUPLICATE_TOOLS = "tools: Tool names must be unique."
 # [ISS] anthropics/claude-code#7365 (2025-09), #63673 (2026-05)
 INVALID_SCHEMA = (
-    "JSON schema is invalid. It must match JSON Schema draft 2020-12 (https://json-schema.org/draft/2020-12). "
+    "JSON schema is invalid. It must match JSON Schema draft 2020-12 "
+    "(https://json-schema.org/draft/2020-12). "
     "Learn more about tool use at https://docs.claude.com/en/docs/tool-use."
 )
 
@@ -316,9 +320,9 @@ def _content_blocks(content: Any, loc: Loc) -> list[dict[str, Any]]:
     return blocks
 
 
-def _check_roles_and_content(messages: list[Any]) -> list[tuple[int, str, list[dict[str, Any]]]]:
+def _check_roles_and_content(messages: list[Any]) -> list[Turn]:
     last = len(messages) - 1
-    parsed: list[tuple[int, str, list[dict[str, Any]]]] = []
+    parsed: list[Turn] = []
     for i, message in enumerate(messages):
         loc: Loc = ("messages", i)
         _dict(message, loc)
@@ -336,7 +340,7 @@ def _check_roles_and_content(messages: list[Any]) -> list[tuple[int, str, list[d
     return parsed
 
 
-def _check_final_assistant(parsed: list[tuple[int, str, list[dict[str, Any]]]]) -> None:
+def _check_final_assistant(parsed: list[Turn]) -> None:
     _, role, blocks = parsed[-1]
     if role != "assistant" or not blocks:
         return
@@ -345,9 +349,9 @@ def _check_final_assistant(parsed: list[tuple[int, str, list[dict[str, Any]]]]) 
         raise ApiError(400, TRAILING_WHITESPACE)
 
 
-def _turns(parsed: list[tuple[int, str, list[dict[str, Any]]]]) -> list[tuple[int, str, list[dict[str, Any]]]]:
+def _turns(parsed: list[Turn]) -> list[Turn]:
     """Consecutive same-role messages merged, as the current API does; system messages dropped."""
-    turns: list[tuple[int, str, list[dict[str, Any]]]] = []
+    turns: list[Turn] = []
     for index, role, blocks in parsed:
         if role == "system":
             continue
@@ -358,7 +362,7 @@ def _turns(parsed: list[tuple[int, str, list[dict[str, Any]]]]) -> list[tuple[in
     return turns
 
 
-def _check_tool_pairing(parsed: list[tuple[int, str, list[dict[str, Any]]]]) -> None:
+def _check_tool_pairing(parsed: list[Turn]) -> None:
     turns = _turns(parsed)
     for t, (index, role, blocks) in enumerate(turns):
         if role != "user":
@@ -557,7 +561,7 @@ def check_model_limits(body: dict[str, Any], info: "ModelInfo") -> None:
         # [REF] anthropics/claude-code#11302
         raise ApiError(400, f"max_tokens: {max_tokens} > {info.max_output_tokens}, which is the maximum "
                        f"allowed number of output tokens for {info.id}")  # fmt: skip
-    messages = body.get("messages") or []
+    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
     if not info.system_role and any(isinstance(m, dict) and m.get("role") == "system" for m in messages):
         raise ApiError(400, SYSTEM_ROLE_UNSUPPORTED)
     final = messages[-1] if messages else None
@@ -571,8 +575,9 @@ def check_model_limits(body: dict[str, Any], info: "ModelInfo") -> None:
             raise ApiError(400, f"'{info.id}' does not support thinking.")
         # [ISS] cline/cline#13203 (Fable 5, 2026-08) and yeahhe365/Gemini-Nexus#42 (2026-06)
         hint = ' Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.'
-        raise ApiError(400, f'"thinking.type.{kind}" is not supported for this model.'
-                       + (hint if kind == "enabled" and "adaptive" in info.thinking_types else ""))  # fmt: skip
+        suggest = kind == "enabled" and "adaptive" in info.thinking_types
+        message = f'"thinking.type.{kind}" is not supported for this model.'
+        raise ApiError(400, message + (hint if suggest else ""))
     # Only non-default values are refused by the models without sampling parameters [DOCS 4.7 notes].
     changed = [key for key, default in _SAMPLING_DEFAULTS if body.get(key) not in (None, default)]
     if changed and not info.accepts_sampling:

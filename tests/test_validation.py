@@ -1,0 +1,623 @@
+"""Request validation: the real API's rules and messages, and the never-anything-but-ApiError property."""
+
+import base64
+import copy
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mockclaude.models import CATALOGUE, ModelInfo, resolve
+from mockclaude.wire.errors import ApiError
+from mockclaude.wire.validation import (
+    BUDGET_TOO_BIG,
+    PREFILL_UNSUPPORTED,
+    check_context,
+    check_model_limits,
+    parse_json,
+    validate_count_tokens,
+    validate_create,
+)
+
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 24).decode()
+JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\0" * 24).decode()
+
+
+def body(**changes: Any) -> dict[str, Any]:
+    """A valid create body with some top-level fields replaced (None deletes)."""
+    base: dict[str, Any] = {
+        "model": "claude-opus-4-8",
+        "max_tokens": 1024,
+        "messages": [{"role": "user", "content": "Hello"}],
+    }
+    for key, value in changes.items():
+        if value is None:
+            base.pop(key, None)
+        else:
+            base[key] = value
+    return base
+
+
+def user(*content: Any) -> dict[str, Any]:
+    return {"role": "user", "content": list(content)}
+
+
+def assistant(*content: Any) -> dict[str, Any]:
+    return {"role": "assistant", "content": list(content)}
+
+
+def text(value: str) -> dict[str, Any]:
+    return {"type": "text", "text": value}
+
+
+def image(media_type: str, data: str) -> dict[str, Any]:
+    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+
+
+def tool_use(ident: str) -> dict[str, Any]:
+    return {"type": "tool_use", "id": ident, "name": "get_weather", "input": {"city": "Paris"}}
+
+
+def tool_result(ident: str) -> dict[str, Any]:
+    return {"type": "tool_result", "tool_use_id": ident, "content": "sunny"}
+
+
+def rejection(fn: Any, *args: Any) -> str:
+    with pytest.raises(ApiError) as err:
+        fn(*args)
+    assert err.value.status == 400 and err.value.error_type == "invalid_request_error"
+    return err.value.message
+
+
+# parse_json
+
+
+def test_parse_json_returns_the_value() -> None:
+    assert parse_json(b'{"a": [1, 2.5, "x", null, true]}') == {"a": [1, 2.5, "x", None, True]}
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        # The real text (reference §1.5, anthropics/claude-code#77525), at another position.
+        (b'{"a": "x\x01"}', "unexpected control character in string: line 1 column 9 (char 8)"),
+        (b"", "Input is a zero-length, empty document: line 1 column 1 (char 0)"),
+        (b'{"a":1,}', "trailing comma is not allowed: line 1 column 7 (char 6)"),
+        (b'{"a": NaN}', "unexpected character, expected a JSON value: line 1 column 7 (char 6)"),
+        (b'{"a": 1e999}', "number is infinity when parsed as double: line 1 column 7 (char 6)"),
+        (b"\xff\xfe", "str is not valid UTF-8: surrogates not allowed: line 1 column 1 (char 0)"),
+        (b"[" * 5000 + b"]" * 5000, "depth limit exceeded: line 1 column 1026 (char 1025)"),
+    ],
+)
+def test_parse_json_errors_read_like_the_real_api(raw: bytes, message: str) -> None:
+    assert rejection(parse_json, raw) == f"The request body is not valid JSON: {message}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_parse_json_raises_only_api_errors(raw: bytes) -> None:
+    try:
+        parse_json(raw)
+    except ApiError as err:
+        assert err.status == 400
+
+
+# validate_create: accepted shapes
+
+
+@pytest.mark.parametrize(
+    "good",
+    [
+        body(),
+        body(max_tokens=0),  # 2026: cache pre-warming
+        body(messages=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": ""}]),
+        body(messages=[{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]),  # merged now
+        body(messages=[user(text("a")), {"role": "system", "content": "Be brief."}, user(text("b"))]),
+        body(
+            messages=[
+                user(text("q")),
+                assistant(text("let me look"), tool_use("t1")),
+                user(tool_result("t1")),
+            ]
+        ),
+        body(
+            messages=[
+                user(text("q")),
+                assistant(tool_use("t1"), tool_use("t2")),
+                user(tool_result("t2"), tool_result("t1"), text("thanks")),
+            ]
+        ),
+        body(
+            system="You are terse.", temperature=0, top_p=0.5, top_k=3, stop_sequences=["\n\n"], stream=True
+        ),
+        body(system=[{"type": "text", "text": "sys", "cache_control": {"type": "ephemeral"}}]),
+        body(metadata={"user_id": None}, service_tier="auto", speed="fast", inference_geo="us"),
+        body(
+            tools=[
+                {
+                    "name": "get_weather",
+                    "description": "d",
+                    "input_schema": {
+                        "type": "object",
+                        "properties": {"city": {"type": "string"}},
+                        "required": ["city"],
+                    },
+                }
+            ],
+            tool_choice={"type": "tool", "name": "get_weather", "disable_parallel_tool_use": True},
+        ),
+        body(
+            tools=[
+                {"type": "web_search_20250305", "name": "web_search", "max_uses": 3},
+                {"type": "code_execution_20991231", "name": "future_tool"},
+            ]
+        ),
+        body(thinking={"type": "enabled", "budget_tokens": 1024}, max_tokens=2048),
+        body(thinking={"type": "adaptive", "display": "omitted"}, output_config={"effort": "xhigh"}),
+        body(output_config={"format": {"type": "json_schema", "schema": {"type": "object"}}}),
+        body(
+            messages=[
+                user(
+                    image("image/png", PNG),
+                    {"type": "image", "source": {"type": "url", "url": "https://example.com/a.jpg"}},
+                    {
+                        "type": "document",
+                        "source": {"type": "text", "media_type": "text/plain", "data": "doc"},
+                    },
+                    text("describe"),
+                )
+            ]
+        ),
+        body(
+            messages=[
+                user(text("q")),
+                assistant(
+                    {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+                    {"type": "redacted_thinking", "data": "abc"},
+                    text("ok"),
+                ),
+                user(text("more")),
+            ]
+        ),
+        body(unknown_future_field={"anything": [1, 2]}, container="c1", context_management={"edits": []}),
+    ],
+)
+def test_valid_bodies_pass(good: dict[str, Any]) -> None:
+    assert validate_create(good) is None
+
+
+# validate_create: rejections with the real texts
+
+
+CASES: list[tuple[str, dict[str, Any] | Any, str]] = [
+    ("missing max_tokens", body(max_tokens=None), "max_tokens: Field required"),
+    ("missing model", body(model=None), "model: Field required"),
+    ("missing messages", body(messages=None), "messages: Field required"),
+    ("model not a string", body(model=3), "model: Input should be a valid string"),
+    ("empty model", body(model=""), "model: String should have at least 1 character"),
+    (
+        "max_tokens text",
+        body(max_tokens="10"),
+        "max_tokens: Input should be a valid integer, unable to parse string as an integer",
+    ),
+    (
+        "max_tokens fraction",
+        body(max_tokens=1.5),
+        "max_tokens: Input should be a valid integer, got a number with a fractional part",
+    ),
+    ("max_tokens bool", body(max_tokens=True), "max_tokens: Input should be a valid integer"),
+    ("max_tokens negative", body(max_tokens=-1), "max_tokens: Input should be greater than or equal to 0"),
+    ("messages not a list", body(messages={"role": "user"}), "messages: Input should be a valid list"),
+    ("no messages", body(messages=[]), "messages: at least one message is required"),
+    ("message not an object", body(messages=["hi"]), "messages.0: Input should be a valid dictionary"),
+    (
+        "bad role",
+        body(messages=[{"role": "human", "content": "x"}]),
+        "messages.0.role: Input should be 'user', 'assistant' or 'system'",
+    ),
+    ("missing content", body(messages=[{"role": "user"}]), "messages.0.content: Field required"),
+    (
+        "empty content mid-conversation",
+        body(
+            messages=[
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "content": []},
+                {"role": "user", "content": "b"},
+            ]
+        ),
+        "messages.1: all messages must have non-empty content except for the optional "
+        "final assistant message",
+    ),
+    (
+        "empty user content",
+        body(messages=[{"role": "user", "content": ""}]),
+        "messages.0: all messages must have non-empty content except for the optional "
+        "final assistant message",
+    ),
+    ("empty text block", body(messages=[user(text(""))]), "messages: text content blocks must be non-empty"),
+    (
+        "blank text block",
+        body(messages=[user(text(" \n"))]),
+        "messages: text content blocks must contain non-whitespace text",
+    ),
+    (
+        "blank string content",
+        body(messages=[{"role": "user", "content": "   "}]),
+        "messages: text content blocks must contain non-whitespace text",
+    ),
+    (
+        "prefill trailing space",
+        body(messages=[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b "}]),
+        "messages: final assistant content cannot end with trailing whitespace",
+    ),
+    (
+        "content not list",
+        body(messages=[{"role": "user", "content": 5}]),
+        "messages.0.content: Input should be a valid list",
+    ),
+    (
+        "unknown block",
+        body(messages=[user({"type": "foo"})]),
+        "messages.0.content.0: Input tag 'foo' found using 'type' does not match any of the expected tags: "
+        "'text', 'image', 'document', 'search_result', 'thinking', 'redacted_thinking', "
+        "'tool_use', 'tool_result', "
+        "'server_tool_use', 'web_search_tool_result', 'web_fetch_tool_result', 'advisor_tool_result', "
+        "'code_execution_tool_result', 'bash_code_execution_tool_result', "
+        "'text_editor_code_execution_tool_result', "
+        "'tool_search_tool_result', 'mcp_tool_use', 'mcp_tool_result', "
+        "'mcp_tool_listing', 'container_upload', "
+        "'compaction', 'tool_addition', 'tool_removal', 'fallback'",
+    ),
+    (
+        "block without type",
+        body(messages=[user({"text": "x"})]),
+        "messages.0.content.0: Unable to extract tag using discriminator 'type'",
+    ),
+    (
+        "text missing",
+        body(messages=[user({"type": "text"})]),
+        "messages.0.content.0.text.text: Field required",
+    ),
+    (
+        "tool_use input not dict",
+        body(
+            messages=[user(text("q")), assistant({"type": "tool_use", "id": "t", "name": "n", "input": "x"})]
+        ),
+        "messages.1.content.0.tool_use.input: Input should be a valid dictionary",
+    ),
+    (
+        "thinking without signature",
+        body(messages=[user(text("q")), assistant({"type": "thinking", "thinking": "x"}), user(text("r"))]),
+        "messages.1.content.0.thinking.signature: Field required",
+    ),
+    (
+        "tool_use without result",
+        body(messages=[user(text("q")), assistant(tool_use("toolu_01SWBk")), user(text("what?"))]),
+        "messages.1: `tool_use` ids were found without `tool_result` blocks immediately after: toolu_01SWBk. "
+        "Each `tool_use` block must have a corresponding `tool_result` block in the next message.",
+    ),
+    (
+        "orphan tool_result",
+        body(messages=[user(text("hi"), tool_result("toolu_X"))]),
+        "messages.0.content.1: unexpected `tool_use_id` found in `tool_result` blocks: toolu_X. "
+        "Each `tool_result` block must have a corresponding `tool_use` block in the previous message.",
+    ),
+    (
+        "bad media type",
+        body(messages=[user(image("image/bmp", PNG))]),
+        "messages.0.content.0.image.source.base64.media_type: Input should be 'image/jpeg', 'image/png', "
+        "'image/gif' or 'image/webp'",
+    ),
+    (
+        "image is not an image",
+        body(messages=[user(image("image/png", "aGVsbG8="))]),
+        "messages.0.content.0.image.source.base64.data: Image does not match the "
+        "provided media type image/png",
+    ),
+    (
+        "image of another type",
+        body(messages=[user(image("image/jpeg", PNG))]),
+        "messages.0.content.0.image.source.base64: The image was specified using the image/jpeg media type, "
+        "but the image appears to be a image/png image",
+    ),
+    (
+        "image source type",
+        body(messages=[user({"type": "image", "source": {"type": "path"}})]),
+        "messages.0.content.0.image.source: Input tag 'path' found using 'type' does not match any of the "
+        "expected tags: 'base64', 'url', 'file'",
+    ),
+    ("temperature too high", body(temperature=1.5), "temperature: Input should be less than or equal to 1"),
+    (
+        "temperature text",
+        body(temperature="hot"),
+        "temperature: Input should be a valid number, unable to parse string as a number",
+    ),
+    ("top_k negative", body(top_k=-1), "top_k: Input should be greater than or equal to 0"),
+    ("stream not bool", body(stream="yes"), "stream: Input should be a valid boolean"),
+    (
+        "stop_sequences item",
+        body(stop_sequences=["a", 1]),
+        "stop_sequences.1: Input should be a valid string",
+    ),
+    ("system block", body(system=[{"type": "text"}]), "system.0.text.text: Field required"),
+    (
+        "tool name pattern",
+        body(tools=[{"name": "get weather", "input_schema": {"type": "object"}}]),
+        "tools.0.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'",
+    ),
+    (
+        "tool name too long",
+        body(tools=[{"name": "x" * 129, "input_schema": {"type": "object"}}]),
+        "tools.0.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'",
+    ),
+    ("tool without schema", body(tools=[{"name": "t"}]), "tools.0.custom.input_schema: Field required"),
+    (
+        "tool schema not object",
+        body(tools=[{"name": "t", "input_schema": {"type": "string"}}]),
+        "tools.0.custom.input_schema.type: Input should be 'object'",
+    ),
+    (
+        "tool schema broken",
+        body(tools=[{"name": "t", "input_schema": {"type": "object", "required": "city"}}]),
+        "tools.0.custom.input_schema: JSON schema is invalid. It must match JSON Schema draft 2020-12 "
+        "(https://json-schema.org/draft/2020-12). Learn more about tool use at https://docs.claude.com/en/docs/tool-use.",
+    ),
+    (
+        "duplicate tools",
+        body(tools=[{"name": "t", "input_schema": {"type": "object"}}] * 2),
+        "tools: Tool names must be unique.",
+    ),
+    (
+        "unknown tool type",
+        body(tools=[{"type": "magic", "name": "m"}]),
+        "tools.0: Input tag 'magic' found using 'type' does not match any of the expected tags: 'custom', "
+        "'bash_20250124', 'browser_toolset_20260801', 'code_execution_20250522', 'code_execution_20250825', "
+        "'code_execution_20260120', 'code_execution_20260521', "
+        "'computer_toolset_20260801', 'memory_20250818', "
+        "'text_editor_20250124', 'text_editor_20250429', 'text_editor_20250728', "
+        "'tool_search_tool_bm25_20251119', "
+        "'tool_search_tool_bm25', 'tool_search_tool_regex_20251119', "
+        "'tool_search_tool_regex', 'web_fetch_20250910', "
+        "'web_fetch_20260209', 'web_fetch_20260309', 'web_fetch_20260318', 'web_search_20250305', "
+        "'web_search_20260209', 'web_search_20260318'",
+    ),
+    (
+        "tool_choice type",
+        body(tool_choice={"type": "required"}),
+        "tool_choice: Input tag 'required' found using 'type' does not match any of the expected tags: "
+        "'auto', 'any', 'tool', 'none'",
+    ),
+    ("tool_choice name", body(tool_choice={"type": "tool"}), "tool_choice.tool.name: Field required"),
+    ("tool_choice string", body(tool_choice="auto"), "tool_choice: Input should be a valid dictionary"),
+    (
+        "thinking budget small",
+        body(thinking={"type": "enabled", "budget_tokens": 512}),
+        "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024",
+    ),
+    (
+        "thinking budget missing",
+        body(thinking={"type": "enabled"}),
+        "thinking.enabled.budget_tokens: Field required",
+    ),
+    (
+        "thinking budget >= max_tokens",
+        body(thinking={"type": "enabled", "budget_tokens": 1024}),
+        BUDGET_TOO_BIG,
+    ),
+    (
+        "thinking type",
+        body(thinking={"type": "on"}),
+        "thinking: Input tag 'on' found using 'type' does not match any of the expected tags: "
+        "'enabled', 'disabled', 'adaptive', 'between_tools'",
+    ),
+    (
+        "thinking with temperature",
+        body(thinking={"type": "adaptive"}, temperature=0.2),
+        "temperature may only be set to 1 when thinking is enabled or in adaptive mode",
+    ),
+    ("metadata user_id", body(metadata={"user_id": 7}), "metadata.user_id: Input should be a valid string"),
+    (
+        "service tier",
+        body(service_tier="priority"),
+        "service_tier: Input should be 'auto' or 'standard_only'",
+    ),
+    (
+        "effort",
+        body(output_config={"effort": "extreme"}),
+        "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'",
+    ),
+    ("body is a list", [body()], "Input should be a valid dictionary or object to extract fields from"),
+]
+
+
+@pytest.mark.parametrize(("bad", "message"), [(c[1], c[2]) for c in CASES], ids=[c[0] for c in CASES])
+def test_invalid_bodies_get_the_real_message(bad: Any, message: str) -> None:
+    assert rejection(validate_create, bad) == message
+
+
+def test_count_tokens_needs_no_max_tokens() -> None:
+    assert validate_count_tokens(body(max_tokens=None)) is None
+    assert (
+        validate_count_tokens(body(max_tokens=None, thinking={"type": "enabled", "budget_tokens": 4096}))
+        is None
+    )
+    assert rejection(validate_count_tokens, body(messages=[])) == "messages: at least one message is required"
+    assert rejection(validate_count_tokens, body(model=None)) == "model: Field required"
+
+
+# Model-dependent rules
+
+
+def model(name: str) -> ModelInfo:
+    info = resolve(name)
+    assert info is not None
+    return info
+
+
+def test_max_tokens_over_the_models_limit() -> None:
+    message = rejection(check_model_limits, body(max_tokens=21333), model("claude-3-opus-20240229"))
+    # reference §1.5, anthropics/claude-code#11302, verbatim
+    assert message == (
+        "max_tokens: 21333 > 4096, which is the maximum allowed number of output tokens "
+        "for claude-3-opus-20240229"
+    )
+    assert check_model_limits(body(max_tokens=128_000), model("claude-opus-4-8")) is None
+
+
+def test_prefill_only_on_models_that_allow_it() -> None:
+    prefill = body(
+        messages=[{"role": "user", "content": "a"}, {"role": "assistant", "content": "The answer is"}]
+    )
+    assert rejection(check_model_limits, prefill, model("claude-opus-4-6")) == PREFILL_UNSUPPORTED
+    assert check_model_limits(prefill, model("claude-sonnet-4-5")) is None
+
+
+def test_system_role_only_from_opus_4_8() -> None:
+    mid = body(messages=[user(text("a")), {"role": "system", "content": "Be brief."}, user(text("b"))])
+    assert check_model_limits(mid, model("claude-opus-4-8")) is None
+    assert (
+        rejection(check_model_limits, mid, model("claude-opus-4-6"))
+        == "role 'system' is not supported on this model"
+    )
+
+
+def test_thinking_modes_per_model() -> None:
+    enabled = body(thinking={"type": "enabled", "budget_tokens": 2048}, max_tokens=4096)
+    assert rejection(check_model_limits, enabled, model("claude-3-haiku-20240307")) == (
+        "'claude-3-haiku-20240307' does not support thinking."
+    )
+    assert rejection(check_model_limits, enabled, model("claude-opus-4-7")) == (
+        '"thinking.type.enabled" is not supported for this model. '
+        'Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.'
+    )
+    disabled = body(thinking={"type": "disabled"})
+    assert rejection(check_model_limits, disabled, model("claude-fable-5")) == (
+        '"thinking.type.disabled" is not supported for this model.'
+    )
+    assert check_model_limits(disabled, model("claude-3-haiku-20240307")) is None
+    assert check_model_limits(enabled, model("claude-sonnet-4-6")) is None
+
+
+def test_sampling_parameters_per_model() -> None:
+    assert rejection(check_model_limits, body(temperature=0.3), model("claude-opus-4-7")) == (
+        "temperature is deprecated for this model."
+    )
+    assert check_model_limits(body(temperature=1), model("claude-opus-4-7")) is None  # the default is fine
+    both = body(temperature=0.3, top_p=0.9)
+    assert rejection(check_model_limits, both, model("claude-opus-4-6")) == (
+        "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
+    )
+    assert check_model_limits(both, model("claude-3-haiku-20240307")) is None
+
+
+def test_context_window() -> None:
+    info = model("claude-sonnet-4-5")
+    assert (
+        rejection(check_context, 203284, 1024, info) == "prompt is too long: 203284 tokens > 200000 maximum"
+    )
+    assert rejection(check_context, 178959, 64000, info) == (
+        "input length and `max_tokens` exceed context limit: 178959 + 64000 > 200000, "
+        "decrease input length or `max_tokens` and try again"
+    )
+    assert check_context(100_000, 64_000, info) is None
+
+
+# The invariant: None or ApiError(400), never any other exception.
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+VALID_BODIES = [
+    body(
+        messages=[
+            user(text("q")),
+            assistant(text("t"), tool_use("t1")),
+            user(tool_result("t1"), text("more")),
+        ],
+        tools=[{"name": "get_weather", "input_schema": {"type": "object", "properties": {}}}],
+        tool_choice={"type": "auto"},
+        system=[text("sys")],
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        max_tokens=4096,
+        metadata={"user_id": "u"},
+        stop_sequences=["x"],
+    ),
+    body(
+        messages=[
+            user(
+                image("image/jpeg", JPEG),
+                {"type": "document", "source": {"type": "content", "content": [text("c")]}},
+            ),
+            {"role": "assistant", "content": "Sure:"},
+        ],
+        output_config={"effort": "low"},
+    ),
+]
+
+
+def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found += _paths(inner, (*prefix, key))
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            found += _paths(inner, (*prefix, i))
+    return found
+
+
+@st.composite
+def mutated_bodies(draw: st.DrawFn) -> Any:
+    """A valid body with one node replaced by arbitrary JSON, or deleted."""
+    result = copy.deepcopy(draw(st.sampled_from(VALID_BODIES)))
+    path = draw(st.sampled_from(_paths(result)))
+    replacement = draw(json_values)
+    if not path:
+        return replacement
+    parent = result
+    for part in path[:-1]:
+        parent = parent[part]
+    if draw(st.booleans()) and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = replacement
+    return result
+
+
+def _only_api_errors(fn: Any, value: Any) -> None:
+    try:
+        fn(value)
+    except ApiError as err:
+        assert err.status == 400 and err.message
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(json_values)
+def test_arbitrary_json_never_raises_anything_else(value: Any) -> None:
+    _only_api_errors(validate_create, value)
+    _only_api_errors(validate_count_tokens, value)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_bodies())
+def test_mutated_bodies_never_raise_anything_else(value: Any) -> None:
+    _only_api_errors(validate_create, value)
+    _only_api_errors(validate_count_tokens, value)
+    info = CATALOGUE[hash(json.dumps(value, sort_keys=True, default=str)) % len(CATALOGUE)]
+    if isinstance(value, dict):
+        _only_api_errors(lambda v: check_model_limits(v, info), value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(mutated_bodies())
+def test_serialized_mutations_round_trip_through_parse_json(value: Any) -> None:
+    raw = json.dumps(value).encode()
+    assert parse_json(raw) == json.loads(raw)
