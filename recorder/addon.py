@@ -11,7 +11,6 @@ chunk), so the client gets each SSE event as soon as the upstream sends it. Buil
 thread; a failure there is logged and never touches the proxied exchange.
 """
 
-import hashlib
 import logging
 import queue
 import sys
@@ -30,7 +29,7 @@ from mitmproxy import ctx, exceptions, http
 from mockclaude.fixtures import ANONYMIZATION_MODES, FixtureWriter, iter_exchanges, make_header, read_header
 from recorder.anonymize import Anonymizer
 from recorder.capture import Capture, build_exchange, is_recorded
-from recorder.pseudonyms import Pseudonymizer, key_path_for, load_or_create_key
+from recorder.pseudonyms import Pseudonymizer, key_fingerprint, key_path_for, load_or_create_key
 
 log = logging.getLogger("mockclaude.recorder")
 _META = "mockclaude_capture"
@@ -96,7 +95,7 @@ class Recorder:
             pseudo = Pseudonymizer(key)
             anonymization.update(
                 pseudonyms="faker en_US seeded by HMAC-SHA256(session key, value)",
-                key_fingerprint=hashlib.sha256(b"mockclaude-key-id\0" + key).hexdigest()[:16],
+                key_fingerprint=key_fingerprint(key),
             )
         if out.exists() and out.stat().st_size > 0:
             existing = read_header(out).get("anonymization", {})
