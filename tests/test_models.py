@@ -2,6 +2,7 @@
 
 import re
 
+import anthropic
 import pytest
 from anthropic.types import ModelInfo as SdkModelInfo
 from anthropic.types.model_param import ModelParam
@@ -17,6 +18,7 @@ from mockclaude.models import (
     unknown_model,
 )
 from mockclaude.wire.errors import ApiError
+from tests.servers import mock_server
 
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 LISTED = [m.id for m in CATALOGUE if m.lifecycle != "retired"]
@@ -171,3 +173,14 @@ def test_bad_paging_arguments_are_400(kwargs: dict, message: str) -> None:
 
 def test_limit_given_as_query_string_text() -> None:
     assert len(list_models(limit="2")["data"]) == 2
+
+
+def test_sdk_pages_through_the_served_catalogue() -> None:
+    with mock_server() as server:
+        client = anthropic.Anthropic(api_key="sk-ant-test", base_url=server.url, max_retries=0)
+        walked = [m.id for m in client.models.list(limit=3)]  # the SDK follows after_id by itself
+        assert walked == LISTED
+        assert client.models.retrieve("claude-haiku-4-5").id == "claude-haiku-4-5-20251001"
+        with pytest.raises(anthropic.NotFoundError) as err:
+            client.models.retrieve("claude-nope-9")
+        assert err.value.body["error"]["message"] == "model: claude-nope-9"

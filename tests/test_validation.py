@@ -3,8 +3,12 @@
 import base64
 import copy
 import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
+import anthropic
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,6 +16,7 @@ from hypothesis import strategies as st
 from mockclaude.models import CATALOGUE, ModelInfo, resolve
 from mockclaude.wire.errors import ApiError
 from mockclaude.wire.validation import (
+    BLANK_TEXT,
     BUDGET_TOO_BIG,
     PREFILL_UNSUPPORTED,
     check_context,
@@ -20,6 +25,7 @@ from mockclaude.wire.validation import (
     validate_count_tokens,
     validate_create,
 )
+from tests.servers import Proc, mock_server
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 24).decode()
 JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\0" * 24).decode()
@@ -606,7 +612,7 @@ def test_arbitrary_json_never_raises_anything_else(value: Any) -> None:
     _only_api_errors(validate_count_tokens, value)
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_bodies())
 def test_mutated_bodies_never_raise_anything_else(value: Any) -> None:
     _only_api_errors(validate_create, value)
@@ -620,4 +626,90 @@ def test_mutated_bodies_never_raise_anything_else(value: Any) -> None:
 @given(mutated_bodies())
 def test_serialized_mutations_round_trip_through_parse_json(value: Any) -> None:
     raw = json.dumps(value).encode()
-    assert parse_json(raw) == json.loads(raw)
+    # orjson, like the real API's parser, reads integers beyond 64 bits as floats.
+    expected = json.loads(raw, parse_int=lambda s: int(s) if -(2**63) <= int(s) < 2**64 else float(s))
+    assert parse_json(raw) == expected
+
+
+# Through the real server and the real SDK: what a client actually sees.
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Proc]:
+    with mock_server("--ttft", "0.01", "--tps", "5000", "--output-tokens", "3-5", "--seed", "3") as p:
+        yield p
+
+
+def _post_raw(p: Proc, raw: bytes) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        f"{p.url}/v1/messages",
+        data=raw,
+        method="POST",
+        headers={
+            "content-type": "application/json",
+            "x-api-key": "sk-ant-test",
+            "anthropic-version": "2023-06-01",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_server_reports_bad_json_like_the_real_api(server: Proc) -> None:
+    status, payload = _post_raw(server, b'{"model": "claude-opus-4-8", "x": "\x01"}')
+    assert status == 400
+    assert payload["error"] == {
+        "type": "invalid_request_error",
+        "message": "The request body is not valid JSON: "
+        "unexpected control character in string: line 1 column 36 (char 35)",
+    }
+
+
+def test_server_reports_missing_max_tokens(server: Proc) -> None:
+    status, payload = _post_raw(server, json.dumps(body(max_tokens=None)).encode())
+    assert (status, payload["error"]["message"]) == (400, "max_tokens: Field required")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"messages": []}, "messages: at least one message is required"),
+        ({"messages": [{"role": "user", "content": [text(" ")]}]}, BLANK_TEXT),
+        (
+            {"tools": [{"name": "bad name", "input_schema": {"type": "object"}}]},
+            "tools.0.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'",
+        ),
+        (
+            {"model": "claude-3-haiku-20240307", "max_tokens": 5000},
+            "max_tokens: 5000 > 4096, which is the "
+            "maximum allowed number of output tokens for claude-3-haiku-20240307",
+        ),
+        (
+            {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]},
+            PREFILL_UNSUPPORTED,
+        ),
+    ],
+)
+def test_sdk_gets_bad_request_errors(server: Proc, kwargs: dict[str, Any], message: str) -> None:
+    client = anthropic.Anthropic(api_key="sk-ant-test", base_url=server.url, max_retries=0)
+    params = {**body(), **kwargs}
+    with pytest.raises(anthropic.BadRequestError) as err:
+        client.messages.create(**params)
+    assert err.value.status_code == 400
+    assert err.value.body["error"] == {"type": "invalid_request_error", "message": message}
+
+
+def test_sdk_gets_not_found_for_unknown_model(server: Proc) -> None:
+    client = anthropic.Anthropic(api_key="sk-ant-test", base_url=server.url, max_retries=0)
+    with pytest.raises(anthropic.NotFoundError) as err:
+        client.messages.create(**body(model="claude-nope-9"))
+    assert err.value.body["error"] == {"type": "not_found_error", "message": "model: claude-nope-9"}
+
+
+def test_sdk_request_that_passes_validation_gets_a_message(server: Proc) -> None:
+    client = anthropic.Anthropic(api_key="sk-ant-test", base_url=server.url, max_retries=0)
+    message = client.messages.create(**body(model="claude-haiku-4-5"))
+    assert message.type == "message" and message.usage.output_tokens > 0
