@@ -136,12 +136,9 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
             out[key] = bv
             continue
         av = out[key]
-        if key == "properties":
-            merged = dict(av)
-            for name, sub in bv.items():
-                merged[name] = {"allOf": [merged[name], sub]} if name in merged else sub
-            out[key] = merged
-        elif key == "required":
+        if key in ("properties", "additionalProperties"):
+            continue  # below, together
+        if key == "required":
             out[key] = list(dict.fromkeys([*av, *bv]))
         elif key == "type":
             at = {av} if isinstance(av, str) else set(av)
@@ -162,11 +159,33 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
             out[key] = [{"allOf": [x, y]} for x in av for y in bv]
         elif isinstance(av, dict) and isinstance(bv, dict):
             out[key] = {"allOf": [av, bv]}
-        elif key == "additionalProperties" and (av is False or bv is False):
-            out[key] = False
         else:
             out[key] = bv
+    if any(k in a or k in b for k in ("properties", "additionalProperties")):
+        # A property one side does not name must also satisfy that side's additionalProperties.
+        sides = [(s.get("properties", {}), s.get("additionalProperties", True)) for s in (a, b)]
+        props = {}
+        for name in dict.fromkeys([*sides[0][0], *sides[1][0]]):
+            parts = [p.get(name, extra) for p, extra in sides]
+            props[name] = _both(*parts)
+        out["properties"] = props
+        extra = _both(sides[0][1], sides[1][1])
+        if extra is not True:
+            out["additionalProperties"] = extra
+        else:
+            out.pop("additionalProperties", None)
     return out
+
+
+def _both(x: Any, y: Any) -> Any:
+    """The schema demanding x and y, kept small when one of them is trivially true."""
+    if x is True or x == {}:
+        return y
+    if y is True or y == {}:
+        return x
+    if x is False or y is False:
+        return False
+    return {"allOf": [x, y]}
 
 
 # ---- checking ----
@@ -265,10 +284,8 @@ class _Generator:
             raise SchemaError("a false schema admits no value")
         if s is True:
             s = {}
-        if "const" in s:
-            return copy.deepcopy(s["const"])
-        if "enum" in s:
-            return self._enum(s)
+        if "const" in s or "enum" in s:
+            return self._pick(s)
         for key in ("oneOf", "anyOf"):
             if key in s:
                 return self._branch(s, key, depth, name)
@@ -324,11 +341,12 @@ class _Generator:
             return "number"
         return "string"
 
-    def _enum(self, s: dict[str, Any]) -> Any:
-        rest = {k: v for k, v in s.items() if k != "enum"}
-        fits = [v for v in s["enum"] if self.checker.ok(rest, v, 0)]
+    def _pick(self, s: dict[str, Any]) -> Any:
+        """A const or enum value that also satisfies the rest of the schema."""
+        options = [s["const"]] if "const" in s else s["enum"]
+        fits = [v for v in options if self.checker.ok(s, v, 0)]
         if not fits:
-            raise SchemaError(f"no value of enum {s['enum']!r} satisfies the rest of the schema")
+            raise SchemaError(f"no value of {options!r} (const or enum) satisfies the rest of the schema")
         return copy.deepcopy(self.rng.choice(fits))
 
     def _branch(self, s: dict[str, Any], key: str, depth: int, name: str) -> Any:
