@@ -9,7 +9,7 @@ from mockclaude import models, tokens
 from mockclaude.content import plan_response
 from mockclaude.faults import FAULT_HEADER
 from mockclaude.pacing import Timing, stream_frames
-from mockclaude.server.common import STATE, api_key, common_headers, dumps, require_version
+from mockclaude.server.common import STATE, api_key, common_headers, dumps, read_body, require_version
 from mockclaude.server.sender import Answer, Progress, send_json, send_stream
 from mockclaude.server.state import MockState
 from mockclaude.wire import ids
@@ -44,7 +44,7 @@ def _timing(state: MockState, info: models.ModelInfo, input_tokens: int, rng: ra
 
 
 async def _body(request: web.Request) -> Any:
-    return parse_json(await request.read())
+    return parse_json(await read_body(request))
 
 
 def _injected(kind: str) -> ApiError:
@@ -117,7 +117,8 @@ def _synthetic(
 ) -> Answer:
     """A made-up answer: planned content, timed by the settings or the model's profile."""
     rng = state.rng
-    plan = plan_response(body, info.max_output_tokens, state.settings.content, state.source, rng)
+    limit = min(body["max_tokens"], info.max_output_tokens)
+    plan = plan_response(body, limit, state.settings.content, state.source, rng)
     timing = _timing(state, info, input_tokens, rng)
     msg_id = ids.message_id(rng)
     if body.get("stream"):
