@@ -9,7 +9,7 @@ import json
 
 from aiohttp import web
 
-from mockclaude.server.common import STATE, dumps
+from mockclaude.server.common import STATE, dumps, read_body
 from mockclaude.wire.errors import ApiError
 
 PREFIX = "/_mockclaude"
@@ -44,7 +44,7 @@ async def patch_config(request: web.Request) -> web.Response:
     _authorize(request)
     state = request.app[STATE]
     try:
-        changes = json.loads(await request.read())
+        changes = json.loads(await read_body(request))
         new = state.settings.updated(changes)
     except (ValueError, TypeError) as exc:
         raise ApiError(400, f"admin API: {exc}") from None

@@ -58,9 +58,11 @@ async def metrics(request: web.Request) -> web.Response:
 
 def make_app(state: MockState) -> web.Application:
     """The mock's aiohttp application."""
-    app = web.Application(
-        client_max_size=MAX_BODY_BYTES, middlewares=[api_shape], handler_args={"max_field_size": 65536}
-    )
+    # keepalive_timeout also bounds a connection that never completes its request headers (slowloris);
+    # lingering_time bounds how long the unread rest of a timed-out body is drained before closing.
+    idle = state.options.idle_timeout_s
+    handler_args = {"max_field_size": 65536, "keepalive_timeout": idle, "lingering_time": min(idle, 10.0)}
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[api_shape], handler_args=handler_args)
     app[STATE] = state
     app.router.add_post("/v1/messages", messages_handler.create)
     app.router.add_post("/v1/messages/count_tokens", messages_handler.count_tokens)

@@ -51,6 +51,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; binding elsewhere is explicit)"
     )
     net.add_argument("--port", type=int, default=8080, help="port (0 picks a free one; default 8080)")
+    net.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=120.0,
+        help="seconds before closing a silent connection: idle keep-alive, or stalled headers or body (default 120)",
+    )
     timing = p.add_argument_group("timing")
     timing.add_argument(
         "--tps",
@@ -131,6 +137,7 @@ def build(args: argparse.Namespace) -> MockState:
         admin=not args.no_admin,
         admin_token=args.admin_token,
         seed=args.seed,
+        idle_timeout_s=args.idle_timeout,
     )
     return MockState(options, settings)
 

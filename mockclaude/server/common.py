@@ -1,5 +1,6 @@
 """Pieces every handler shares: the state key, the API's common headers, errors, auth."""
 
+import asyncio
 import json
 
 from aiohttp import web
@@ -28,6 +29,15 @@ def error_response(request: web.Request, err: ApiError) -> web.Response:
     }
     body = error_bytes(err.error_type, err.message, request["request_id"])
     return web.Response(status=err.status, body=body, content_type="application/json", headers=headers)
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The whole body, or 408 when the client stops sending it (a slow or stalled sender)."""
+    try:
+        async with asyncio.timeout(request.app[STATE].options.idle_timeout_s):
+            return await request.read()
+    except TimeoutError:
+        raise ApiError(408, "Request timed out while reading the request body") from None
 
 
 def dumps(obj: object) -> bytes:

@@ -20,6 +20,7 @@ class Options:
     admin: bool = True
     admin_token: str | None = None
     seed: int | None = None
+    idle_timeout_s: float = 120.0  # a silent client (idle, or stalled in headers or body) is closed
     org_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
