@@ -32,12 +32,15 @@ def error_response(request: web.Request, err: ApiError) -> web.Response:
 
 
 async def read_body(request: web.Request) -> bytes:
-    """The whole body, or 408 when the client stops sending it (a slow or stalled sender)."""
+    """The whole body; 408 when the client stops sending it, 400 when it cannot be decoded (bad gzip, chunks)."""
     try:
         async with asyncio.timeout(request.app[STATE].options.idle_timeout_s):
             return await request.read()
     except TimeoutError:
         raise ApiError(408, "Request timed out while reading the request body") from None
+    except web.RequestPayloadError as exc:
+        reason = getattr(exc.__cause__, "message", None) or "malformed payload"
+        raise ApiError(400, f"The request body could not be read: {reason}") from None
 
 
 def dumps(obj: object) -> bytes:
