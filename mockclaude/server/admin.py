@@ -4,6 +4,7 @@ The prefix cannot collide with the real API. With `--admin-token`, every admin c
 header `x-mockclaude-admin-token`; `--no-admin` removes these routes altogether.
 """
 
+import asyncio
 import hmac
 import json
 
@@ -28,9 +29,10 @@ def _json(obj: object) -> web.Response:
 
 
 async def stats(request: web.Request) -> web.Response:
-    """Counters: requests by status, 429s from the limiter, faults, streams, tokens, lateness."""
+    """Counters: requests by status, 429s from the limiter, faults, streams, tokens, lateness, live tasks."""
     _authorize(request)
-    return _json(request.app[STATE].stats.to_json())
+    # Live asyncio tasks (this request's included) let load tests check that nothing leaks.
+    return _json({**request.app[STATE].stats.to_json(), "tasks": len(asyncio.all_tasks())})
 
 
 async def get_config(request: web.Request) -> web.Response:
