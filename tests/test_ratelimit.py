@@ -4,10 +4,13 @@ import math
 import re
 from datetime import UTC, datetime
 
+import anthropic
+import httpx2
 import pytest
 
 from mockclaude.ratelimit import NOMINAL, RateLimited, RateLimiter, RateLimits
 from mockclaude.wire.errors import ApiError
+from tests.servers import Proc, mock_server
 
 ORG = "36562039-1ae4-48e6-ae28-1e517e3d2d12"
 WALL0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC).timestamp()
@@ -300,3 +303,47 @@ def test_partial_limits_enforce_only_what_was_given() -> None:
     with pytest.raises(RateLimited) as exc:
         rl.admit("k", "m", 1, 1)
     assert exc.value.bucket == "requests"
+
+
+# ---- through the real server and SDK ----
+
+USER = [{"role": "user", "content": "Hello"}]
+FAST = ("--ttft", "0", "--tps", "5000", "--output-tokens", "5")
+
+
+def _client(p: Proc, key: str = "sk-ant-test", retries: int = 0) -> anthropic.Anthropic:
+    return anthropic.Anthropic(api_key=key, base_url=p.url, max_retries=retries)
+
+
+def test_server_settles_output_tokens_to_what_was_produced() -> None:
+    with mock_server(*FAST, "--rate-limit", "1000rpm,100000itpm,1000otpm") as p:
+        c = _client(p)
+        first = c.messages.with_raw_response.create(model="claude-sonnet-4-5", max_tokens=600, messages=USER)
+        assert first.headers["anthropic-ratelimit-output-tokens-remaining"] == "400"  # estimate = max_tokens
+        # Without settling, 400 left < 600 would refuse this; the first answer really used 5 tokens.
+        second = c.messages.with_raw_response.create(model="claude-sonnet-4-5", max_tokens=600, messages=USER)
+        remaining = int(second.headers["anthropic-ratelimit-output-tokens-remaining"])
+        assert 395 <= remaining <= 420
+        assert second.parse().usage.output_tokens == 5
+
+
+def test_server_limits_each_api_key_separately() -> None:
+    with mock_server(*FAST, "--rate-limit", "1rpm") as p:
+        _client(p, "sk-ant-alice").messages.create(model="claude-sonnet-4-5", max_tokens=5, messages=USER)
+        with pytest.raises(anthropic.RateLimitError) as exc:
+            _client(p, "sk-ant-alice").messages.create(model="claude-sonnet-4-5", max_tokens=5, messages=USER)
+        assert exc.value.response.headers["retry-after"] == "60"
+        assert all(h in exc.value.response.headers for h in HEADER_NAMES)
+        _client(p, "sk-ant-bob").messages.create(model="claude-sonnet-4-5", max_tokens=5, messages=USER)
+
+
+def test_server_prompt_over_itpm_is_not_retried_by_the_sdk() -> None:
+    with mock_server(*FAST, "--rate-limit", "200itpm") as p:
+        with pytest.raises(anthropic.RateLimitError) as exc:
+            long = [{"role": "user", "content": "word " * 400}]
+            _client(p, retries=2).messages.create(model="claude-sonnet-4-5", max_tokens=5, messages=long)
+        stats = httpx2.get(p.url + "/_mockclaude/stats", timeout=10).json()
+    assert exc.value.response.headers["x-should-retry"] == "false"
+    assert "retry-after" not in exc.value.response.headers
+    assert "cannot succeed however long you wait" in exc.value.body["error"]["message"]
+    assert stats["rate_limited"] == 1  # one attempt: the SDK obeyed x-should-retry: false
