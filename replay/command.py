@@ -20,13 +20,24 @@ LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Fixtures, the target, and the replay's own options; the rest is Locust's."""
-    parser.add_argument("fixtures", nargs="*", help="fixture files (default: the bundled ones, or --profile's)")
+    # Fixture files are the leading words before any option (see split_fixtures): declaring them as
+    # a positional would let argparse take the value of an unknown Locust option (`-u 50`) for a file.
+    parser.usage = "mockclaude replay [FIXTURE.jsonl ...] --host URL [replay options] [Locust options]"
+    parser.add_argument("--fixtures", default="", help="comma-separated fixture files (or list them first)")
     parser.add_argument("--host", default="", help="target base URL, e.g. http://127.0.0.1:8080 (a mockclaude serve)")
     options.add_arguments(parser, cli=True)
     parser.epilog = (
         "Every other option is passed to Locust: -u USERS, -r RATE, -t 5m, --headless, --csv PREFIX, --html FILE, "
         "--master/--worker, ... (see `locust --help`)."
     )
+
+
+def split_fixtures(extra: list[str]) -> tuple[list[str], list[str]]:
+    """Leading non-option words are fixture files; the rest goes to Locust in order."""
+    n = 0
+    while n < len(extra) and not extra[n].startswith("-"):
+        n += 1
+    return extra[:n], extra[n:]
 
 
 def locust_argv(cfg: options.ReplayConfig, host: str, extra: list[str]) -> list[str]:
@@ -39,8 +50,8 @@ def locust_argv(cfg: options.ReplayConfig, host: str, extra: list[str]) -> list[
 
 def run(args: argparse.Namespace) -> int:
     """Check the options, fixtures and target, then run Locust and return its exit code."""
-    extra: list[str] = list(getattr(args, "extra_args", []) or [])
-    args.fixtures = tuple(args.fixtures)
+    files, extra = split_fixtures(list(getattr(args, "extra_args", []) or []))
+    args.fixtures = ",".join([*files, *([args.fixtures] if args.fixtures else [])])
     try:
         cfg = options.from_namespace(args)
         if "--worker" not in extra:  # a worker gets the workload and target from its master

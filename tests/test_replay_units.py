@@ -189,19 +189,24 @@ def test_retry_after_is_honoured_and_backoff_is_bounded() -> None:
     assert all(0 < w <= 8.0 for w in waits) and waits[0] <= 0.5 and waits[-1] >= 6.0
 
 
-def _write_fixture(path: Path, *, shape: bool = False) -> Path:
+def write_fixture(
+    path: Path, *, shape: bool = False, count: int = 6, stream: bool | None = None, max_tokens: int = 100
+) -> Path:
+    """A small fixture: `count` exchanges 2 s apart, the last ones a 3-turn conversation."""
     header = make_header("synthetic", anonymization="shape" if shape else "off", note="test", scenario="unit")
     with FixtureWriter(path, header) as w:
-        for i in range(6):
+        for i in range(count):
             text = {"$tokens": 50 + i} if shape else f"question {i}"
             msgs = [{"role": "user", "content": text}]
-            if i >= 3:
+            turn = i - (count - 3)
+            if turn > 0:
                 msgs = [{"role": "user", "content": text}, {"role": "assistant", "content": "a"}, *msgs]
             w.write({
                 "type": "exchange", "seq": i, "started_s": 2.0 * i,
-                "conversation": {"id": "c1", "turn": i - 3} if i >= 3 else None,
+                "conversation": {"id": "c1", "turn": turn} if turn >= 0 else None,
                 "request": {"method": "POST", "path": "/v1/messages", "headers": {"anthropic-beta": "x"},
-                            "body": {"model": "claude-sonnet-4-5", "max_tokens": 100, "stream": i % 2 == 0,
+                            "body": {"model": "claude-sonnet-4-5", "max_tokens": max_tokens,
+                                     "stream": i % 2 == 0 if stream is None else stream,
                                      "messages": msgs, "metadata": {"user_id": "u"}}},
                 "response": {"status": 200, "headers": {}, "body": None, "events": []},
                 "timing": {"total_ms": 1500.0}, "usage": {"input_tokens": 20, "output_tokens": 30 + i},
@@ -210,7 +215,7 @@ def _write_fixture(path: Path, *, shape: bool = False) -> Path:
 
 
 def test_workload_keeps_conversations_think_times_and_mix(tmp_path: Path) -> None:
-    w = load([_write_fixture(tmp_path / "f.jsonl")])
+    w = load([write_fixture(tmp_path / "f.jsonl")])
     assert len(w.samples) == 6 and sum(s.stream for s in w.samples) == 3
     assert sorted(len(c) for c in w.conversations) == [1, 1, 1, 3]
     conv = next(c for c in w.conversations if len(c) == 3)
@@ -221,20 +226,20 @@ def test_workload_keeps_conversations_think_times_and_mix(tmp_path: Path) -> Non
     assert dict(w.samples[0].headers) == {"anthropic-beta": "x"}
     with pytest.raises(ValueError, match="none of the 6"):
         profiles.get("long-short").select(w)
-    assert len(profiles.get("multi-turn").select(w).samples) == 3
+    assert len(profiles.get("multi-turn").select(w).samples) == 2  # turns 1 and 2 carry history
 
 
 def test_shape_fixtures_get_text_of_the_recorded_token_length(tmp_path: Path) -> None:
     from mockclaude.content import TokenSource
 
-    w = load([_write_fixture(tmp_path / "s.jsonl", shape=True)])
+    w = load([write_fixture(tmp_path / "s.jsonl", shape=True)])
     src, rng = TokenSource(1), random.Random(1)
     body = request_body(w.samples[2], lambda n: src.text(n, rng))
     assert count_text(body["messages"][0]["content"]) == 52
 
 
 def test_bad_fixture_line_names_file_and_line(tmp_path: Path) -> None:
-    path = _write_fixture(tmp_path / "bad.jsonl")
+    path = write_fixture(tmp_path / "bad.jsonl")
     with path.open("a") as f:
         f.write('{"type": "exchange"}\n')
     with pytest.raises(FixtureError) as err:
@@ -244,7 +249,7 @@ def test_bad_fixture_line_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_open_loop_schedules(tmp_path: Path) -> None:
-    w = load([_write_fixture(tmp_path / "f.jsonl")])
+    w = load([write_fixture(tmp_path / "f.jsonl")])
     times = [t for t, _ in itertools.islice(arrivals.poisson(w, 20.0, random.Random(3)), 4000)]
     assert 4000 / times[-1] == pytest.approx(20.0, rel=0.06)
     whole = [t for t, _ in itertools.islice(arrivals.recorded(w, 2.0), 12)]

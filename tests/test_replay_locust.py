@@ -1,0 +1,168 @@
+"""Real short headless Locust runs of `mockclaude replay` against a real `mockclaude serve`."""
+
+import json
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.servers import mock_server
+from tests.test_replay_units import write_fixture
+
+pytestmark = pytest.mark.timeout(180)
+LIGHT = ("--ttft", "0.5", "--tps", "40", "--output-tokens", "41", "--any-model", "--seed", "1")
+FAST = ("--ttft", "0.02", "--tps", "2000", "--output-tokens", "5", "--any-model", "--seed", "1")
+
+
+def replay(url: str, fixture: Path | None, report: Path, *args: str, timeout: float = 90) -> tuple[str, dict[str, Any]]:
+    """Run `mockclaude replay` headless; its output and summary.json."""
+    argv = [sys.executable, "-m", "mockclaude", "replay", *([str(fixture)] if fixture else []), "--host", url,
+            "--headless", "--only-summary", "--report", str(report), *args]  # fmt: skip
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode in (0, 1), out  # Locust exits 1 when some requests failed
+    return out, json.loads((report / "summary.json").read_text())
+
+
+def mock_stats(url: str) -> dict[str, Any]:
+    """The mock's own counters."""
+    with urllib.request.urlopen(f"{url}/_mockclaude/stats", timeout=5) as r:
+        return json.load(r)
+
+
+def test_light_load_reports_the_mock_timing(tmp_path: Path) -> None:
+    fx = write_fixture(tmp_path / "f.jsonl", count=4, stream=True)
+    csv = tmp_path / "csv" / "run"
+    csv.parent.mkdir()
+    with mock_server(*LIGHT) as mock:
+        out, s = replay(mock.url, fx, tmp_path / "r", "-u", "2", "-r", "2", "-t", "40s", "--max-requests", "10",
+                        "--think-time", "0.1", "--csv", str(csv), "--html", str(tmp_path / "r.html"))  # fmt: skip
+        stats = mock_stats(mock.url)
+    assert s["requests"] == 10 == stats["requests"], out
+    assert s["failures"] == 0, s["errors"]
+    assert s["ttft_s"]["p50"] == pytest.approx(0.5, rel=0.10)
+    assert s["tpot_s"]["p50"] == pytest.approx(0.025, rel=0.10)
+    assert s["output_tokens"] == 10 * 41 and s["input_tokens"] > 0
+    for key in ("ttft_s", "itl_s", "tpot_s", "e2e_s"):
+        assert all(s[key][k] is not None for k in ("p50", "p90", "p95", "p99", "mean"))
+    assert "TTFT" in out and "(E2E - TTFT) / (output_tokens - 1)" in out  # the end-of-run table
+    rows = (tmp_path / "csv" / "run_stats.csv").read_text()
+    assert "TTFT,unit" in rows and "TPOT,unit" in rows and "ITL,unit" in rows and "E2E,unit" in rows
+    assert "TTFT" in (tmp_path / "r.html").read_text()
+    lines = (tmp_path / "r" / "records.jsonl").read_text().splitlines()
+    assert len(lines) == 10 and json.loads(lines[0])["delta_s"]
+    for plot in ("ttft.svg", "tpot.svg", "throughput.svg", "errors.svg"):
+        assert (tmp_path / "r" / plot).read_text().startswith("<svg")
+
+
+def test_429_count_equals_the_mock_rate_limiter(tmp_path: Path) -> None:
+    fx = write_fixture(tmp_path / "f.jsonl", count=4, stream=True)
+    with mock_server(*FAST, "--rate-limit", "6rpm") as mock:
+        out, s = replay(mock.url, fx, tmp_path / "r", "-u", "3", "-r", "3", "-t", "40s", "--max-requests", "15",
+                        "--think-time", "0")  # fmt: skip
+        stats = mock_stats(mock.url)
+    assert stats["rate_limited"] > 0
+    assert s["rate_limited"] == stats["rate_limited"] == stats["by_status"].get("429"), out
+    assert s["rate_limited_with_retry_after"] == s["rate_limited"]
+    assert s["requests"] == 15 == stats["requests"]
+    assert s["errors"] == {"rate_limited": s["rate_limited"]}
+    assert "rate_limited (HTTP 429)" in out  # Locust's own failure table
+
+
+def test_retry_backoff_is_counted_separately(tmp_path: Path) -> None:
+    fx = write_fixture(tmp_path / "f.jsonl", count=4, stream=True)
+    with mock_server(*FAST, "--fault", "429:0.5") as mock:
+        _, s = replay(mock.url, fx, tmp_path / "r", "-u", "4", "-r", "4", "-t", "40s", "--max-requests", "16",
+                        "--think-time", "0", "--retry", "backoff", "--max-retries", "3")  # fmt: skip
+        stats = mock_stats(mock.url)
+    assert s["retries"] > 0 and s["rate_limited"] == stats["faults_injected"]["429"]
+    assert s["requests"] == 16 == stats["requests"]
+    records = [json.loads(line) for line in (tmp_path / "r" / "records.jsonl").read_text().splitlines()]
+    retried = [r for r in records if r["attempt"] > 0]
+    assert len(retried) == s["retries"]
+    # A retry waits for retry-after (1 s), so it starts at least 1 s after a 429.
+    first_429 = min(r["send_wall"] for r in records if r["status"] == 429)
+    assert min(r["send_wall"] for r in retried) >= first_429 + 1.0
+
+
+def test_failure_classes_match_injected_faults(tmp_path: Path) -> None:
+    fx = write_fixture(tmp_path / "f.jsonl", count=4, stream=True)
+    with mock_server(*FAST, "--fault", "midstream:0.3", "--fault", "disconnect:0.2", "--fault", "529:0.1") as mock:
+        out, s = replay(mock.url, fx, tmp_path / "r", "-u", "3", "-r", "3", "-t", "40s", "--max-requests", "30",
+                        "--think-time", "0")  # fmt: skip
+        faults = mock_stats(mock.url)["faults_injected"]
+    assert s["errors"].get("midstream_error", 0) == faults.get("midstream", 0) > 0, out
+    assert s["errors"].get("interrupted", 0) == faults.get("disconnect", 0) > 0
+    assert s["errors"].get("overloaded", 0) == faults.get("529", 0)
+    assert s["failures"] == sum(faults.values()) and s["successes"] == 30 - s["failures"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_distributed_master_and_two_workers_match_a_single_process(tmp_path: Path) -> None:
+    fx = write_fixture(tmp_path / "f.jsonl", count=4, stream=True)
+    common = ("-u", "4", "-r", "4", "-t", "60s", "--max-requests", "16", "--think-time", "0.1")
+    with mock_server(*LIGHT) as mock:
+        _, single = replay(mock.url, fx, tmp_path / "single", *common)
+    port = _free_port()
+    worker_argv = [sys.executable, "-m", "mockclaude", "replay", "--worker", "--master-host", "127.0.0.1",
+                   "--master-port", str(port), "--headless"]  # fmt: skip
+    workers = [subprocess.Popen(worker_argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
+    try:
+        with mock_server(*LIGHT) as mock:
+            out, dist = replay(mock.url, fx, tmp_path / "dist", *common, "--master", "--expect-workers", "2",
+                               "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port))  # fmt: skip
+            stats = mock_stats(mock.url)
+    finally:
+        for w in workers:
+            try:
+                w.wait(20)
+            except subprocess.TimeoutExpired:
+                w.kill()
+                w.wait(5)
+    assert dist["run"]["workers"] == 2, out
+    assert dist["requests"] == single["requests"] == 16 == stats["requests"]
+    assert dist["failures"] == single["failures"] == 0
+    assert dist["output_tokens"] == single["output_tokens"] == 16 * 41
+    records = [json.loads(line) for line in (tmp_path / "dist" / "records.jsonl").read_text().splitlines()]
+    assert {r["worker"] for r in records} == {"0", "1"}  # both workers' records reached the master
+    assert dist["itl_s"]["n"] == single["itl_s"]["n"] > 0
+    for key in ("ttft_s", "tpot_s", "e2e_s"):
+        assert dist[key]["p50"] == pytest.approx(single[key]["p50"], rel=0.10), key
+
+
+def test_open_loop_reports_lateness_instead_of_turning_closed(tmp_path: Path) -> None:
+    fx = write_fixture(tmp_path / "f.jsonl", count=4, stream=True)
+    with mock_server("--ttft", "0.3", "--tps", "100", "--output-tokens", "30", "--any-model") as mock:
+        out, slow = replay(mock.url, fx, tmp_path / "slow", "-u", "1", "-r", "1", "-t", "4s", "--rate", "6")
+        _, fine = replay(mock.url, fx, tmp_path / "fine", "-u", "12", "-r", "12", "-t", "4s", "--rate", "3")
+    assert slow["late_requests"] > 0 and slow["lateness_s"]["max"] > 0.5
+    assert "open loop fell behind" in out
+    assert fine["late_requests"] == 0 and fine["lateness_s"]["n"] == fine["requests"] > 0
+
+
+def test_recorded_arrivals_and_max_output_tokens(tmp_path: Path) -> None:
+    fx = write_fixture(tmp_path / "f.jsonl", count=6, stream=True)
+    with mock_server(*FAST) as mock:
+        _, s = replay(mock.url, fx, tmp_path / "r", "-u", "4", "-r", "4", "-t", "30s", "--speed", "4",
+                      "--max-output-tokens", "30")  # fmt: skip
+    # 5 tokens per answer: the run stops once 30 output tokens came back, by itself, long before -t.
+    assert s["output_tokens"] >= 30 and s["requests"] <= 6 + 3
+    assert s["duration_s"] < 10
+
+
+def test_non_loopback_host_needs_real(tmp_path: Path) -> None:
+    fx = write_fixture(tmp_path / "f.jsonl")
+    argv = [sys.executable, "-m", "mockclaude", "replay", str(fx), "--host", "https://api.anthropic.com", "--headless"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 2 and "--real" in proc.stderr
+    proc = subprocess.run([*argv, "--real"], capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 2 and "ANTHROPIC_API_KEY" in proc.stderr
