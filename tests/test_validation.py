@@ -28,6 +28,9 @@ from mockclaude.wire.validation import (
 from tests.servers import Proc, mock_server
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 24).decode()
+PNG_9000_WIDE = base64.b64encode(
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + (9000).to_bytes(4, "big") + (100).to_bytes(4, "big") + b"\0" * 8
+).decode()
 JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\0" * 24).decode()
 
 
@@ -136,7 +139,12 @@ def test_parse_json_raises_only_api_errors(raw: bytes) -> None:
             ]
         ),
         body(
-            system="You are terse.", temperature=0, top_p=0.5, top_k=3, stop_sequences=["\n\n"], stream=True
+            system="You are terse.",
+            temperature=0,
+            top_p=0.5,
+            top_k=3,
+            stop_sequences=["END", "\n\nHuman:"],
+            stream=True,
         ),
         body(system=[{"type": "text", "text": "sys", "cache_control": {"type": "ephemeral"}}]),
         body(metadata={"user_id": None}, service_tier="auto", speed="fast", inference_geo="us"),
@@ -434,6 +442,50 @@ CASES: list[tuple[str, dict[str, Any] | Any, str]] = [
         body(output_config={"effort": "extreme"}),
         "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'",
     ),
+    (
+        "blank stop sequence",
+        body(stop_sequences=["\n"]),
+        "stop_sequences: each stop sequence must contain non-whitespace",
+    ),
+    (
+        "blank system block",
+        body(system=[text(" ")]),
+        "system: text content blocks must contain non-whitespace text",
+    ),
+    ("empty system block", body(system=[text("")]), "system: text content blocks must be non-empty"),
+    (
+        "thinking with forced tool",
+        body(
+            thinking={"type": "adaptive"},
+            tools=[{"name": "t", "input_schema": {"type": "object"}}],
+            tool_choice={"type": "any"},
+        ),
+        "Thinking may not be enabled when tool_choice forces tool use.",
+    ),
+    (
+        "five cache breakpoints",
+        body(
+            system=[{**text("s"), "cache_control": {"type": "ephemeral"}}],
+            tools=[
+                {"name": f"t{i}", "input_schema": {"type": "object"}, "cache_control": {"type": "ephemeral"}}
+                for i in range(3)
+            ],
+            messages=[user({**text("hi"), "cache_control": {"type": "ephemeral"}})],
+        ),
+        "A maximum of 4 blocks with cache_control may be provided. Found 5.",
+    ),
+    (
+        "image over 5 MB",
+        body(messages=[user(image("image/png", PNG + "A" * (5 * 1024 * 1024)))]),
+        f"messages.0.content.0.image.source.base64: image exceeds 5 MB maximum: {len(PNG) + 5 * 1024 * 1024} "
+        "bytes > 5242880 bytes",
+    ),
+    (
+        "image too wide",
+        body(messages=[user(image("image/png", PNG_9000_WIDE))]),
+        "messages.0.content.0.image.source.base64.data: At least one of the image dimensions exceed max "
+        "allowed size: 8000 pixels",
+    ),
     ("body is a list", [body()], "Input should be a valid dictionary or object to extract fields from"),
 ]
 
@@ -441,6 +493,27 @@ CASES: list[tuple[str, dict[str, Any] | Any, str]] = [
 @pytest.mark.parametrize(("bad", "message"), [(c[1], c[2]) for c in CASES], ids=[c[0] for c in CASES])
 def test_invalid_bodies_get_the_real_message(bad: Any, message: str) -> None:
     assert rejection(validate_create, bad) == message
+
+
+def test_strict_mode_rejects_unknown_top_level_fields() -> None:
+    assert validate_create(body(extra_body={"a": 1})) is None
+    assert rejection(lambda b: validate_create(b, strict=True), body(extra_body={"a": 1})) == (
+        "extra_body: Extra inputs are not permitted"
+    )
+    assert validate_create(body(temperature=0.5, context_management={}, stream=False), strict=True) is None
+    assert rejection(lambda b: validate_count_tokens(b, strict=True), body()) == (
+        "max_tokens: Extra inputs are not permitted"
+    )
+    assert validate_count_tokens(body(max_tokens=None), strict=True) is None
+
+
+def test_forced_tool_use_on_models_that_always_think() -> None:
+    forced = body(
+        tools=[{"name": "t", "input_schema": {"type": "object"}}], tool_choice={"type": "tool", "name": "t"}
+    )
+    message = "Thinking may not be enabled when tool_choice forces tool use."
+    assert rejection(check_model_limits, forced, model("claude-opus-5-5")) == message
+    assert check_model_limits(forced, model("claude-opus-4-8")) is None
 
 
 def test_count_tokens_needs_no_max_tokens() -> None:
@@ -598,6 +671,13 @@ def mutated_bodies(draw: st.DrawFn) -> Any:
     return result
 
 
+def test_deep_nesting_under_unknown_keys_is_harmless() -> None:
+    deep = b'[{"content":' * 500 + b"1" + b"}]" * 500
+    raw = b'{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"text","text":"x",'
+    raw += b'"cache_control":{"type":"ephemeral"},"content":' + deep + b"}]}]}"
+    assert validate_create(parse_json(raw)) is None
+
+
 def _only_api_errors(fn: Any, value: Any) -> None:
     try:
         fn(value)
@@ -617,6 +697,7 @@ def test_arbitrary_json_never_raises_anything_else(value: Any) -> None:
 def test_mutated_bodies_never_raise_anything_else(value: Any) -> None:
     _only_api_errors(validate_create, value)
     _only_api_errors(validate_count_tokens, value)
+    _only_api_errors(lambda v: validate_create(v, strict=True), value)
     info = CATALOGUE[hash(json.dumps(value, sort_keys=True, default=str)) % len(CATALOGUE)]
     if isinstance(value, dict):
         _only_api_errors(lambda v: check_model_limits(v, info), value)

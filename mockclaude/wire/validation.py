@@ -50,6 +50,9 @@ _DATED_TOOL = re.compile(r"[a-z][a-z0-9_]*_20\d{6}")
 TOOL_NAME_PATTERN = "^[a-zA-Z0-9_-]{1,128}$"  # [ISS] modelcontextprotocol/modelcontextprotocol#1345
 _TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
 IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_IMAGE_SIDE = 8000
+MAX_CACHE_BREAKPOINTS = 4
 THINKING_TYPES = ("enabled", "disabled", "adaptive", "between_tools")
 ROLES = ("user", "assistant", "system")  # "system": [SDK] system_message_param.py, Opus 4.8+
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
@@ -59,6 +62,8 @@ EMPTY_MESSAGES = "messages: at least one message is required"
 EMPTY_CONTENT = "all messages must have non-empty content except for the optional final assistant message"
 EMPTY_TEXT = "messages: text content blocks must be non-empty"
 BLANK_TEXT = "messages: text content blocks must contain non-whitespace text"
+# The same rules in `system` carry its name: [ISS] BoltAI/BoltAI#165 (2024-09)
+# `system: text content blocks must contain non-whitespace text`.
 # [ISS] tailcallhq/forgecode#1872 (2025-11, with request_id)
 TRAILING_WHITESPACE = "messages: final assistant content cannot end with trailing whitespace"
 BUDGET_TOO_BIG = (
@@ -79,6 +84,8 @@ TEMPERATURE_AND_TOP_P = (
 SAMPLING_DEPRECATED = "{param} is deprecated for this model."
 # [ISS] anthropics/claude-code#61412 (2026-05): models before Opus 4.8
 SYSTEM_ROLE_UNSUPPORTED = "role 'system' is not supported on this model"
+# [ISS] mastra-ai/mastra#7507 (2025-09), can1357/oh-my-pi#341 (2026-03, Sonnet 4.6)
+FORCED_TOOL_WITH_THINKING = "Thinking may not be enabled when tool_choice forces tool use."
 # [ISS] tailcallhq/forgecode#892, microsoft/vscode#276110
 DUPLICATE_TOOLS = "tools: Tool names must be unique."
 # [ISS] anthropics/claude-code#7365 (2025-09), #63673 (2026-05)
@@ -201,10 +208,11 @@ def parse_json(raw: bytes) -> Any:
 
 def _text_block(block: dict[str, Any], loc: Loc) -> None:
     text = _str(_required(block, "text", loc), (*loc, "text"))
+    scope = f"{loc[0]}:" if loc else "messages:"
     if text == "":
-        raise ApiError(400, EMPTY_TEXT)
+        raise ApiError(400, EMPTY_TEXT.replace("messages:", scope, 1))
     if not text.strip():
-        raise ApiError(400, BLANK_TEXT)
+        raise ApiError(400, BLANK_TEXT.replace("messages:", scope, 1))
     citations = _optional(block, "citations")
     if citations is not None:
         _list(citations, (*loc, "citations"))
@@ -225,12 +233,27 @@ def _sniff_image(data: bytes) -> str | None:
     return None
 
 
+def _image_size(data: bytes, media_type: str) -> tuple[int, int] | None:
+    """Width and height from the header, for the formats that keep them at a fixed place."""
+    if media_type == "image/png" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if media_type == "image/gif" and len(data) >= 10:
+        return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    if media_type == "image/webp" and data[12:16] == b"VP8X" and len(data) >= 30:
+        return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
+    return None
+
+
 def _image_source(source: Any, loc: Loc) -> None:
     kind = _tag(source, loc, ("base64", "url", "file"))
     here = (*loc, kind)
     if kind == "base64":
         media_type = _literal(_required(source, "media_type", here), (*here, "media_type"), IMAGE_MEDIA_TYPES)
         data = _str(_required(source, "data", here), (*here, "data"))
+        if len(data) > MAX_IMAGE_BYTES:
+            # [ISS] anthropics/claude-code#19631 (2026-01): measured on the base64 text, which is why
+            # a 4.5 MB file already fails (cg-dot/vertexai-cf-workers#16).
+            _fail(here, f"image exceeds 5 MB maximum: {len(data)} bytes > {MAX_IMAGE_BYTES} bytes")
         try:
             head = base64.b64decode(data[:64] + "=" * (-len(data[:64]) % 4), validate=True)
         except (binascii.Error, ValueError):
@@ -243,6 +266,11 @@ def _image_source(source: Any, loc: Loc) -> None:
             # [ISS] vybestack/llxprt-code#2130 (2026-06, Opus 4.8)
             _fail(here, f"The image was specified using the {media_type} media type, "
                   f"but the image appears to be a {actual} image")  # fmt: skip
+        size = _image_size(head, media_type)
+        if size is not None and max(size) > MAX_IMAGE_SIDE:
+            # [ISS] anthropics/claude-code#4778 (2025-08)
+            _fail((*here, "data"), "At least one of the image dimensions exceed max allowed size: "
+                  f"{MAX_IMAGE_SIDE} pixels")  # fmt: skip
     elif kind == "url":
         _str(_required(source, "url", here), (*here, "url"))
     else:
@@ -474,6 +502,43 @@ def _check_thinking(body: dict[str, Any], max_tokens: int | None) -> None:
     temperature = _optional(body, "temperature")
     if kind in ("enabled", "adaptive") and temperature is not None and temperature != 1:
         raise ApiError(400, THINKING_TEMPERATURE)
+    if kind in ("enabled", "adaptive") and _forces_tool_use(body):
+        raise ApiError(400, FORCED_TOOL_WITH_THINKING)
+
+
+def _forces_tool_use(body: dict[str, Any]) -> bool:
+    choice = body.get("tool_choice")
+    return isinstance(choice, dict) and choice.get("type") in ("any", "tool")
+
+
+def _marked(blocks: Any) -> int:
+    """How many of these blocks carry a cache_control marker (no deeper than the API nests blocks)."""
+    if not isinstance(blocks, list):
+        return 0
+    count = 0
+    for block in blocks:
+        if isinstance(block, dict):
+            count += block.get("cache_control") is not None
+            if block.get("type") == "tool_result":
+                count += _marked(block.get("content"))
+    return count
+
+
+def _check_cache_control(body: dict[str, Any]) -> None:
+    found = _marked(body.get("system")) + _marked(body.get("tools"))
+    for message in body.get("messages") or ():
+        found += _marked(message.get("content")) if isinstance(message, dict) else 0
+    if found > MAX_CACHE_BREAKPOINTS:
+        # [ISS] tghamm/Anthropic.SDK#50 (2024-09), griffinmartin/opencode-claude-auth#121 (2026-04)
+        raise ApiError(400, f"A maximum of {MAX_CACHE_BREAKPOINTS} blocks with cache_control may be "
+                       f"provided. Found {found}.")  # fmt: skip
+
+
+def _check_extra_fields(body: dict[str, Any], known: frozenset[str]) -> None:
+    for key in body:
+        if key not in known:
+            # [ISS] Aider-AI/aider#3367: `extra_body: Extra inputs are not permitted`
+            _fail((key,), "Extra inputs are not permitted")
 
 
 def _check_sampling(body: dict[str, Any]) -> None:
@@ -490,7 +555,9 @@ def _check_small_fields(body: dict[str, Any]) -> None:
     stops = _optional(body, "stop_sequences")
     if stops is not None:
         for i, stop in enumerate(_list(stops, ("stop_sequences",))):
-            _str(stop, ("stop_sequences", i))
+            if not _str(stop, ("stop_sequences", i)).strip():
+                # [ISS] BerriAI/litellm#3286 (2024-04)
+                raise ApiError(400, "stop_sequences: each stop sequence must contain non-whitespace")
     metadata = _optional(body, "metadata")
     if metadata is not None and _optional(_dict(metadata, ("metadata",)), "user_id") is not None:
         _str(metadata["user_id"], ("metadata", "user_id"))
@@ -518,7 +585,20 @@ def _check_model(body: dict[str, Any]) -> None:
         _fail(("model",), "String should have at most 256 characters")
 
 
-def _check_common(body: Any, max_tokens: int | None) -> None:
+# Top-level fields the 2026 API knows: [SDK] MessageCreateParams / MessageCountTokensParams and their
+# beta twins (minus the header-only betas/user_profile_id/workspace_id), plus the deprecated sampling
+# parameters and the older beta `output_format`.
+_COUNT_FIELDS = frozenset({
+    "model", "messages", "system", "tools", "tool_choice", "thinking", "output_config", "cache_control",
+    "speed", "billing_policy", "compaction", "context_management", "mcp_servers", "output_format",
+})  # fmt: skip
+_CREATE_FIELDS = _COUNT_FIELDS | {
+    "max_tokens", "stream", "stop_sequences", "metadata", "service_tier", "temperature", "top_p", "top_k",
+    "container", "diagnostics", "inference_geo", "fallbacks", "fallback_credit_token", "thread",
+}  # fmt: skip
+
+
+def _check_common(body: Any, max_tokens: int | None, known: frozenset[str] | None) -> None:
     if not isinstance(body, dict):
         raise ApiError(400, "Input should be a valid dictionary or object to extract fields from")
     _check_model(body)
@@ -529,10 +609,17 @@ def _check_common(body: Any, max_tokens: int | None) -> None:
     _check_sampling(body)
     _check_thinking(body, max_tokens)
     _check_small_fields(body)
+    _check_cache_control(body)
+    if known is not None:
+        _check_extra_fields(body, known)
 
 
-def validate_create(body: Any) -> None:
-    """Validate a POST /v1/messages body; raise ApiError(400) with the real API's message."""
+def validate_create(body: Any, *, strict: bool = False) -> None:
+    """Validate a POST /v1/messages body; raise ApiError(400) with the real API's message.
+
+    `strict` also rejects top-level fields the API does not know, as the real API does; off by
+    default so that fields newer than this catalogue still pass.
+    """
     if isinstance(body, dict):
         _check_model(body)
         # [REF] `max_tokens: Field required`; 0 is allowed since 2026 (cache pre-warming, [SDK])
@@ -540,12 +627,12 @@ def validate_create(body: Any) -> None:
         _bounded(max_tokens, ("max_tokens",), low=0)
     else:
         max_tokens = None
-    _check_common(body, max_tokens)
+    _check_common(body, max_tokens, _CREATE_FIELDS if strict else None)
 
 
-def validate_count_tokens(body: Any) -> None:
-    """Validate a POST /v1/messages/count_tokens body (no max_tokens)."""
-    _check_common(body, None)
+def validate_count_tokens(body: Any, *, strict: bool = False) -> None:
+    """Validate a POST /v1/messages/count_tokens body (no max_tokens); `strict` as for create."""
+    _check_common(body, None, _COUNT_FIELDS if strict else None)
 
 
 # Checks that need the model.
@@ -578,6 +665,10 @@ def check_model_limits(body: dict[str, Any], info: "ModelInfo") -> None:
         suggest = kind == "enabled" and "adaptive" in info.thinking_types
         message = f'"thinking.type.{kind}" is not supported for this model.'
         raise ApiError(400, message + (hint if suggest else ""))
+    if "disabled" not in info.thinking_types and _forces_tool_use(body):
+        # Thinking cannot be turned off on these models, so forcing a tool always conflicts ([DOCS]
+        # opus-5-5 and sonnet-5-5 overviews: "forced tool use returns an error").
+        raise ApiError(400, FORCED_TOOL_WITH_THINKING)
     # Only non-default values are refused by the models without sampling parameters [DOCS 4.7 notes].
     changed = [key for key, default in _SAMPLING_DEFAULTS if body.get(key) not in (None, default)]
     if changed and not info.accepts_sampling:
