@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from faker import Faker
 
-from mockclaude.schema_instance import instance_from_schema
+from mockclaude.schema_instance import SchemaError, instance_from_schema
 from mockclaude.tokens import count_text, encoding
 from mockclaude.wire.errors import ApiError
 from mockclaude.wire.ids import tool_use_id
@@ -69,6 +69,12 @@ class OutputLength:
             f"bad output length {spec!r}: expected N (tokens, >= 1), MIN-MAX (uniform, 1 <= MIN <= MAX) "
             f"or 'default' (lognormal, median {cls.MEDIAN})"
         )
+
+    def __str__(self) -> str:
+        """The spec this was parsed from, in canonical form (parse(str(x)) == x)."""
+        if self.kind == "lognormal":
+            return "default"
+        return str(self.low) if self.kind == "fixed" else f"{self.low}-{self.high}"
 
     def draw(self, rng: random.Random) -> int:
         """One length, >= 1."""
@@ -247,7 +253,11 @@ def _plan_tool_calls(
         if used >= budget:
             return ResponsePlan(blocks, "max_tokens", None, budget)
     for tool in calls:
-        tool_input = instance_from_schema(tool.get("input_schema") or {"type": "object"}, rng)
+        try:
+            tool_input = instance_from_schema(tool.get("input_schema") or {"type": "object"}, rng)
+        except SchemaError as exc:
+            # A clear 400 beats a 500 or an input that silently breaks the tool's own schema.
+            raise ApiError(400, f"tools: mockclaude cannot build an input for tool {tool['name']!r}: {exc}") from None
         if not isinstance(tool_input, dict):  # input_schema must be an object schema; be lenient
             tool_input = {}
         text = json.dumps(tool_input)

@@ -97,6 +97,7 @@ def check_invariants(plan: ResponsePlan, max_tokens: int) -> None:
 def test_output_length_forms(spec: str, kind: str, low: int, high: int) -> None:
     length = OutputLength.parse(spec)
     assert (length.kind, length.low, length.high) == (kind, low, high)
+    assert OutputLength.parse(str(length)) == length
     rng = random.Random(0)
     draws = [length.draw(rng) for _ in range(500)]
     assert min(draws) >= low and max(draws) <= high
@@ -106,6 +107,7 @@ def test_output_length_forms(spec: str, kind: str, low: int, high: int) -> None:
 
 def test_default_output_length_is_a_chat_like_lognormal() -> None:
     length = OutputLength.parse("DEFAULT")
+    assert str(length) == "default"
     rng = random.Random(0)
     draws = [length.draw(rng) for _ in range(20_000)]
     assert 280 <= statistics.median(draws) <= 320
@@ -263,6 +265,16 @@ def test_unknown_forced_tool_is_a_400(source: TokenSource) -> None:
     with pytest.raises(ApiError) as exc:
         plans(b, source, n=1)
     assert exc.value.status == 400 and "nope" in exc.value.message
+
+
+def test_a_tool_schema_without_any_valid_input_is_a_400(source: TokenSource) -> None:
+    broken = {
+        "name": "broken",
+        "input_schema": {"type": "object", "properties": {"a": {"$ref": "#/$defs/gone"}}, "required": ["a"]},
+    }
+    with pytest.raises(ApiError) as exc:
+        plans(body(tools=[broken], tool_choice={"type": "any"}), source, n=1)
+    assert exc.value.status == 400 and "'broken'" in exc.value.message and "#/$defs/gone" in exc.value.message
 
 
 @pytest.mark.parametrize("choice", [None, {"type": "auto"}])
