@@ -28,6 +28,9 @@ _ADAPTIVE = ("adaptive", "disabled")  # Opus 4.7+: `enabled` returns 400 [DOCS w
 _ALWAYS_ON = ("adaptive",)  # Fable, Mythos, Opus 5.5: thinking cannot be turned off [DOCS]
 _SONNET_55 = ("adaptive", "between_tools")  # "disabled is rejected" [MDEV sonnet-5-5 comments]
 EFFORTS_ALL = ("low", "medium", "high", "xhigh", "max")
+# `speed: "fast"`: "up to 2.5x higher output tokens per second", time to first token unchanged
+# (contentbuffer.com guide to Opus 4.8 fast mode, checked against the docs; [MDEV] experimental.modes.fast).
+FAST_MODE_SPEEDUP = 2.5
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,14 @@ class ModelInfo:
     accepts_sampling: bool = True  # temperature/top_p/top_k (removed from Opus 4.7 on)
     exclusive_sampling: bool = False  # "`temperature` and `top_p` cannot both be specified"
     system_role: bool = False  # role "system" inside messages (Opus 4.8 and later)
+    fast_mode: bool = False  # accepts speed "fast" ([MDEV] experimental.modes.fast)
     image_input: bool = True
     pdf_input: bool = True
     source: str = ""
+
+    def output_tps(self, speed: str | None) -> float:
+        """Median output tokens/s for a request's `speed` field."""
+        return self.tps * FAST_MODE_SPEEDUP if speed == "fast" and self.fast_mode else self.tps
 
     @property
     def supports_thinking(self) -> bool:
@@ -96,9 +104,10 @@ CATALOGUE: tuple[ModelInfo, ...] = (
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="sonnet", thinking_types=_SONNET_55,
        ttft_s=1.3, tps=85.0, source="[DOCS] sonnet-5-5/overview; date: first public mention 2026-09-29",
        **_NEW_GEN),
-    _m(id="claude-opus-5-5", display_name="Claude Opus 5.5", created_at="2026-09-24",
+    _m(id="claude-opus-5-5", fast_mode=True, display_name="Claude Opus 5.5", created_at="2026-09-22",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="opus", thinking_types=_ALWAYS_ON,
-       ttft_s=2.2, tps=55.0, source="[DOCS] opus-5-5/overview; date: first public mention 2026-09-24",
+       ttft_s=2.2, tps=55.0, source="[DOCS] opus-5-5/overview; date: anthropic.com/claude-opus-5-5 as "
+       "cited in AkihikoWatanabe/paper_notes#6619 and datacurve-ai/deep-swe#98 (2026-09-22)",
        **_NEW_GEN),
     _m(id="claude-fable-5-1", display_name="Claude Fable 5.1", created_at="2026-09-01",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="fable", thinking_types=_ALWAYS_ON,
@@ -107,7 +116,7 @@ CATALOGUE: tuple[ModelInfo, ...] = (
     _m(id="claude-mythos-5-1", display_name="Claude Mythos 5.1", created_at="2026-09-01",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="mythos", thinking_types=_ALWAYS_ON,
        ttft_s=3.5, tps=40.0, source="[DOCS] mythos-5-1/overview", **_NEW_GEN),
-    _m(id="claude-opus-5", display_name="Claude Opus 5", created_at="2026-07-24",
+    _m(id="claude-opus-5", fast_mode=True, display_name="Claude Opus 5", created_at="2026-07-24",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="opus", thinking_types=_ADAPTIVE,
        ttft_s=2.2, tps=55.0, source="[MDEV] models/anthropic/claude-opus-5.toml", **_NEW_GEN),
     _m(id="claude-sonnet-5", display_name="Claude Sonnet 5", created_at="2026-06-30",
@@ -119,11 +128,11 @@ CATALOGUE: tuple[ModelInfo, ...] = (
     _m(id="claude-mythos-5", display_name="Claude Mythos 5", created_at="2026-06-09",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="mythos", thinking_types=_ALWAYS_ON,
        ttft_s=3.5, tps=40.0, source="[MDEV] models/anthropic/claude-mythos-5.toml", **_NEW_GEN),
-    _m(id="claude-opus-4-8", display_name="Claude Opus 4.8", created_at="2026-05-28",
+    _m(id="claude-opus-4-8", fast_mode=True, display_name="Claude Opus 4.8", created_at="2026-05-28",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="opus", thinking_types=_ADAPTIVE,
        ttft_s=2.2, tps=50.0, source="[MDEV] claude-opus-4-8.toml; first model with mid-conversation "
        "system messages (vercel/ai#15674)", **_NEW_GEN),
-    _m(id="claude-opus-4-7", display_name="Claude Opus 4.7", created_at="2026-04-16",
+    _m(id="claude-opus-4-7", fast_mode=True, display_name="Claude Opus 4.7", created_at="2026-04-16",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="opus", thinking_types=_ADAPTIVE,
        ttft_s=2.2, tps=50.0, source="[MDEV] claude-opus-4-7.toml", supports_prefill=False,
        accepts_sampling=False, efforts=EFFORTS_ALL),
@@ -131,8 +140,8 @@ CATALOGUE: tuple[ModelInfo, ...] = (
        max_input_tokens=1_000_000, max_output_tokens=64_000, line="sonnet",
        thinking_types=_BUDGET_AND_ADAPTIVE, ttft_s=1.207, tps=95.3, latency_source="[BB] bridgebench.ai",
        supports_prefill=False, exclusive_sampling=True, efforts=("low", "medium", "high", "max"),
-       source="[MDEV] claude-sonnet-4-6.toml; release date estimate"),
-    _m(id="claude-opus-4-6", display_name="Claude Opus 4.6", created_at="2026-02-05",
+       source="[MDEV] claude-sonnet-4-6.toml; released 2026-02-17 (betagouv/ComparIA#332)"),
+    _m(id="claude-opus-4-6", fast_mode=True, display_name="Claude Opus 4.6", created_at="2026-02-05",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="opus",
        thinking_types=_BUDGET_AND_ADAPTIVE, ttft_s=2.4, tps=48.0, supports_prefill=False,
        exclusive_sampling=True, efforts=("low", "medium", "high", "max"),

@@ -67,6 +67,15 @@ def test_model_json_parses_as_the_sdks_model_info(info) -> None:
     assert parsed.capabilities.thinking.supported == info.supports_thinking
 
 
+def test_fast_mode_speeds_up_output_only_where_offered() -> None:
+    opus = resolve("claude-opus-4-8")
+    haiku = resolve("claude-haiku-4-5")
+    assert opus is not None and haiku is not None
+    assert opus.output_tps("fast") == pytest.approx(opus.tps * 2.5)
+    assert opus.output_tps("standard") == opus.output_tps(None) == opus.tps
+    assert haiku.output_tps("fast") == haiku.tps
+
+
 def test_resolve_by_id_and_alias() -> None:
     by_alias = resolve("claude-haiku-4-5")
     assert by_alias is not None and by_alias.id == "claude-haiku-4-5-20251001"
