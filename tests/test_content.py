@@ -7,6 +7,8 @@ import statistics
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from mockclaude.content import ContentSettings, OutputLength, ResponsePlan, TokenSource, plan_response
@@ -377,3 +379,72 @@ def test_reproducible_from_the_seed(source: TokenSource) -> None:
 
     assert run(3) == run(3)
     assert run(3) != run(4)
+
+
+REQUESTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "tools": st.lists(
+            st.sampled_from([WEATHER, SEARCH, WEB_SEARCH]), min_size=1, max_size=3, unique_by=lambda t: t["name"]
+        ),
+        "tool_choice": st.one_of(
+            st.sampled_from([{"type": "auto"}, {"type": "any"}, {"type": "none"}]),
+            st.sampled_from(sorted(TOOLS)).map(lambda n: {"type": "tool", "name": n}),
+        ).flatmap(
+            lambda c: st.booleans().map(lambda d: {**c, "disable_parallel_tool_use": d} if c["type"] != "none" else c)
+        ),
+        "thinking": st.one_of(
+            st.integers(1024, 4000).map(lambda b: {"type": "enabled", "budget_tokens": b}),
+            st.just({"type": "adaptive"}),
+            st.just({"type": "disabled"}),
+        ),
+        "stop_sequences": st.lists(st.sampled_from(["\n\n", ".", "e", "zzz", "END"]), max_size=3),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    extra=REQUESTS,
+    max_tokens=st.one_of(st.integers(0, 40), st.integers(0, 6000)),
+    rates=st.tuples(*[st.floats(0, 1)] * 5),
+    seed=st.integers(0, 2**32),
+)
+def test_any_request_gives_a_consistent_plan(
+    source: TokenSource, extra: dict[str, Any], max_tokens: int, rates: tuple[float, ...], seed: int
+) -> None:
+    b = body(**extra)
+    names = {t["name"] for t in extra.get("tools", [])}
+    choice = extra.get("tool_choice", {})
+    if choice.get("type") == "tool" and choice["name"] not in names:
+        b["tools"] = [*extra.get("tools", []), TOOLS[choice["name"]]]
+    tool_rate, stop_rate, before_rate, parallel_rate, share = rates
+    s = ContentSettings(
+        output_length=OutputLength.parse("1-800"),
+        tool_rate=tool_rate,
+        stop_sequence_rate=stop_rate,
+        text_before_tool_rate=before_rate,
+        parallel_tool_rate=parallel_rate,
+        thinking_share=share,
+    )
+    plan = plan_response(b, max_tokens, s, source, random.Random(seed))
+    check_invariants(plan, max_tokens)
+    if max_tokens == 0:
+        assert plan.blocks == [] and plan.stop_reason == "max_tokens"
+    thinking = b.get("thinking", {}).get("type") in ("enabled", "adaptive")
+    if thinking and max_tokens:
+        assert plan.blocks[0].kind == "thinking"
+        if b["thinking"]["type"] == "enabled":
+            assert plan.blocks[0].tokens <= b["thinking"]["budget_tokens"]
+    calls = [bl for bl in plan.blocks if bl.kind == "tool_use"]
+    if choice.get("type") == "none" or not (names or choice.get("type") == "tool") or names == {"web_search"}:
+        assert not calls
+    if choice.get("disable_parallel_tool_use"):
+        assert len(calls) <= 1
+    if choice.get("type") == "tool":
+        assert all(c.tool_name == choice["name"] for c in calls)
+    if plan.stop_reason == "stop_sequence":
+        assert plan.stop_sequence in b["stop_sequences"]
+        assert not any(bl.kind == "text" and plan.stop_sequence in bl.text for bl in plan.blocks)
+    if choice.get("type") in ("any", "tool") and plan.stop_reason not in ("max_tokens",):
+        assert plan.stop_reason == "tool_use" and all(bl.kind != "text" for bl in plan.blocks)
