@@ -112,6 +112,8 @@ def format_table(summary: dict[str, Any]) -> str:
         for m in metrics:
             d = s[m]
             n = d["n"]
+            if not n and name != "ALL":
+                continue  # e.g. no TTFT for a scenario of non-streaming calls
             cells = " ".join(f"{_ms(d, k):>9}" for k in ("p50", "p90", "p95", "p99", "mean"))
             lines.append(f"{name[:16]:<16} {m[:-2].upper():<7} {n!s:>6} {cells}")
     s = summary

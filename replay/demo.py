@@ -1,0 +1,133 @@
+"""`mockclaude demo`: start a mock, replay the bundled sessions for ~30 s, print the summary.
+
+Needs no network and no key: the mock listens on a free loopback port, Locust runs headless as a
+subprocess, both are stopped (process groups killed) whatever happens.
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from replay import options, profiles
+from replay.command import locust_argv
+from replay.summary import format_table
+
+READY = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
+# A little trouble on purpose, so the failure classes show up in the report.
+MOCK_FLAGS = ("--seed", "1", "--fault", "529:0.02", "--fault", "midstream:0.01")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `mockclaude demo`."""
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of load (default 30)")
+    parser.add_argument("--users", type=int, default=8, help="concurrent Locust users (default 8)")
+    parser.add_argument("--profile", default="", help="replay one scenario only (default: all bundled ones)")
+    parser.add_argument("--report", default="", help="report folder (default: a new temporary folder)")
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+@contextlib.contextmanager
+def running_mock(timeout_s: float = 30.0) -> Iterator[str]:
+    """A `mockclaude serve` on a free loopback port; yields its URL and stops it afterwards."""
+    argv = [sys.executable, "-m", "mockclaude", "serve", "--host", "127.0.0.1", "--port", "0", *MOCK_FLAGS]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        seen: list[str] = []
+        while True:
+            try:
+                line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                raise RuntimeError(f"the mock did not start in {timeout_s:g} s:\n{''.join(seen)}") from None
+            if line is None:
+                raise RuntimeError(f"the mock exited:\n{''.join(seen)}")
+            seen.append(line)
+            if m := READY.search(line):
+                break
+        yield m.group(1)
+    finally:
+        _kill(proc)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo; 0 when the load test ran and a summary was produced."""
+    if args.duration <= 0 or args.users <= 0:
+        print("mockclaude demo: --duration and --users must be > 0", file=sys.stderr)
+        return 2
+    report = Path(args.report or tempfile.mkdtemp(prefix="mockclaude-demo-"))
+    report.mkdir(parents=True, exist_ok=True)
+    cfg = options.ReplayConfig(workload_profile=args.profile, report=str(report))
+    try:
+        workload = profiles.resolve_workload(cfg)
+    except (options.OptionError, ValueError) as exc:
+        print(f"mockclaude demo: {exc}", file=sys.stderr)
+        return 2
+    scenarios = sorted({s.scenario for s in workload.samples})
+    users = str(args.users)
+    extra = ["--headless", "-u", users, "-r", users, "-t", f"{args.duration:g}s", "--only-summary",
+             "--html", str(report / "locust.html"), "--csv", str(report / "locust")]  # fmt: skip
+    log_path = report / "locust.log"
+    try:
+        with running_mock() as url:
+            print(f"mock: {url} (mockclaude serve {' '.join(MOCK_FLAGS)}; models' own timing profiles)")
+            print(
+                f"replaying {len(workload.samples)} recorded requests ({', '.join(scenarios)}) with {users} users "
+                f"for {args.duration:g} s ...",
+                flush=True,
+            )
+            with log_path.open("w") as log:
+                proc = subprocess.Popen(
+                    locust_argv(cfg, url, extra), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+                try:
+                    rc = proc.wait(args.duration + 90)
+                except subprocess.TimeoutExpired:
+                    print("mockclaude demo: Locust did not finish in time; stopped it", file=sys.stderr)
+                    rc = -1
+                finally:
+                    _kill(proc)
+    except (RuntimeError, KeyboardInterrupt) as exc:
+        print(f"mockclaude demo: {exc or 'interrupted'}", file=sys.stderr)
+        return 1
+    summary_path = report / "summary.json"
+    if rc not in (0, 1) or not summary_path.exists():
+        print(f"mockclaude demo: the load test failed (exit {rc}); see {log_path}", file=sys.stderr)
+        return 1
+    print()
+    print(format_table(json.loads(summary_path.read_text())))
+    print(f"\nreport: {report}  (summary.json, records.jsonl, ttft.svg, tpot.svg, throughput.svg, errors.svg,")
+    print("        locust.html, locust_stats.csv, locust.log)")
+    return 0
