@@ -36,6 +36,9 @@ async def api_shape(request: web.Request, handler: Handler) -> web.StreamRespons
     except web.HTTPException as exc:
         status, message = _HTTP_ERRORS.get(exc.status, (exc.status, exc.reason))
         resp = error_response(request, ApiError(status, message))
+    except ConnectionResetError:
+        # The client went away mid-answer: nobody to answer, and not a bug of ours to log.
+        raise
     except Exception:
         # A bug of ours, never the client's fault: log it and answer like the API's own 500.
         log.exception("internal error on %s %s", request.method, request.path)
