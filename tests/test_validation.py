@@ -123,7 +123,10 @@ def test_parse_json_raises_only_api_errors(raw: bytes) -> None:
         body(max_tokens=0),  # 2026: cache pre-warming
         body(messages=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": ""}]),
         body(messages=[{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]),  # merged now
-        body(messages=[user(text("a")), {"role": "system", "content": "Be brief."}, user(text("b"))]),
+        body(messages=[user(text("a")), {"role": "system", "content": "Be brief."}, assistant(text("ok"))]),
+        body(
+            messages=[{"role": "system", "content": [], "output_config": {"effort": "low"}}, user(text("a"))]
+        ),
         body(
             messages=[
                 user(text("q")),
@@ -554,12 +557,31 @@ def test_prefill_only_on_models_that_allow_it() -> None:
 
 
 def test_system_role_only_from_opus_4_8() -> None:
-    mid = body(messages=[user(text("a")), {"role": "system", "content": "Be brief."}, user(text("b"))])
+    system = {"role": "system", "content": "Be brief."}
+    mid = body(messages=[user(text("a")), system, assistant(text("ok")), user(text("b"))])
     assert check_model_limits(mid, model("claude-opus-4-8")) is None
-    assert (
-        rejection(check_model_limits, mid, model("claude-opus-4-6"))
-        == "role 'system' is not supported on this model"
+    assert rejection(check_model_limits, mid, model("claude-opus-4-6")) == (
+        "role 'system' is not supported on this model"
     )
+
+
+def test_system_message_placement() -> None:
+    opus = model("claude-opus-4-8")
+    first = body(messages=[{"role": "system", "content": "Rules."}, user(text("a"))])
+    assert rejection(check_model_limits, first, opus) == (
+        "messages.0: use the top-level 'system' parameter for the initial system prompt; the directive-only "
+        "form (content: [] with output_config) is accepted at any position"
+    )
+    directive = body(messages=[{"role": "system", "content": [], "output_config": {}}, user(text("a"))])
+    assert rejection(check_model_limits, directive, opus) == (
+        "messages.0: role 'system' must precede an 'assistant' message or end the array"
+    )
+    before_user = body(messages=[user(text("a")), {"role": "system", "content": "x"}, user(text("b"))])
+    assert rejection(check_model_limits, before_user, opus) == (
+        "messages.1: role 'system' must precede an 'assistant' message or end the array"
+    )
+    last = body(messages=[user(text("a")), {"role": "system", "content": "x"}])
+    assert check_model_limits(last, opus) is None
 
 
 def test_thinking_modes_per_model() -> None:

@@ -84,6 +84,10 @@ TEMPERATURE_AND_TOP_P = (
 SAMPLING_DEPRECATED = "{param} is deprecated for this model."
 # [ISS] anthropics/claude-code#61412 (2026-05): models before Opus 4.8
 SYSTEM_ROLE_UNSUPPORTED = "role 'system' is not supported on this model"
+INITIAL_SYSTEM_MESSAGE = (
+    "use the top-level 'system' parameter for the initial system prompt; "
+    "the directive-only form (content: [] with output_config) is accepted at any position"
+)
 # [ISS] mastra-ai/mastra#7507 (2025-09), can1357/oh-my-pi#341 (2026-03, Sonnet 4.6)
 FORCED_TOOL_WITH_THINKING = "Thinking may not be enabled when tool_choice forces tool use."
 # [ISS] tailcallhq/forgecode#892, microsoft/vscode#276110
@@ -357,7 +361,9 @@ def _check_roles_and_content(messages: list[Any]) -> list[Turn]:
         role = _literal(_required(message, "role", loc), (*loc, "role"), ROLES)
         content = _required(message, "content", loc)
         if content in ("", []):
-            if i == last and role == "assistant":
+            # The final assistant turn may be empty, and so may a system "directive" that only
+            # carries output_config ([ISS] LeenHawk/gproxy#209, quoting the API's own wording).
+            if (i == last and role == "assistant") or (role == "system" and "output_config" in message):
                 parsed.append((i, role, []))
                 continue
             _fail(loc, EMPTY_CONTENT)
@@ -638,6 +644,21 @@ def validate_count_tokens(body: Any, *, strict: bool = False) -> None:
 # Checks that need the model.
 
 
+def _check_system_messages(messages: list[Any], info: "ModelInfo") -> None:
+    roles = [m.get("role") if isinstance(m, dict) else None for m in messages]
+    for i, role in enumerate(roles):
+        if role != "system":
+            continue
+        if not info.system_role:
+            raise ApiError(400, SYSTEM_ROLE_UNSUPPORTED)
+        if i == 0 and messages[0].get("content") not in ([], ""):
+            # [ISS] LeenHawk/gproxy#209 (2026-09, Opus 4.8 and Opus 5)
+            _fail(("messages", 0), INITIAL_SYSTEM_MESSAGE)
+        if i < len(roles) - 1 and roles[i + 1] != "assistant":
+            # [ISS] anthropics/claude-code#73821 (2026-07)
+            _fail(("messages", i), "role 'system' must precede an 'assistant' message or end the array")
+
+
 _SAMPLING_DEFAULTS = (("temperature", 1), ("top_p", 1), ("top_k", object()))
 
 
@@ -649,8 +670,7 @@ def check_model_limits(body: dict[str, Any], info: "ModelInfo") -> None:
         raise ApiError(400, f"max_tokens: {max_tokens} > {info.max_output_tokens}, which is the maximum "
                        f"allowed number of output tokens for {info.id}")  # fmt: skip
     messages = body.get("messages") if isinstance(body.get("messages"), list) else []
-    if not info.system_role and any(isinstance(m, dict) and m.get("role") == "system" for m in messages):
-        raise ApiError(400, SYSTEM_ROLE_UNSUPPORTED)
+    _check_system_messages(messages, info)
     final = messages[-1] if messages else None
     if isinstance(final, dict) and final.get("role") == "assistant" and not info.supports_prefill:
         raise ApiError(400, PREFILL_UNSUPPORTED)
