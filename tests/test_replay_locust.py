@@ -166,3 +166,26 @@ def test_non_loopback_host_needs_real(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "--real" in proc.stderr
     proc = subprocess.run([*argv, "--real"], capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin"})
     assert proc.returncode == 2 and "ANTHROPIC_API_KEY" in proc.stderr
+
+
+def test_bundled_shape_profile_regenerates_text_of_the_recorded_lengths(tmp_path: Path) -> None:
+    from replay import profiles
+    from replay.workload import load
+
+    recorded = sorted({s.input_tokens for s in load([profiles.get("long-short").path]).samples})
+    with mock_server(*FAST) as mock:
+        _, s = replay(mock.url, None, tmp_path / "r", "--profile", "long-short", "-u", "3", "-r", "3", "-t", "30s",
+                      "--max-requests", "9", "--think-time", "0")  # fmt: skip
+    assert s["requests"] == 9 and s["failures"] == 0 and set(s["scenarios"]) == {"long-short"}
+    records = [json.loads(line) for line in (tmp_path / "r" / "records.jsonl").read_text().splitlines()]
+    for r in records:  # the mock counts the regenerated prompt like the recorded one, within 2%
+        assert min(abs(r["input_tokens"] - n) / n for n in recorded) < 0.02, (r["input_tokens"], recorded)
+
+
+def test_demo_runs_offline_and_prints_the_summary(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "mockclaude", "demo", "--duration", "4", "--users", "4", "--report", str(tmp_path)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "TTFT" in proc.stdout and f"report: {tmp_path}" in proc.stdout
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["requests"] > 0 and (tmp_path / "locust.html").exists()
