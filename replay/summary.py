@@ -136,7 +136,8 @@ def format_table(summary: dict[str, Any]) -> str:
             f"open loop lateness p50 {_ms(late, 'p50')} ms  p99 {_ms(late, 'p99')} ms  max {_ms(late, 'max')} ms; "
             f"{s['late_requests']} of {s['requests']} sent > {LATE_AFTER_S * 1000:.0f} ms late"
         )
-    lines.append(
-        "definitions: " + "; ".join(f"{k[:-2].upper()} = {v}" for k, v in FORMULAS.items() if k.endswith("_s"))
-    )
+    lines.append("definitions:")
+    lines += [f"  {k[:-2].upper():<9} = {v}" for k, v in FORMULAS.items() if k.endswith("_s")]
+    lines.append("other tools' names:")
+    lines += [f"  {k[:-2].upper():<9} ~ {v}" for k, v in OTHER_TOOLS.items()]
     return "\n".join(lines)
