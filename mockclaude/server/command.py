@@ -9,6 +9,7 @@ import sys
 
 from aiohttp import web
 
+from mockclaude import recorded
 from mockclaude.content import ContentSettings, OutputLength
 from mockclaude.faults import FaultSpec
 from mockclaude.pacing import Range
@@ -108,6 +109,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KIND:PROB",
         help="inject a fault with a probability; kinds 429, 500, 529, midstream, disconnect (repeatable)",
     )
+    rec = p.add_argument_group("recorded traffic (see README: Make the mock behave like your production)")
+    rec.add_argument(
+        "--fixtures",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="FILE",
+        help="answer requests that match a recorded exchange with the recorded response and timing",
+    )
+    rec.add_argument("--time-scale", type=float, default=1.0, help="multiply recorded times (0.5 = twice as fast)")
+    rec.add_argument(
+        "--strict-fixtures", action="store_true", help="answer unmatched requests with a 404 instead of synthetic text"
+    )
+    rec.add_argument("--profile", help="latency profile from `mockclaude fixtures fit` for unmatched requests")
+    rec.add_argument(
+        "--faults-from-fixtures", action="store_true", help="inject 429/529/5xx at the recorded rates (unmatched only)"
+    )
+    rec.add_argument("--session-key", help="the recorder's session key file, so real text matches pii fixtures")
     auth = p.add_argument_group("access")
     auth.add_argument(
         "--api-key", action="append", default=[], help="accept only this key (repeatable; default: any key)"
@@ -139,7 +158,21 @@ def build(args: argparse.Namespace) -> MockState:
         seed=args.seed,
         idle_timeout_s=args.idle_timeout,
     )
-    return MockState(options, settings)
+    state = MockState(options, settings)
+    if args.fixtures or args.profile:
+        state.recorded = recorded.load(
+            args.fixtures,
+            session_key=args.session_key,
+            scale=args.time_scale,
+            strict=args.strict_fixtures,
+            profile_path=args.profile,
+            faults_from_fixtures=args.faults_from_fixtures,
+            seed=args.seed,
+        )
+        recorded.print_notes(state.recorded)
+    elif args.strict_fixtures or args.faults_from_fixtures or args.session_key:
+        raise ValueError("--strict-fixtures, --faults-from-fixtures and --session-key need --fixtures (or --profile)")
+    return state
 
 
 async def serve(state: MockState, host: str, port: int) -> None:

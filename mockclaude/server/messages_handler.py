@@ -1,16 +1,18 @@
 """POST /v1/messages (JSON and SSE) and POST /v1/messages/count_tokens."""
 
+import asyncio
 import random
 from typing import Any
 
 from aiohttp import web
 
-from mockclaude import models, tokens
+from mockclaude import models, recorded_answer, tokens
 from mockclaude.content import plan_response
 from mockclaude.faults import FAULT_HEADER
 from mockclaude.pacing import Timing, stream_frames
+from mockclaude.recorded import Entry
 from mockclaude.server.common import STATE, api_key, common_headers, dumps, read_body, require_version
-from mockclaude.server.sender import Answer, Progress, send_json, send_stream
+from mockclaude.server.sender import Answer, Progress, drop, send_json, send_stream
 from mockclaude.server.state import MockState
 from mockclaude.wire import ids
 from mockclaude.wire import messages as wm
@@ -77,15 +79,22 @@ async def create(request: web.Request) -> web.StreamResponse:
     check_model_limits(body, info)
     input_tokens = tokens.count_request(body)
     check_context(input_tokens, body["max_tokens"], info)
+    recorded = state.recorded.find(body) if state.recorded else None
+    if state.recorded and recorded is None and state.recorded.strict:
+        raise state.recorded.unmatched(body)
     try:
         fault = state.faults.pick(request.headers.get(FAULT_HEADER))
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
+    if state.recorded and recorded is None and fault is None and FAULT_HEADER not in request.headers:
+        fault = state.recorded.pick_fault()
     if fault in ("429", "500", "529"):
         state.stats.fault(fault)
         err = _injected(fault)
         err.headers.update(state.limiter.headers(key))
         raise err
+    if recorded is not None:
+        await _recorded_failure(request, state, key, recorded)
     try:
         admission = state.limiter.admit(key, info.id, input_tokens, body["max_tokens"])
     except ApiError:
@@ -93,7 +102,11 @@ async def create(request: web.Request) -> web.StreamResponse:
         raise
     if fault:
         state.stats.fault(fault)
-    answer = _synthetic(request, state, body, info, input_tokens, fault)
+    answer = (
+        _recorded(request, state, body, info, input_tokens, fault, recorded)
+        if recorded is not None
+        else _synthetic(request, state, body, info, input_tokens, fault)
+    )
     headers = {**common_headers(request), **admission.headers}
     progress = Progress()
     state.stats.stream_started(answer.ttft_s)
@@ -118,8 +131,10 @@ def _synthetic(
     """A made-up answer: planned content, timed by the settings or the model's profile."""
     rng = state.rng
     limit = min(body["max_tokens"], info.max_output_tokens)
-    plan = plan_response(body, limit, state.settings.content, state.source, rng)
-    timing = _timing(state, info, input_tokens, rng)
+    content, timing = state.settings.content, _timing(state, info, input_tokens, rng)
+    if state.recorded is not None:
+        content, timing = state.recorded.synthetic(body["model"], input_tokens, state.settings, timing, rng)
+    plan = plan_response(body, limit, content, state.source, rng)
     msg_id = ids.message_id(rng)
     if body.get("stream"):
         chunk = timing.chunk_tokens
@@ -152,3 +167,45 @@ def _synthetic(
         output_tokens=plan.output_tokens,
         fault=fault,
     )
+
+
+async def _recorded_failure(request: web.Request, state: MockState, key: str, entry: Entry) -> None:
+    """Fail like the recording did (its status, error and delay), if it failed."""
+    assert state.recorded is not None
+    failed = recorded_answer.failure(entry.exchange, state.recorded.scale)
+    if failed is None:
+        return
+    await asyncio.sleep(failed.after_s)
+    if failed.status is None:
+        drop(request)
+    failed.error.headers.update(state.limiter.headers(key))
+    raise failed.error
+
+
+def _recorded(
+    request: web.Request,
+    state: MockState,
+    body: dict[str, Any],
+    info: models.ModelInfo,
+    input_tokens: int,
+    fault: str | None,
+    entry: Entry,
+) -> Answer:
+    """The recorded answer, on the recorded clock (`--time-scale`)."""
+    assert state.recorded is not None
+    rng = state.rng
+    default = _timing(state, info, input_tokens, rng)
+    _, timing = state.recorded.synthetic(body["model"], input_tokens, state.settings, default, rng)
+    events = entry.exchange["response"].get("events") or []
+    n_deltas = sum(e.get("event") == "content_block_delta" for e in events)
+    rendering = recorded_answer.Rendering(
+        request_body=body,
+        request_id=request["request_id"],
+        rng=rng,
+        tokens_of=lambda n: state.source.tokens(n, rng),
+        scale=state.recorded.scale,
+        fallback_timing=timing,
+        fault=fault,
+        fault_after=state.faults.cut_point(n_deltas) if fault else 0,
+    )
+    return recorded_answer.answer(entry.exchange, entry.shape, rendering)

@@ -3,12 +3,16 @@
 import random
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mockclaude.content import TokenSource
 from mockclaude.faults import FaultInjector
 from mockclaude.ratelimit import RateLimiter
 from mockclaude.server.settings import Settings
 from mockclaude.server.stats import Stats
+
+if TYPE_CHECKING:
+    from mockclaude.recorded import Recordings
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class MockState:
         self.faults = FaultInjector(list(settings.faults), seed=None if options.seed is None else options.seed + 1)
         self.settings = settings
         self.limiter = RateLimiter(settings.rate_limit, org_id=options.org_id)
+        self.recorded: Recordings | None = None  # --fixtures / --profile: answer like the recording
 
     def apply(self, new: Settings) -> None:
         """Swap in new settings; the rate limiter restarts (full buckets) only if its limits changed."""

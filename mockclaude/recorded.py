@@ -1,0 +1,264 @@
+"""`mockclaude serve --fixtures`: the index of recorded exchanges, and how a request finds its recording.
+
+Every recorded /v1/messages exchange is indexed by `fixtures.match_key` of its (anonymized) request
+body. An incoming request is looked up
+1. as it is (the replayer sends the anonymized text of the fixture),
+2. anonymized the way its fixture file was (`mockclaude.anonymize`: secrets redacted, PII replaced
+   by the pseudonyms of the session key, which the user passes with --session-key), once with the
+   names learnt from earlier requests (as the recorder did) and once without,
+3. for shape fixtures, by structure: the same request with every text's token count within 5%
+   (regenerated text rarely re-tokenizes to exactly the recorded count).
+Several recordings of one request are served in turn, in recorded order. Unmatched requests get a
+synthetic answer drawn from the latency profile fitted on the same files (`profile_fit`), or a 404
+with --strict-fixtures.
+"""
+
+import dataclasses
+import random
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mockclaude import profile_fit
+from mockclaude.anonymize import Anonymizer
+from mockclaude.content import ContentSettings, OutputLength
+from mockclaude.faults import KINDS, FaultInjector, FaultSpec
+from mockclaude.fixtures import _MATCH_FIELDS, SHAPE_KEY, Exchange, is_placeholder, iter_many, match_key, read_header
+from mockclaude.pacing import Timing
+from mockclaude.pseudonyms import Pseudonymizer, key_fingerprint, key_path_for, load_or_create_key
+from mockclaude.server.settings import Settings
+from mockclaude.wire.errors import ApiError
+
+# A shape fixture matches when every text's token count is within this share (or 2 tokens).
+SHAPE_TOLERANCE = 0.05
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One recorded exchange and whether its text is shape placeholders."""
+
+    exchange: Exchange
+    shape: bool
+
+
+@dataclass
+class _KeyView:
+    """Anonymizes incoming requests like the files recorded with one mode (and key) were."""
+
+    mode: str
+    anonymizer: Anonymizer
+    pseudonymizer: Pseudonymizer | None = None
+
+    def keys(self, body: dict[str, Any]) -> list[str]:
+        """Match keys of the anonymized body: with the session's learnt names, then without."""
+        out = [match_key(self.anonymizer.body(body))]
+        if self.pseudonymizer is not None:
+            out.append(match_key(Anonymizer(self.mode, self.pseudonymizer).body(body)))
+        return out
+
+
+def _skeleton(shaped: dict[str, Any]) -> tuple[str, tuple[int, ...]]:
+    """(key of the request's structure, its token counts in a fixed order) of a shape-mode body."""
+    counts: list[int] = []
+
+    def strip(v: Any) -> Any:
+        if is_placeholder(v):
+            counts.append(v[SHAPE_KEY])
+            return {SHAPE_KEY: 0}
+        if isinstance(v, dict):
+            return {k: strip(v[k]) for k in sorted(v)}
+        if isinstance(v, list):
+            return [strip(x) for x in v]
+        return v
+
+    stripped = {k: strip(shaped[k]) for k in _MATCH_FIELDS if k in shaped}
+    return match_key(stripped), tuple(counts)
+
+
+def _close(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    return len(a) == len(b) and all(abs(x - y) <= max(2, SHAPE_TOLERANCE * y) for x, y in zip(a, b, strict=True))
+
+
+@dataclass
+class Recordings:
+    """The recorded exchanges a server answers with, and the profile for everything else."""
+
+    index: dict[str, list[Entry]]
+    profile: profile_fit.Profile | None
+    scale: float = 1.0
+    strict: bool = False
+    faults: FaultInjector | None = None
+    notes: list[str] = field(default_factory=list)
+    _views: list[_KeyView] = field(default_factory=list)
+    _shapes: dict[str, list[tuple[tuple[int, ...], str]]] = field(default_factory=dict)
+    _turns: dict[str, int] = field(default_factory=dict)
+    _shape_view: Anonymizer | None = None
+
+    # -- lookup ---------------------------------------------------------------------------
+    def find(self, body: dict[str, Any]) -> Entry | None:
+        """The recording to answer `body` with (the next one in turn), or None."""
+        key = self._key(body)
+        if key is None:
+            return None
+        entries = self.index[key]
+        turn = self._turns.get(key, 0)
+        self._turns[key] = turn + 1
+        return entries[turn % len(entries)]
+
+    def _key(self, body: dict[str, Any]) -> str | None:
+        key = match_key(body)
+        if key in self.index:
+            return key
+        for view in self._views:
+            for key in view.keys(body):
+                if key in self.index:
+                    return key
+        if self._shape_view is None:
+            return None
+        shaped = self._shape_view.body(body)
+        key = match_key(shaped)
+        if key in self.index:
+            return key
+        skeleton, counts = _skeleton(shaped)
+        near = [(sum(abs(x - y) for x, y in zip(counts, c, strict=True)), k)
+                for c, k in self._shapes.get(skeleton, ()) if _close(counts, c)]  # fmt: skip
+        return min(near)[1] if near else None
+
+    def unmatched(self, body: dict[str, Any]) -> ApiError:
+        """The --strict-fixtures answer to a request no recording matches."""
+        return ApiError(
+            404,
+            f"mockclaude: no recorded exchange matches this request (model {body.get('model')!r}, "
+            f"{len(body.get('messages') or [])} messages, key {match_key(body)[:19]}…); "
+            "--strict-fixtures answers only recorded requests",
+        )
+
+    # -- unmatched requests ---------------------------------------------------------------
+    def synthetic(
+        self, model: str, input_tokens: int, settings: Settings, timing: Timing, rng: random.Random
+    ) -> tuple[ContentSettings, Timing]:
+        """Output length and timing for an unmatched request, drawn from the profile.
+
+        What the user set with --ttft, --tps or --output-tokens keeps precedence.
+        """
+        content = settings.content
+        if self.profile is None:
+            return content, timing
+        m = self.profile.for_model(model)
+        drawn = m.draw_timing(input_tokens, rng, timing)
+        timing = Timing(
+            ttft_s=timing.ttft_s if settings.ttft else drawn.ttft_s * self.scale,
+            tps=timing.tps if settings.tps else drawn.tps / self.scale,
+            chunk_tokens=drawn.chunk_tokens,
+        )
+        # The default length distribution is a stand-in: the recording knows better.
+        n = m.draw_output_tokens(input_tokens, rng) if content.output_length.kind == "lognormal" else None
+        if n is not None:
+            content = dataclasses.replace(content, output_length=OutputLength("fixed", n, n))
+        return content, timing
+
+    def pick_fault(self) -> str | None:
+        """A fault at the recorded rates for an unmatched request (--faults-from-fixtures)."""
+        return self.faults.pick() if self.faults is not None else None
+
+
+# -- loading --------------------------------------------------------------------------------
+def _key_for(path: Path, header: dict[str, Any], session_key: bytes | None, notes: list[str]) -> bytes | None:
+    """The session key that made a pii fixture's pseudonyms, if we have it."""
+    want = (header.get("anonymization") or {}).get("key_fingerprint")
+    candidates = [session_key] if session_key is not None else []
+    default = key_path_for(path)
+    if default.exists():
+        candidates.append(load_or_create_key(default))  # it exists: this only reads it
+    for key in candidates:
+        if want is None or key_fingerprint(key) == want:
+            return key
+    notes.append(
+        f"{path}: pii fixture without its session key (--session-key FILE, or {default.name} beside it); "
+        "requests whose text has PII will not match, everything else still does"
+    )
+    return None
+
+
+def load(
+    paths: list[str],
+    *,
+    session_key: str | None = None,
+    scale: float = 1.0,
+    strict: bool = False,
+    profile_path: str | None = None,
+    faults_from_fixtures: bool = False,
+    seed: int | None = None,
+) -> Recordings:
+    """Index fixture files for serving (FixtureError names file and line; ValueError a bad option)."""
+    if not scale > 0:
+        raise ValueError(f"--time-scale must be > 0, not {scale}")
+    if strict and not paths:
+        raise ValueError("--strict-fixtures needs --fixtures FILE")
+    key = load_or_create_key(session_key) if session_key and Path(session_key).exists() else None
+    if session_key and key is None:
+        raise ValueError(f"--session-key {session_key}: no such file")
+    for p in [*paths, *([profile_path] if profile_path else [])]:
+        if not Path(p).is_file():
+            raise ValueError(f"{'--profile' if p == profile_path else '--fixtures'} {p}: no such file")
+    notes: list[str] = []
+    index: dict[str, list[Entry]] = {}
+    views: dict[tuple[str, bytes | None], _KeyView] = {}
+    shapes: dict[str, list[tuple[tuple[int, ...], str]]] = {}
+    shape_seen = False
+    key_used = False
+    for p in paths:
+        header = read_header(p)
+        mode = (header.get("anonymization") or {}).get("mode", "off")
+        file_key = _key_for(Path(p), header, key, notes) if mode == "pii" else None
+        key_used |= file_key is not None and file_key == key
+        if mode == "shape":
+            shape_seen = True
+        elif (mode, file_key) not in views:
+            pseudo = Pseudonymizer(file_key) if file_key is not None else None
+            # Without the key, pii files are still matched on secret redaction alone.
+            views[(mode, file_key)] = _KeyView(
+                mode if pseudo else "off", Anonymizer(mode if pseudo else "off", pseudo), pseudo
+            )
+        for _, ex in iter_many([p]):
+            body = ex["request"].get("body")
+            path = str(ex["request"].get("path") or "").split("?")[0].rstrip("/")
+            if path != "/v1/messages" or not isinstance(body, dict):
+                continue
+            if (ex["response"].get("error") or {}).get("kind") == "client":
+                continue  # the client gave up: only part of the answer was recorded
+            k = match_key(body)
+            if k not in index and mode == "shape":
+                skeleton, counts = _skeleton(body)
+                shapes.setdefault(skeleton, []).append((counts, k))
+            index.setdefault(k, []).append(Entry(ex, mode == "shape"))
+    if key is not None and not key_used:
+        raise ValueError(f"--session-key {session_key}: its fingerprint matches none of the pii fixtures given")
+    profile = profile_fit.load(profile_path) if profile_path else (profile_fit.fit(paths) if index else None)
+    if faults_from_fixtures and profile is None:
+        raise ValueError("--faults-from-fixtures needs --fixtures FILE or --profile FILE")
+    injector = None
+    if faults_from_fixtures and profile is not None:
+        rates = profile.models[profile_fit.POOLED].faults
+        injector = FaultInjector([FaultSpec(k, v) for k, v in rates.items() if k in KINDS and v > 0], seed=seed)
+    total = sum(len(v) for v in index.values())
+    if paths:
+        notes.insert(0, f"{total} recorded exchanges ({len(index)} distinct requests) from {len(paths)} file(s)")
+    return Recordings(
+        index=index,
+        profile=profile,
+        scale=scale,
+        strict=strict,
+        faults=injector,
+        notes=notes,
+        _views=list(views.values()),
+        _shapes=shapes,
+        _shape_view=Anonymizer("shape") if shape_seen else None,
+    )
+
+
+def print_notes(rec: Recordings) -> None:
+    """Tell the user what was loaded and what will not match."""
+    for note in rec.notes:
+        print(f"mockclaude: {note}", file=sys.stderr, flush=True)
