@@ -12,6 +12,7 @@ Deliberate differences from the real service (documented, not accidental):
 - There are no "acceleration limits" (429s for sharp ramps) and no workspace limits.
 """
 
+import functools
 import math
 import re
 import time
@@ -291,4 +292,10 @@ class RateLimiter:
 
 def _rfc3339(ts: float) -> str:
     """`2025-08-21T12:40:59Z`: seconds precision, rounded up."""
-    return datetime.fromtimestamp(math.ceil(ts - _EPS), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _format_second(math.ceil(ts - _EPS))
+
+
+@functools.lru_cache(maxsize=512)
+def _format_second(second: int) -> str:
+    # Cached: under load most headers of a second name the same few instants.
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
