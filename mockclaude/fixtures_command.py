@@ -1,4 +1,4 @@
-"""`mockclaude fixtures stats|validate|scan FILE...`: look inside fixture files.
+"""`mockclaude fixtures stats|validate|scan|fit FILE...`: look inside fixture files.
 
 - stats: distributions of input/output tokens, TTFT, tokens/s, turns per conversation, stream
   share, model mix, status codes and arrival rate, as a table (or `--json`).
@@ -6,6 +6,7 @@
 - scan: anything that still looks like a secret or PII; exit 1 if found, so CI can refuse to
   commit a fixture. Recorder pseudonyms are recognised and not reported (see mockclaude.sensitive);
   names are not scanned (no reliable detector).
+- fit: a latency profile per model for `serve --profile` (see mockclaude.profile_fit).
 """
 
 import argparse
@@ -17,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from mockclaude import profile_fit
 from mockclaude.fixtures import FixtureError, iter_exchanges, read_header
 from mockclaude.sensitive import find, is_harmless, streamed_text_groups
 
@@ -41,11 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE")
     p = sub.add_parser("scan", help="find anything that still looks like a secret or PII; exit 1 if any")
     p.add_argument("files", nargs="+", metavar="FILE")
+    profile_fit.add_arguments(sub.add_parser("fit", help="fit a latency profile per model, with goodness of fit"))
 
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch to the chosen action."""
-    action = {"stats": _stats, "validate": _validate, "scan": _scan}[args.fixtures_command]
+    action = {"stats": _stats, "validate": _validate, "scan": _scan, "fit": profile_fit.run}[args.fixtures_command]
     return action(args)
 
 

@@ -22,6 +22,7 @@ import math
 import os
 import random
 import statistics
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -507,3 +508,30 @@ def format_report(profile: Profile) -> str:
         "TTFT residuals (observed / predicted) are stored too and applied when drawing.",
     ]
     return "\n".join(lines)
+
+
+# -- `mockclaude fixtures fit` --------------------------------------------------------------
+def add_arguments(p: Any) -> None:
+    """Flags of `mockclaude fixtures fit`."""
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("-o", "--out", help="write the profile (JSON, no prompt text) here, for `serve --profile`")
+    p.add_argument("--json", action="store_true", help="print the profile JSON instead of the report")
+    p.add_argument("--skip-bad-lines", action="store_true", help="skip invalid lines (reported) instead of stopping")
+
+
+def run(args: Any) -> int:
+    """Fit, print the report (or JSON), and save the profile when asked."""
+    problems: list[Any] = []
+    try:
+        profile = fit(args.files, skip_bad_lines=args.skip_bad_lines, on_problem=problems.append)
+        if args.out:
+            profile.save(args.out)
+    except (OSError, ValueError) as exc:
+        print(f"mockclaude fixtures fit: {exc}", file=sys.stderr)
+        return 1
+    for p in problems:
+        print(f"warning: {p}", file=sys.stderr)
+    print(json.dumps(profile.to_json(), indent=1) if args.json else format_report(profile))
+    if args.out:
+        print(f"\nprofile written to {args.out} (numbers and model names only; share it with `serve --profile`)")
+    return 0
