@@ -11,6 +11,7 @@ chunk), so the client gets each SSE event as soon as the upstream sends it. Buil
 thread; a failure there is logged and never touches the proxied exchange.
 """
 
+import asyncio
 import logging
 import queue
 import sys
@@ -26,10 +27,11 @@ if __package__ in (None, ""):
 
 from mitmproxy import ctx, exceptions, http
 
+from mockclaude.anonymize import Anonymizer
 from mockclaude.fixtures import ANONYMIZATION_MODES, FixtureWriter, iter_exchanges, make_header, read_header
-from recorder.anonymize import Anonymizer
+from mockclaude.pseudonyms import Pseudonymizer, key_fingerprint, key_path_for, load_or_create_key
+from mockclaude.tokens import encoding
 from recorder.capture import Capture, build_exchange, is_recorded
-from recorder.pseudonyms import Pseudonymizer, key_fingerprint, key_path_for, load_or_create_key
 
 log = logging.getLogger("mockclaude.recorder")
 _META = "mockclaude_capture"
@@ -118,7 +120,12 @@ class Recorder:
         )
         self._writer = FixtureWriter(out, header, fsync=fsync)
         self._anon = Anonymizer(mode, pseudo)
+        # Load the tokenizer now: loading it on the first exchange would stall the proxy for ~0.5 s.
+        encoding()
         if self._worker is None:
+            # The worker is CPU-bound; hand the GIL back to the proxy's event loop every 1 ms
+            # (default 5 ms) so forwarding chunks of other streams is never held up for long.
+            sys.setswitchinterval(0.001)
             self._worker = threading.Thread(target=self._work, name="mockclaude-recorder", daemon=True)
             self._worker.start()
         log.info("mockclaude recorder: writing %s (anonymize=%s)", out, mode)
@@ -196,7 +203,9 @@ class Recorder:
             cap.status = flow.response.status_code
             cap.response_headers = list(flow.response.headers.items(multi=True))
             cap.chunks = [(cap.t_end, flow.response.raw_content or b"")]
-        self._queue.put(cap)
+        # Queue it after mitmproxy has sent the end of the response: waking the worker first
+        # would let it take the GIL while the client still waits for the last chunk.
+        asyncio.get_running_loop().call_soon(self._queue.put, cap)
 
     def done(self) -> None:
         """Flush every queued exchange, then close the file."""

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from mockclaude.anonymize import Anonymizer
 from mockclaude.fixtures import match_key
 from mockclaude.tokens import count_request, count_response_content
 from mockclaude.wire.sse import SSEParser
-from recorder.anonymize import Anonymizer
 from recorder.headers import request_headers, response_headers
 
 MESSAGES_PATH = "/v1/messages"

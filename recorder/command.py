@@ -67,28 +67,28 @@ def mitmdump_argv(args: argparse.Namespace) -> list[str]:
         f"mockclaude record: proxying {{url}} -> {_escape(target)}, writing {_escape(args.out)} "
         f"(anonymize={args.anonymize}); listening on {{url}}"
     )
-    argv = [
-        sys.executable,
-        "-c",
-        "from mitmproxy.tools.main import mitmdump; mitmdump()",
-        "--mode",
-        mode,
-        "-s",
-        str(ADDON),
-        "--set",
-        f"mockclaude_out={args.out}",
-        "--set",
-        f"mockclaude_anonymize={args.anonymize}",
-        "--set",
-        f"mockclaude_ready={ready}",
-        "--set",
-        f"flow_detail={1 if args.verbose else 0}",
-    ]
+    settings = {
+        "mockclaude_out": args.out,
+        "mockclaude_anonymize": args.anonymize,
+        "mockclaude_ready": ready,
+        "flow_detail": "1" if args.verbose else "0",
+        # Read the request before connecting upstream, so a refused connection is still recorded
+        # (the client then gets mitmproxy's 502 instead of a dropped connection).
+        "connection_strategy": "lazy",
+    }
     if args.key_file:
-        argv += ["--set", f"mockclaude_key_file={args.key_file}"]
+        settings["mockclaude_key_file"] = args.key_file
     if args.fsync:
-        argv += ["--set", "mockclaude_fsync=true"]
-    return argv + list(getattr(args, "extra_args", []) or [])
+        settings["mockclaude_fsync"] = "true"
+    extra = list(getattr(args, "extra_args", []) or [])
+    # mitmdump refuses an option set twice: the user's own --set wins over our default.
+    for arg in extra:
+        settings.pop(arg.split("=", 1)[0], None)
+    argv = [sys.executable, "-c", "from mitmproxy.tools.main import mitmdump; mitmdump()", "--mode", mode]
+    argv += ["-s", str(ADDON)]
+    for key, value in settings.items():
+        argv += ["--set", f"{key}={value}"]
+    return argv + extra
 
 
 def run(args: argparse.Namespace) -> int:
