@@ -7,7 +7,10 @@ location names the union tag of a block, e.g. `messages.3.content.1.tool_use.inp
   [REF]  /work/shared/reference/anthropic-api.md §1.5 (verbatim texts with their issue links)
   [ISS]  the GitHub issue quoted inline, with the real API's response body
   [SDK]  anthropic==2.12.0 request types (field names, literals, required keys)
-Unknown fields are accepted everywhere: SDK 2.12 sends fields newer than any catalogue of them.
+Unknown fields are accepted by default, because SDK 2.12 sends fields newer than any list of them;
+`strict=True` rejects unknown top-level fields as the real API does (`extra_body: Extra inputs are not
+permitted`). Checks that depend on the model (limits, prefill, thinking modes, sampling, system
+messages) live in `check_model_limits`, run once the model is known.
 """
 
 import base64
