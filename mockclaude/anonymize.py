@@ -125,9 +125,14 @@ class Anonymizer:
         return sorted(out)
 
     def text(self, text: str) -> str:
-        """`text` with secrets redacted and (in pii mode) PII replaced."""
+        """`text` with secrets redacted and (in pii mode) PII replaced, names in it included."""
         if self.mode == "shape":
             raise ValueError("shape mode replaces text by placeholders; use tree()")
+        if self.mode == "pii":
+            self.learn_names(text)
+        return self._replace(text)
+
+    def _replace(self, text: str) -> str:
         return split_apply([text], self.spans(text))[0]
 
     # -- JSON trees ------------------------------------------------------------------------
@@ -136,7 +141,8 @@ class Anonymizer:
         if isinstance(obj, str):
             if key in _STRUCTURAL and not data:
                 return obj
-            return placeholder(obj) if self.mode == "shape" else self.text(obj)
+            # Names were learnt from the whole tree first (body(), events()), so only replace here.
+            return placeholder(obj) if self.mode == "shape" else self._replace(obj)
         if isinstance(obj, list):
             return [self.tree(v, key, data) for v in obj]
         if not isinstance(obj, dict):
