@@ -57,6 +57,10 @@ class ModelInfo:
     exclusive_sampling: bool = False  # "`temperature` and `top_p` cannot both be specified"
     system_role: bool = False  # role "system" inside messages (Opus 4.8 and later)
     fast_mode: bool = False  # accepts speed "fast" ([MDEV] experimental.modes.fast)
+    # Tokens this model counts for a text, relative to the models before Opus 4.7: their newer
+    # tokenizer yields "approximately 30% more tokens" for the same text ([DOCS] haiku-5-5/overview;
+    # Simon Willison's Sonnet 5 measurement as reported by QbitAI, 2026-07-01).
+    tokenizer_factor: float = 1.0
     image_input: bool = True
     pdf_input: bool = True
     source: str = ""
@@ -83,8 +87,10 @@ def _m(**kw: Any) -> ModelInfo:
     return ModelInfo(**kw)
 
 
+_NEW_TOKENIZER = 1.3
 _NEW_GEN = dict(  # what Opus 4.7 changed and later models kept [DOCS, MDEV temperature=false]
-    supports_prefill=False, accepts_sampling=False, system_role=True, efforts=EFFORTS_ALL
+    supports_prefill=False, accepts_sampling=False, system_role=True, efforts=EFFORTS_ALL,
+    tokenizer_factor=_NEW_TOKENIZER,
 )
 
 # Newest first, as /v1/models lists them.
@@ -135,7 +141,7 @@ CATALOGUE: tuple[ModelInfo, ...] = (
     _m(id="claude-opus-4-7", fast_mode=True, display_name="Claude Opus 4.7", created_at="2026-04-16",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="opus", thinking_types=_ADAPTIVE,
        ttft_s=2.2, tps=50.0, source="[MDEV] claude-opus-4-7.toml", supports_prefill=False,
-       accepts_sampling=False, efforts=EFFORTS_ALL),
+       accepts_sampling=False, efforts=EFFORTS_ALL, tokenizer_factor=_NEW_TOKENIZER),
     _m(id="claude-sonnet-4-6", display_name="Claude Sonnet 4.6", created_at="2026-02-17",
        max_input_tokens=1_000_000, max_output_tokens=64_000, line="sonnet",
        thinking_types=_BUDGET_AND_ADAPTIVE, ttft_s=1.207, tps=95.3, latency_source="[BB] bridgebench.ai",

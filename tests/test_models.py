@@ -76,6 +76,12 @@ def test_fast_mode_speeds_up_output_only_where_offered() -> None:
     assert haiku.output_tps("fast") == haiku.tps
 
 
+def test_newer_tokenizer_from_opus_4_7_on() -> None:
+    factors = {m.id: m.tokenizer_factor for m in CATALOGUE}
+    assert factors["claude-opus-4-7"] == factors["claude-haiku-5-5"] == factors["claude-sonnet-5"] == 1.3
+    assert factors["claude-opus-4-6"] == factors["claude-haiku-4-5-20251001"] == 1.0
+
+
 def test_resolve_by_id_and_alias() -> None:
     by_alias = resolve("claude-haiku-4-5")
     assert by_alias is not None and by_alias.id == "claude-haiku-4-5-20251001"
