@@ -8,6 +8,7 @@ the master with each stats report and once more, completely, when the master ask
 import logging
 import random
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +52,7 @@ class ReplayContext:
     budget: Budget = field(default_factory=Budget)
     records: list[RequestRecord] = field(default_factory=list)  # local/master: every record
     unsent: list[RequestRecord] = field(default_factory=list)  # worker: not yet shipped
-    schedule: Any = None  # open loop: iterator of (due seconds, Sample)
+    schedule: Iterator[arrivals.Arrival] | None = None  # open loop: (due seconds, what to send)
     schedule_start: float = 0.0
     users_started: int = 0
     flushed: set[str] = field(default_factory=set)  # master: workers that answered the flush
@@ -146,7 +147,6 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     except (OptionError, UnsafeTarget, FixtureError, ValueError) as exc:
         log.error("mockclaude replay: %s", exc)
         raise
-    _context.schedule_start = 0.0
 
 
 def record(environment: Environment, rec: RequestRecord) -> None:

@@ -20,7 +20,7 @@ from locust.exception import StopUser
 
 from mockclaude.content import TokenSource
 from replay import plugin
-from replay.classify import CONNECTION_ERROR, TIMEOUT, is_retryable, status_class
+from replay.classify import CONNECTION_ERROR, INTERRUPTED, TIMEOUT, is_retryable, status_class
 from replay.records import RequestRecord
 from replay.retry import backoff_s, retry_after_s
 from replay.stream import error_message, read_message, read_stream
@@ -141,7 +141,7 @@ class ClaudeUser(User):
                 try:
                     content = resp.content
                 except _TRANSPORT_ERRORS as exc:
-                    rec.error_class, rec.error, rec.e2e_s = "interrupted", f"{type(exc).__name__}: {exc}", since()
+                    rec.error_class, rec.error, rec.e2e_s = INTERRUPTED, f"{type(exc).__name__}: {exc}", since()
                     return rec
                 read_message(rec, content, since())
         return rec
