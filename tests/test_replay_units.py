@@ -256,3 +256,32 @@ def test_open_loop_schedules(tmp_path: Path) -> None:
     assert whole[:6] == pytest.approx([0, 1, 2, 3, 4, 5]) and whole[6] == pytest.approx(6.0)
     parts = sorted(t for i in range(3) for t, _ in itertools.islice(arrivals.recorded(w, 2.0, i, 3), 4))
     assert parts == pytest.approx(whole)
+
+
+def test_sampling_keeps_the_recorded_mix_of_the_bundled_sessions() -> None:
+    w = load([profiles.get("multi-turn").path, profiles.get("short-short").path])
+    rng = random.Random(5)
+    sent = [s for _ in range(3000) for s in w.pick_conversation(rng)]
+
+    def shares(samples: list) -> dict:
+        n = len(samples)
+        return {
+            "stream": sum(s.stream for s in samples) / n,
+            "tools": sum(s.tools for s in samples) / n,
+            "deep": sum(s.depth >= 3 for s in samples) / n,
+            "sonnet": sum("sonnet" in s.model for s in samples) / n,
+        }
+
+    want, got = shares(w.samples), shares(sent)
+    assert 0 < want["stream"] < 1 and 0 < want["tools"] < 1 and 0 < want["deep"] < 1
+    for key in want:
+        assert got[key] == pytest.approx(want[key], abs=0.03), key
+
+
+def test_burst_profile_keeps_only_clustered_arrivals(tmp_path: Path) -> None:
+    spaced = load([write_fixture(tmp_path / "f.jsonl")])  # 2 s apart: no burst
+    with pytest.raises(ValueError):
+        profiles.get("burst").select(spaced)
+    bursts = load([profiles.get("burst").path])
+    assert len(profiles.get("burst").select(bursts).samples) == len(bursts.samples)
+    assert len(profiles.get("burst").select(load([profiles.get("short-short").path])).samples) < 24
