@@ -196,16 +196,22 @@ class Recorder:
         cap: Capture | None = flow.metadata.pop(_META, None)
         if cap is None:
             return
-        cap.t_end = time.monotonic()
-        cap.error = error
-        if cap.status is None and flow.response is not None and error is None:
-            # A response made by mitmproxy or another addon (no responseheaders tee).
-            cap.status = flow.response.status_code
-            cap.response_headers = list(flow.response.headers.items(multi=True))
-            cap.chunks = [(cap.t_end, flow.response.raw_content or b"")]
-        # Queue it after mitmproxy has sent the end of the response: waking the worker first
-        # would let it take the GIL while the client still waits for the last chunk.
-        asyncio.get_running_loop().call_soon(self._queue.put, cap)
+        try:
+            cap.t_end = time.monotonic()
+            cap.error = error
+            if cap.status is None and flow.response is not None and error is None:
+                # A response made by mitmproxy or another addon (no responseheaders tee).
+                cap.status = flow.response.status_code
+                cap.response_headers = list(flow.response.headers.items(multi=True))
+                cap.chunks = [(cap.t_end, flow.response.raw_content or b"")]
+            try:
+                # Queue it after mitmproxy has sent the end of the response: waking the worker
+                # first would let it take the GIL while the client still waits for the last chunk.
+                asyncio.get_running_loop().call_soon(self._queue.put, cap)
+            except RuntimeError:  # no event loop (driven from outside mitmproxy)
+                self._queue.put(cap)
+        except Exception:
+            log.exception("mockclaude recorder: could not queue %s %s", cap.method, cap.path)
 
     def done(self) -> None:
         """Flush every queued exchange, then close the file."""
