@@ -15,7 +15,9 @@ LEFT, RIGHT, TOP, BOTTOM = 60, 20, 40, 50
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 
-def _frame(title: str, xlabel: str, ylabel: str, x_max: float, y_max: float, body: list[str]) -> str:
+def _frame(
+    title: str, xlabel: str, ylabel: str, x_max: float, y_max: float, body: list[str], x_min: float = 0.0
+) -> str:
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="11">',
@@ -30,7 +32,8 @@ def _frame(title: str, xlabel: str, ylabel: str, x_max: float, y_max: float, bod
     for i in range(6):
         x = LEFT + pw * i / 5
         y = TOP + ph - ph * i / 5
-        parts.append(f'<text x="{x:.1f}" y="{TOP + ph + 15}" text-anchor="middle">{_num(x_max * i / 5)}</text>')
+        x_label = _num(x_min + (x_max - x_min) * i / 5)
+        parts.append(f'<text x="{x:.1f}" y="{TOP + ph + 15}" text-anchor="middle">{x_label}</text>')
         parts.append(f'<text x="{LEFT - 5}" y="{y + 4:.1f}" text-anchor="end">{_num(y_max * i / 5)}</text>')
     return "\n".join([*parts, *body, "</svg>\n"])
 
@@ -44,10 +47,13 @@ def histogram(values: Sequence[float], title: str, xlabel: str, bins: int = 40) 
     v = sorted(values)
     if not v:
         return _frame(f"{title} (no data)", xlabel, "requests", 1, 1, [])
-    x_max = v[-1] * 1.05 or 1.0
+    # Zoom on the data: latencies cluster far from zero, and a 0-based axis would squeeze them.
+    pad = (v[-1] - v[0]) * 0.05 or max(abs(v[0]) * 0.05, 1e-6)
+    x_min, x_max = max(v[0] - pad, 0.0), v[-1] + pad
+    width = x_max - x_min
     counts = [0] * bins
     for x in v:
-        counts[min(int(x / x_max * bins), bins - 1)] += 1
+        counts[min(int((x - x_min) / width * bins), bins - 1)] += 1
     y_max = max(counts)
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
     body = []
@@ -60,12 +66,12 @@ def histogram(values: Sequence[float], title: str, xlabel: str, bins: int = 40) 
             )
     for p, colour in ((50, COLOURS[2]), (99, COLOURS[1])):
         q = percentile(v, p)
-        x = LEFT + pw * q / x_max
+        x = LEFT + pw * (q - x_min) / width
         body.append(
             f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{TOP + ph}" stroke="{colour}" stroke-dasharray="4"/>'
         )
-        body.append(f'<text x="{x + 3:.1f}" y="{TOP + 12}" fill="{colour}">p{p} {_num(q)}</text>')
-    return _frame(f"{title} (n={len(v)})", xlabel, "count", x_max, y_max, body)
+        body.append(f'<text x="{x + 3:.1f}" y="{TOP + 12 + 14 * (p == 99)}" fill="{colour}">p{p} {_num(q)}</text>')
+    return _frame(f"{title} (n={len(v)})", xlabel, "count", x_max, y_max, body, x_min)
 
 
 def timeseries(series: Mapping[str, Sequence[float]], title: str, ylabel: str, step_s: float = 1.0) -> str:
