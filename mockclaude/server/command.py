@@ -2,10 +2,10 @@
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -134,6 +134,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     auth.add_argument("--admin-token", help="require this value in x-mockclaude-admin-token for /_mockclaude/")
     auth.add_argument("--no-admin", action="store_true", help="disable the admin API")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--no-uvloop", action="store_true", help="use asyncio's own event loop even if uvloop is installed")
 
 
 def build(args: argparse.Namespace) -> MockState:
@@ -192,6 +193,15 @@ async def serve(state: MockState, host: str, port: int) -> None:
     await runner.cleanup()
 
 
+def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when the optional extra `speed` is installed (see BENCHMARKS.md for its gain)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def run(args: argparse.Namespace) -> int:
     """Entry point of `mockclaude serve`."""
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -200,9 +210,5 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"mockclaude serve: {exc}", file=sys.stderr)
         return 2
-    with contextlib.suppress(ImportError):
-        import uvloop  # optional extra `speed`
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    asyncio.run(serve(state, args.host, args.port))
+    asyncio.run(serve(state, args.host, args.port), loop_factory=None if args.no_uvloop else _uvloop_factory())
     return 0

@@ -1,4 +1,7 @@
-"""Sends a prepared answer on schedule: SSE frames at their deadlines, or a JSON body when it is due."""
+"""Sends a prepared answer on schedule: SSE frames at their deadlines, or a JSON body when it is due.
+
+`Progress` is re-exported for the handler, which settles rate limits with it.
+"""
 
 import asyncio
 import contextlib
@@ -8,11 +11,9 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from mockclaude.pacing import Frame
+from mockclaude.server.scheduler import Progress, StreamDropped, scheduler
 from mockclaude.server.stats import Stats
 from mockclaude.wire.errors import ApiError
-
-# Frames due within this window are written together: fewer syscalls, same timing to the eye.
-COALESCE_S = 0.002
 
 
 @dataclass
@@ -25,12 +26,6 @@ class Answer:
     body: bytes | None = None
     at_s: float = 0.0
     fault: str | None = None  # for JSON answers: "midstream" or "disconnect"
-
-
-class Progress:
-    """Output tokens delivered so far by one response."""
-
-    tokens = 0
 
 
 def drop(request: web.Request) -> None:
@@ -57,39 +52,26 @@ async def send_json(
 async def send_stream(
     request: web.Request, frames: list[Frame], headers: dict[str, str], stats: Stats, progress: Progress
 ) -> web.StreamResponse:
-    """Send SSE frames at their deadlines on the loop's monotonic clock; `progress` counts tokens out."""
+    """Send SSE frames at their deadlines (the loop's FrameScheduler); `progress` counts tokens out."""
     resp = web.StreamResponse(
         status=200,
         headers={**headers, "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"},
     )
     await resp.prepare(request)
-    loop = asyncio.get_running_loop()
-    start = loop.time()
-    i = 0
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        stats.client_disconnects += 1
+        raise ConnectionResetError("client closed the connection before the stream began")
+    done = scheduler().send(transport, frames, asyncio.get_running_loop().time(), stats, progress)
     try:
-        while i < len(frames):
-            due = start + frames[i].t
-            now = loop.time()
-            if due > now:
-                await asyncio.sleep(due - now)
-                now = loop.time()
-            stats.frame_sent(max(0.0, now - due))
-            # Everything already due goes out in one write.
-            batch: list[Frame] = []
-            while i < len(frames) and start + frames[i].t <= now + COALESCE_S:
-                batch.append(frames[i])
-                i += 1
-            chunk = b"".join(f.data for f in batch if f.data is not None)
-            if chunk:
-                await resp.write(chunk)
-            progress.tokens = batch[-1].tokens_out
-            if batch[-1].data is None:
-                drop(request)
-                return resp
-        await resp.write_eof()
+        await done
+    except StreamDropped:
+        return resp
     except (ConnectionResetError, asyncio.CancelledError):
         stats.client_disconnects += 1
+        done.cancel()
         with contextlib.suppress(Exception):
             drop(request)
         raise
+    await resp.write_eof()
     return resp

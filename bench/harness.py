@@ -1,0 +1,122 @@
+"""What every benchmark needs: the mock as a real process, its CPU, load-generator processes, stats."""
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+
+from replay.summary import percentile
+from tests.servers import Proc, mock_server
+
+__all__ = ["CpuMeter", "Proc", "admin_stats", "machine", "mock_server", "pct", "run_clients"]
+
+
+def pct(values: Sequence[float], p: float) -> float:
+    """Percentile p of unsorted values."""
+    return percentile(sorted(values), p)
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds used by a process tree between start() and stop(), and the peak over 0.5 s samples."""
+
+    pid: int
+    interval_s: float = 0.5
+    seconds: float = 0.0
+    wall_s: float = 0.0
+    peak: float = 0.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def _tree(self) -> list[psutil.Process]:
+        root = psutil.Process(self.pid)
+        return [root, *root.children(recursive=True)]
+
+    def _cpu(self) -> float:
+        total = 0.0
+        for p in self._tree():
+            with contextlib.suppress(psutil.Error):
+                t = p.cpu_times()
+                total += t.user + t.system
+        return total
+
+    def __enter__(self) -> "CpuMeter":
+        self._t0, self._c0 = time.monotonic(), self._cpu()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        last_t, last_c = self._t0, self._c0
+        while not self._stop.wait(self.interval_s):
+            t, c = time.monotonic(), self._cpu()
+            self.peak = max(self.peak, (c - last_c) / (t - last_t))
+            last_t, last_c = t, c
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.wall_s = time.monotonic() - self._t0
+        self.seconds = self._cpu() - self._c0
+
+    @property
+    def mean(self) -> float:
+        """Average cores used over the measured window (1.0 = one core busy)."""
+        return self.seconds / self.wall_s if self.wall_s else 0.0
+
+
+def run_clients(spec: dict[str, Any], procs: int, module: str = "bench.sse_load") -> tuple[list[dict[str, Any]], float]:
+    """Split `spec["streams"]` over `procs` load-generator processes; their records and CPU seconds."""
+    per = [spec["streams"] // procs + (1 if i < spec["streams"] % procs else 0) for i in range(procs)]
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", module, json.dumps({**spec, "streams": n, "seed": i})],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},
+        )
+        for i, n in enumerate(per)
+        if n
+    ]
+    records: list[dict[str, Any]] = []
+    cpu = 0.0
+    for child in children:
+        out, _ = child.communicate(timeout=spec["timeout_s"] + spec.get("ramp_s", 0) + 60)
+        if child.returncode != 0:
+            raise RuntimeError(f"load generator {module} failed with exit code {child.returncode}")
+        for line in out.splitlines():
+            obj = json.loads(line)
+            if "client_cpu_s" in obj:
+                cpu += obj["client_cpu_s"]
+            else:
+                records.append(obj)
+    return records, cpu
+
+
+def admin_stats(url: str) -> dict[str, Any]:
+    """The mock's /_mockclaude/stats."""
+    with urllib.request.urlopen(f"{url}/_mockclaude/stats", timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def machine() -> str:
+    """A one-line description of this machine, for the figures' provenance."""
+    model = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+        model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    return f"{os.cpu_count()} cpu ({model}), Python {sys.version.split()[0]}"
+
+
+@contextlib.contextmanager
+def mock(*flags: str) -> Iterator[Proc]:
+    """A mock with the admin API on, timed for benchmarks (no prompt-length TTFT)."""
+    with mock_server("--prefill-tps", "1e12", *flags, timeout=60) as p:
+        yield p

@@ -1,0 +1,114 @@
+"""Concurrent streams on one mock process: does each stream keep its rate and TTFT?
+
+For each concurrency level, a fresh `mockclaude serve` streams `--tokens` tokens per request at
+`--tps` after `--ttft`; load-generator processes (bench.sse_load) open the streams spread over
+`--ramp` seconds and time them. Reported per level: achieved tokens/s per stream (p5, p50) and its
+ratio to the target, TTFT error against the scheduled TTFT (p50, p99), the mock's CPU (mean and
+peak, 1.0 = one core; CPU ms per stream, which contention on a shared machine barely moves),
+the client's CPU, and the mock's own lateness report.
+
+    .venv/bin/python -m bench.streams --streams 100,500,1000,2000
+"""
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from bench.harness import CpuMeter, admin_stats, machine, mock, pct, run_clients
+
+MODEL = "claude-sonnet-4-6"
+
+
+def measure(args: argparse.Namespace, streams: int, flags: list[str]) -> dict[str, Any]:
+    """One concurrency level against a fresh mock."""
+    with mock(
+        "--ttft", str(args.ttft), "--tps", str(args.tps), "--output-tokens", str(args.tokens),
+        "--chunk-tokens", str(args.chunk), *flags,
+    ) as proc:  # fmt: skip
+        host, port = proc.url.removeprefix("http://").split(":")
+        spec = {
+            "host": host,
+            "port": int(port),
+            "streams": streams,
+            "ramp_s": args.ramp,
+            "timeout_s": args.ttft + args.tokens / args.tps * 3 + 30,
+            "body": {
+                "model": MODEL,
+                "max_tokens": args.tokens,
+                "stream": True,
+                "messages": [{"role": "user", "content": "x"}],
+            },
+        }
+        with CpuMeter(proc.popen.pid) as cpu:
+            records, client_cpu = run_clients(spec, args.client_procs)
+        server = admin_stats(proc.url)
+    ok = [r for r in records if r["complete"] and r["status"] == 200 and r["output_tokens"] == args.tokens]
+    rates = [(r["output_tokens"] - 1) / (r["last_delta"] - r["first_delta"]) for r in ok if r["deltas"] > 1]
+    ttft_err = [r["first_delta"] - r["start"] - args.ttft for r in ok]
+    return {
+        "streams": streams,
+        "completed": len(ok),
+        "failed": len(records) - len(ok),
+        "rate_p5": pct(rates, 5),
+        "rate_p50": pct(rates, 50),
+        "rate_p5_ratio": pct(rates, 5) / args.tps,
+        "ttft_err_p50_ms": pct(ttft_err, 50) * 1000,
+        "ttft_err_p99_ms": pct(ttft_err, 99) * 1000,
+        "mock_cpu_mean": cpu.mean,
+        "mock_cpu_peak": cpu.peak,
+        "mock_cpu_ms_per_stream": cpu.seconds / max(len(records), 1) * 1000,
+        "client_cpu_mean": client_cpu / cpu.wall_s,
+        "late_frames": server["late_frames"],
+        "frames": server["frames"],
+        "max_lateness_ms": server["max_lateness_s"] * 1000,
+        "client_disconnects": server["client_disconnects"],
+    }
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags shared by the streams benchmark and its smoke test."""
+    p.add_argument("--streams", default="100,500,1000,2000", help="comma-separated concurrency levels")
+    p.add_argument("--tps", type=float, default=40.0, help="target tokens/s per stream")
+    p.add_argument("--ttft", type=float, default=0.5, help="scheduled TTFT in seconds")
+    p.add_argument("--tokens", type=int, default=400, help="output tokens per stream")
+    p.add_argument("--chunk", type=int, default=2, help="tokens per delta")
+    p.add_argument("--ramp", type=float, default=3.0, help="seconds over which streams start")
+    p.add_argument("--client-procs", type=int, default=1, help="load-generator processes")
+    p.add_argument("--mock-flag", action="append", default=[], help="extra flag for the mock (repeatable)")
+    p.add_argument("--json", help="also write the results to this file")
+
+
+ROW = (
+    "{streams:>6} {completed:>6} {failed:>4} {rate_p5:>7.2f} {rate_p50:>7.2f} {rate_p5_ratio:>6.3f} "
+    "{ttft_err_p50_ms:>8.1f} {ttft_err_p99_ms:>8.1f} {mock_cpu_mean:>5.2f} {mock_cpu_peak:>5.2f} "
+    "{mock_cpu_ms_per_stream:>6.2f} {client_cpu_mean:>6.2f} {late_frames:>7} {max_lateness_ms:>8.1f}"
+)
+HEAD = (
+    "streams   done fail  tps_p5 tps_p50 p5/tgt ttfterr50 ttfterr99 mcpu  mpeak mcpu/s  ccpu   late   maxlate\n"
+    "                       tok/s   tok/s              ms        ms  core  core     ms  core frames        ms"
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the levels and print one row each, with the ratio of achieved p5 rate to the target."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+    args = p.parse_args(argv)
+    flags = [f for flag in args.mock_flag for f in flag.split()]
+    print(f"# bench.streams on {machine()}; target {args.tps:g} tok/s, TTFT {args.ttft:g} s, {args.tokens} tokens")
+    print(f"# mock flags: {' '.join(flags) or '(none)'}; client processes: {args.client_procs}")
+    print(HEAD)
+    results = []
+    for n in (int(s) for s in args.streams.split(",")):
+        r = measure(args, n, flags)
+        results.append(r)
+        print(ROW.format(**r), flush=True)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump({"args": vars(args), "results": results}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
