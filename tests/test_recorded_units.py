@@ -1,0 +1,214 @@
+"""Fixture index and matching (`mockclaude.recorded`), in process, on fixture files written here."""
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mockclaude import recorded
+from mockclaude.anonymize import Anonymizer
+from mockclaude.content import TokenSource
+from mockclaude.fixtures import FixtureError, FixtureWriter, expand_shape, make_header, match_key
+from mockclaude.pacing import Range, Timing
+from mockclaude.pseudonyms import Pseudonymizer, key_fingerprint
+from mockclaude.recorded_answer import Rendering, answer, message_from_events, token_pieces
+from mockclaude.tokens import count_text
+from mockclaude.wire import messages as wm
+
+MODEL = "claude-sonnet-4-5"
+
+
+def body(text: str, **extra: Any) -> dict[str, Any]:
+    """A Messages request body."""
+    return {"model": MODEL, "max_tokens": 300, "messages": [{"role": "user", "content": text}], **extra}
+
+
+def stream_exchange(
+    req: dict[str, Any], text: str, *, ttft_ms: float = 300.0, gap_ms: float = 20.0, seq: int = 0
+) -> dict[str, Any]:
+    """A successful streamed exchange: one token per delta, `gap_ms` apart after `ttft_ms`."""
+    pieces = token_pieces(text)
+    n_in = 12
+    events: list[dict[str, Any]] = [
+        {"t_ms": ttft_ms / 2, "event": "message_start", "data": wm.message_start("msg_rec", MODEL, n_in)},
+        {"t_ms": ttft_ms, "event": "content_block_start", "data": wm.block_start(0, {"type": "text", "text": ""})},
+    ]
+    t = ttft_ms
+    for k, piece in enumerate(pieces):
+        t = ttft_ms + k * gap_ms
+        events.append({"t_ms": t, "event": "content_block_delta",
+                       "data": wm.block_delta(0, {"type": "text_delta", "text": piece})})  # fmt: skip
+    events += [
+        {"t_ms": t, "event": "content_block_stop", "data": wm.block_stop(0)},
+        {"t_ms": t, "event": "message_delta", "data": wm.message_delta("end_turn", None, n_in, len(pieces))},
+        {"t_ms": t, "event": "message_stop", "data": wm.MESSAGE_STOP},
+    ]
+    return exchange(req, 200, events=events, timing={"ttfb_ms": 5.0, "ttft_ms": ttft_ms, "total_ms": t},
+                    usage={"input_tokens": n_in, "output_tokens": len(pieces)}, seq=seq)  # fmt: skip
+
+
+def json_exchange(req: dict[str, Any], text: str, *, total_ms: float = 400.0, seq: int = 0) -> dict[str, Any]:
+    """A successful non-streamed exchange."""
+    n = len(token_pieces(text))
+    msg = wm.message(msg_id="msg_rec", model=MODEL, content=[{"type": "text", "text": text}], stop_reason="end_turn",
+                     stop_sequence=None, input_tokens=12, output_tokens=n)  # fmt: skip
+    return exchange(req, 200, body=msg, timing={"ttfb_ms": total_ms, "ttft_ms": None, "total_ms": total_ms},
+                    usage=msg["usage"], seq=seq)  # fmt: skip
+
+
+def error_exchange(req: dict[str, Any], status: int, message: str, *, seq: int = 0) -> dict[str, Any]:
+    """A recorded API error."""
+    err = {"type": "error", "error": {"type": "overloaded_error", "message": message}, "request_id": "req_x"}
+    return exchange(req, status, body=err, timing={"ttfb_ms": 30.0, "ttft_ms": None, "total_ms": 30.0}, seq=seq)
+
+
+def exchange(req: dict[str, Any], status: int | None, *, seq: int = 0, **fields: Any) -> dict[str, Any]:
+    """An exchange record around a request body."""
+    return {
+        "type": "exchange",
+        "seq": seq,
+        "started_s": seq * 0.5,
+        "request": {"method": "POST", "path": "/v1/messages", "headers": {}, "body": req, "match_key": match_key(req)},
+        "response": {
+            "status": status,
+            "headers": {},
+            "body": fields.get("body"),
+            "events": fields.get("events"),
+            "error": fields.get("error"),
+        },
+        "timing": fields.get("timing"),
+        "usage": fields.get("usage"),
+        "estimates": {"input_tokens": 12, "output_tokens": None},
+    }
+
+
+def write(path: Path, exchanges: list[dict[str, Any]], anonymization: str | dict[str, Any] = "off") -> Path:
+    """A fixture file with these exchanges."""
+    with FixtureWriter(path, make_header("recorded", anonymization=anonymization)) as w:
+        for ex in exchanges:
+            w.write(ex)
+    return path
+
+
+def rendering(req: dict[str, Any], scale: float = 1.0) -> Rendering:
+    """What the server passes to `answer`, with a seeded text source."""
+    rng = random.Random(1)
+    source = TokenSource(1)
+    return Rendering(request_body=req, request_id="req_now", rng=rng, tokens_of=lambda n: source.tokens(n, rng),
+                     scale=scale, fallback_timing=Timing(0.2, 50.0, Range(1, 3)))  # fmt: skip
+
+
+def test_volatile_fields_do_not_break_a_match(tmp_path: Path) -> None:
+    rec = recorded.load([str(write(tmp_path / "f.jsonl", [stream_exchange(body("hi"), "Hello there")]))])
+    entry = rec.find(body("hi", metadata={"user_id": "u-77"}, temperature=0.3, stream=True, top_k=5))
+    assert entry is not None and entry.exchange["usage"]["output_tokens"] == len(token_pieces("Hello there"))
+    assert rec.find(body("hi there")) is None
+
+
+def test_recordings_of_one_request_are_served_in_turn(tmp_path: Path) -> None:
+    req = body("again")
+    exs = [error_exchange(req, 529, "Overloaded", seq=0), stream_exchange(req, "second", seq=1),
+           stream_exchange(req, "third", seq=2)]  # fmt: skip
+    rec = recorded.load([str(write(tmp_path / "f.jsonl", exs))])
+    got = [rec.find(req) for _ in range(4)]
+    assert [e.exchange["seq"] for e in got if e] == [0, 1, 2, 0]
+
+
+def test_pii_fixture_matches_real_text_with_the_session_key(tmp_path: Path) -> None:
+    key = bytes(range(32))
+    key_file = tmp_path / "session.key"
+    key_file.write_text(key.hex() + "\n")
+    real = body("Dear Jonathan Miller, please call +1 415-555-0142 or mail jon.miller@megacorp-internal.com")
+    anonymized = Anonymizer("pii", Pseudonymizer(key)).body(real)
+    assert anonymized != real
+    header = {"mode": "pii", "key_fingerprint": key_fingerprint(key)}
+    fx = str(write(tmp_path / "f.jsonl", [stream_exchange(anonymized, "ok")], anonymization=header))
+    with_key = recorded.load([fx], session_key=str(key_file))
+    assert with_key.find(real) is not None  # the app's real text
+    assert with_key.find(anonymized) is not None  # the replayer's anonymized text
+    without = recorded.load([fx])
+    assert without.find(real) is None and without.find(anonymized) is not None
+    assert any("without its session key" in n for n in without.notes)
+    other = tmp_path / "other.key"
+    other.write_text(bytes(32).hex())
+    with pytest.raises(ValueError, match="matches none of the pii fixtures"):
+        recorded.load([fx], session_key=str(other))
+
+
+def test_secrets_are_redacted_before_matching(tmp_path: Path) -> None:
+    real = body("deploy with api_key=sk-ant-api03-abcdefghijklmnop0123456789")
+    redacted = Anonymizer("off").body(real)
+    assert "[REDACTED]" in redacted["messages"][0]["content"]
+    rec = recorded.load([str(write(tmp_path / "f.jsonl", [stream_exchange(redacted, "done")]))])
+    assert rec.find(real) is not None
+
+
+def test_shape_fixture_matches_regenerated_text_and_regenerates_the_answer(tmp_path: Path) -> None:
+    req = body("Summarize the attached memo about the quarterly planning cycle in three bullet points.")
+    shaped = Anonymizer("shape").body(req)
+    ex = stream_exchange(req, "First point here. Second point follows. Third point closes it.")
+    ex["request"]["body"] = shaped
+    ex["response"]["events"] = Anonymizer("shape").events(ex["response"]["events"])
+    rec = recorded.load([str(write(tmp_path / "f.jsonl", [ex], anonymization="shape"))])
+    source, rng = TokenSource(7), random.Random(7)
+    regenerated = expand_shape(shaped, lambda n: source.text(n, rng))
+    entry = rec.find(regenerated)
+    assert entry is not None and entry.shape
+    sent = answer(entry.exchange, entry.shape, rendering({**regenerated, "stream": True}))
+    assert sent.frames is not None
+    deltas = [f for f in sent.frames if f.delta]
+    assert len(deltas) == len(token_pieces("First point here. Second point follows. Third point closes it.")) == 13
+    sse = b"".join(f.data or b"" for f in sent.frames).decode()
+    assert "$tokens" not in sse
+    text = message_from_events_text(sse)
+    assert abs(count_text(text) - 13) <= 2  # regenerated at the recorded token lengths
+
+
+def test_stream_recording_answers_a_json_request_and_back(tmp_path: Path) -> None:
+    req = body("convert")
+    streamed = stream_exchange(req, "Streamed words become one message.", ttft_ms=100, gap_ms=10)
+    sent = answer(streamed, False, rendering(req))
+    assert sent.body is not None and sent.frames is None
+    msg = json.loads(sent.body)
+    assert msg["content"] == [{"type": "text", "text": "Streamed words become one message."}]
+    assert msg["id"].startswith("msg_") and msg["id"] != "msg_rec" and msg["stop_reason"] == "end_turn"
+    assert sent.at_s == pytest.approx(streamed["timing"]["total_ms"] / 1000)
+    whole = json_exchange(req, "One message becomes a stream.", total_ms=500)
+    paced = answer(whole, False, rendering({**req, "stream": True}))
+    assert paced.frames is not None
+    text = "".join(f.data.decode() for f in paced.frames if f.data)
+    assert message_from_events_text(text) == "One message becomes a stream."
+    assert paced.frames[-1].t == pytest.approx(0.5, abs=0.01)  # the recorded total time
+
+
+def message_from_events_text(sse: str) -> str:
+    """The text a stream of SSE frames spells out."""
+    events = []
+    for frame in sse.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in frame.split("\n"))
+        events.append({"event": lines["event"], "data": json.loads(lines["data"])})
+    return message_from_events(events)["content"][0]["text"]
+
+
+def test_time_scale_scales_every_recorded_time(tmp_path: Path) -> None:
+    req = {**body("scale"), "stream": True}
+    ex = stream_exchange(req, "a b c d", ttft_ms=400, gap_ms=100)
+    normal = answer(ex, False, rendering(req))
+    fast = answer(ex, False, rendering(req, scale=0.5))
+    assert normal.frames and fast.frames
+    assert [f.t * 0.5 for f in normal.frames] == pytest.approx([f.t for f in fast.frames])
+    assert normal.ttft_s == pytest.approx(0.4) and fast.ttft_s == pytest.approx(0.2)
+
+
+def test_bad_fixture_line_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path / "f.jsonl", [stream_exchange(body("x"), "y")])
+    with path.open("a") as f:
+        f.write('{"type": "exchange", "started_s": -1}\n')
+    with pytest.raises(FixtureError, match=r"f\.jsonl:3:"):
+        recorded.load([str(path)])
+    with pytest.raises(ValueError, match=r"--fixtures .*nope\.jsonl: no such file"):
+        recorded.load([str(tmp_path / "nope.jsonl")])
+    with pytest.raises(ValueError, match="--time-scale"):
+        recorded.load([str(path)], scale=0)
