@@ -1,43 +1,29 @@
 """What the recorder costs: TTFT and total time through `mockclaude record` vs direct, side by side.
 
-Starts `mockclaude serve` and `mockclaude record` in front of it on 127.0.0.1, then alternates
-direct and proxied streaming requests (so drift hits both equally) and prints the medians.
+Starts `mockclaude serve`, a plain mitmdump and `mockclaude record` in front of it on 127.0.0.1, then
+sends streaming requests to the three in random order per round (so drift hits all alike).
 
-    .venv/bin/python bench/recorder_overhead.py [--requests 40] [--anonymize pii]
+    .venv/bin/python -m bench.recorder_overhead [--requests 40] [--anonymize pii]
 """
 
 import argparse
+import contextlib
 import http.client
 import json
 import random
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench.harness import pct
+from tests.servers import mock_server, run_process
+
 READY = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
-MITM_READY = re.compile(r"listening at 127\.0\.0\.1:(\d+)")
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def start(argv: list[str], timeout: float = 60.0, ready: re.Pattern[str] = READY) -> tuple[subprocess.Popen[str], str]:
-    """Start a process and wait for its ready line; returns the process and its base URL."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    deadline = time.monotonic() + timeout
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        m = ready.search(line)
-        if m:
-            url = m.group(1)
-            return proc, url if url.startswith("http") else f"http://127.0.0.1:{url}"
-        if time.monotonic() > deadline:
-            break
-    proc.kill()
-    raise RuntimeError(f"{argv[:4]} did not start")
+MITM_READY = re.compile(r"listening at 127\.0\.0\.1:(\d+)")  # plain mitmdump prints only the port
 
 
 def connect(url: str) -> http.client.HTTPConnection:
@@ -69,54 +55,54 @@ def main() -> int:
     ap.add_argument("--anonymize", default="pii", choices=("off", "pii", "shape"))
     ap.add_argument("--record-arg", action="append", default=[], help="extra argument for mockclaude record")
     args = ap.parse_args()
-    mc = [sys.executable, "-m", "mockclaude"]
-    mock, mock_url = start([*mc, "serve", "--port", "0", "--ttft", "0.05", "--tps", "400", "--chunk-tokens", "1",
-                            "--prefill-tps", "100000000", "--output-tokens", "60", "--seed", "1"])  # fmt: skip
-    # mitmdump alone (no addon, streaming on): what mitmproxy itself costs.
-    plain, plain_url = start(
-        [sys.executable, "-c", "from mitmproxy.tools.main import mitmdump; mitmdump()", "--mode",
-         f"reverse:{mock_url}@127.0.0.1:0", "--set", "stream_large_bodies=1", "--set", "flow_detail=0"],
-        ready=MITM_READY,
-    )  # fmt: skip
-    procs = [mock, plain]
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "bench.jsonl"
-        rec, rec_url = start([*mc, "record", "--upstream", mock_url, "--port", "0", "--out", str(out),
-                              "--anonymize", args.anonymize, *args.record_arg])  # fmt: skip
-        procs.append(rec)
-        sides = {"direct": mock_url, "mitmdump alone": plain_url, "mockclaude record": rec_url}
+    mock_flags = ("--ttft", "0.05", "--tps", "400", "--chunk-tokens", "1", "--prefill-tps", "100000000",
+                  "--output-tokens", "60", "--seed", "1")  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        out = tmp / "bench.jsonl"
+        mock = stack.enter_context(mock_server(*mock_flags))
+        # mitmdump alone (no addon, streaming on): what mitmproxy itself costs.
+        plain = stack.enter_context(run_process(
+            [sys.executable, "-c", "from mitmproxy.tools.main import mitmdump; mitmdump()", "--mode",
+             f"reverse:{mock.url}@127.0.0.1:0", "--set", "stream_large_bodies=1", "--set", "flow_detail=0"],
+            ready=MITM_READY, timeout=60,
+        ))  # fmt: skip
+        rec = stack.enter_context(run_process(
+            [sys.executable, "-m", "mockclaude", "record", "--upstream", mock.url, "--port", "0", "--out", str(out),
+             "--anonymize", args.anonymize, *args.record_arg],
+            ready=READY, timeout=60,
+        ))  # fmt: skip
+        sides = {"direct": mock.url, "mitmdump alone": f"http://127.0.0.1:{plain.url}", "mockclaude record": rec.url}
         times: dict[str, list[tuple[float, float]]] = {name: [] for name in sides}
-        try:
-            prompt = "Summarise: " + "the quick brown fox jumps over the lazy dog. " * 40 + "Mail bob@corp.example.org"
-            body = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 200, "stream": True,
-                               "messages": [{"role": "user", "content": prompt}]}).encode()  # fmt: skip
-            conns = {name: connect(url) for name, url in sides.items()}
-            for conn in conns.values():  # warm-up: imports, tokenizer, first connections
-                one_request(conn, body)
-            order = list(sides)
-            rng = random.Random(1)
-            for _ in range(args.requests):
-                rng.shuffle(order)  # no side always follows another
-                for name in order:
-                    times[name].append(one_request(conns[name], body))
-            time.sleep(0.5)
-        finally:
-            for proc in procs:
-                proc.terminate()
-                proc.wait(20)
+        prompt = "Summarise: " + "the quick brown fox jumps over the lazy dog. " * 40 + "Mail bob@corp.example.org"
+        body = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 200, "stream": True,
+                           "messages": [{"role": "user", "content": prompt}]}).encode()  # fmt: skip
+        conns = {name: connect(url) for name, url in sides.items()}
+        for conn in conns.values():  # warm-up: imports, tokenizer, first connections
+            one_request(conn, body)
+        order = list(sides)
+        rng = random.Random(1)
+        for _ in range(args.requests):
+            rng.shuffle(order)  # no side always follows another
+            for name in order:
+                times[name].append(one_request(conns[name], body))
+        time.sleep(0.5)
+        rec.popen.terminate()
+        rec.popen.wait(20)
         recorded = sum(1 for _ in out.open()) - 1 if out.exists() else 0
-    print(f"{args.requests} streamed requests per side, interleaved in random order, keep-alive; "
-          f"60 output tokens at 400 tok/s, TTFT 50 ms; anonymize={args.anonymize}; {recorded} exchanges recorded")
+    print(
+        f"{args.requests} streamed requests per side, interleaved in random order, keep-alive; "
+        f"60 output tokens at 400 tok/s, TTFT 50 ms; anonymize={args.anonymize}; {recorded} exchanges recorded"
+    )
     cols = ("TTFT p50", "TTFT p90", "+TTFT p50", "total p50", "total p90", "+total p50")
     print(f"{'':20}" + "".join(f"{c:>11}" for c in cols))
     for name, rows in times.items():
-        ttft = sorted(r[0] for r in rows)
-        total = sorted(r[1] for r in rows)
-        p90 = int(0.9 * (len(rows) - 1))
-        # Added time: median of the paired differences with the direct request made just before.
+        ttft = [r[0] for r in rows]
+        total = [r[1] for r in rows]
+        # Added time: median of the paired differences with the direct request of the same round.
         add_ttft = statistics.median(r[0] - d[0] for r, d in zip(rows, times["direct"], strict=True))
         add_total = statistics.median(r[1] - d[1] for r, d in zip(rows, times["direct"], strict=True))
-        cells = (statistics.median(ttft), ttft[p90], add_ttft, statistics.median(total), total[p90], add_total)
+        cells = (pct(ttft, 50), pct(ttft, 90), add_ttft, pct(total, 50), pct(total, 90), add_total)
         print(f"{name:20}" + "".join(f"{c:11.2f}" for c in cells))
     return 0
 
