@@ -130,6 +130,12 @@ def format_table(summary: dict[str, Any]) -> str:
         f"tokens in {s['input_tokens']}  out {s['output_tokens']}  "
         f"output tokens/s {tps if tps is not None else '-'} over {s['duration_s']} s"
     )
+    per_request = s["output_tps"]
+    if per_request["n"]:
+        lines.append(
+            f"output tokens/s per request (tokens / E2E): p50 {per_request['p50']:.1f}  p90 {per_request['p90']:.1f}  "
+            f"mean {per_request['mean']:.1f}"
+        )
     if s["lateness_s"]["p50"] is not None:
         late = s["lateness_s"]
         lines.append(

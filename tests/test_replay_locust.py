@@ -50,6 +50,8 @@ def test_light_load_reports_the_mock_timing(tmp_path: Path) -> None:
     for key in ("ttft_s", "itl_s", "tpot_s", "e2e_s"):
         assert all(s[key][k] is not None for k in ("p50", "p90", "p95", "p99", "mean"))
     assert "TTFT" in out and "(E2E - TTFT) / (output_tokens - 1)" in out  # the end-of-run table
+    assert "expected volume over 40 s" in out and "stops at 10 requests" in out  # printed before starting
+    assert s["output_tps"]["p50"] == pytest.approx(41 / s["e2e_s"]["p50"], rel=0.05)
     rows = (tmp_path / "csv" / "run_stats.csv").read_text()
     assert "TTFT,unit" in rows and "TPOT,unit" in rows and "ITL,unit" in rows and "E2E,unit" in rows
     assert "TTFT" in (tmp_path / "r.html").read_text()
