@@ -31,6 +31,9 @@ PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 24).decode()
 PNG_9000_WIDE = base64.b64encode(
     b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + (9000).to_bytes(4, "big") + (100).to_bytes(4, "big") + b"\0" * 8
 ).decode()
+PDF_101_PAGES = base64.b64encode(
+    b"%PDF-1.4\n" + b"<< /Type /Pages /Count 101 >>\n" + b"<< /Type /Page >>\n" * 101
+).decode()
 JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\0" * 24).decode()
 
 
@@ -63,6 +66,10 @@ def text(value: str) -> dict[str, Any]:
 
 def image(media_type: str, data: str) -> dict[str, Any]:
     return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+
+
+def tool_result_with_image(ident: str) -> dict[str, Any]:
+    return {"type": "tool_result", "tool_use_id": ident, "content": [image("image/png", PNG)]}
 
 
 def tool_use(ident: str) -> dict[str, Any]:
@@ -488,6 +495,51 @@ CASES: list[tuple[str, dict[str, Any] | Any, str]] = [
         body(messages=[user(image("image/png", PNG_9000_WIDE))]),
         "messages.0.content.0.image.source.base64.data: At least one of the image dimensions exceed max "
         "allowed size: 8000 pixels",
+    ),
+    (
+        "pdf over 100 pages",
+        body(
+            messages=[
+                user(
+                    {
+                        "type": "document",
+                        "source": {"type": "base64", "media_type": "application/pdf", "data": PDF_101_PAGES},
+                    },
+                    text("summarize"),
+                )
+            ]
+        ),
+        "messages.0.content.0.pdf.source.base64.data: A maximum of 100 PDF pages may be provided.",
+    ),
+    (
+        "document source type",
+        body(
+            messages=[
+                user(
+                    {
+                        "type": "document",
+                        "source": {"type": "base64", "media_type": "text/plain", "data": "eA=="},
+                    }
+                )
+            ]
+        ),
+        "messages.0.content.0.pdf.source.base64.media_type: Input should be 'application/pdf'",
+    ),
+    (
+        "images inside tool results count too",
+        body(
+            messages=[
+                user(*[image("image/png", PNG)] * 100),
+                assistant(tool_use("t1")),
+                user(tool_result_with_image("t1")),
+            ]
+        ),
+        "too many images and documents: 101 + 0 > 100",
+    ),
+    (
+        "too many images and documents",
+        body(messages=[user(*[image("image/png", PNG)] * 101)]),
+        "too many images and documents: 101 + 0 > 100",
     ),
     ("body is a list", [body()], "Input should be a valid dictionary or object to extract fields from"),
 ]

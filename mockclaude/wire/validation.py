@@ -56,6 +56,8 @@ IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_IMAGE_SIDE = 8000
 MAX_CACHE_BREAKPOINTS = 4
+MAX_PDF_PAGES = 100
+MAX_ATTACHMENTS = 100  # images + documents in one request
 THINKING_TYPES = ("enabled", "disabled", "adaptive", "between_tools")
 ROLES = ("user", "assistant", "system")  # "system": [SDK] system_message_param.py, Opus 4.8+
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
@@ -284,12 +286,27 @@ def _image_source(source: Any, loc: Loc) -> None:
         _str(_required(source, "file_id", here), (*here, "file_id"))
 
 
+_PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
+
+
+def _pdf_pages(data: str) -> int:
+    """Page objects in a base64 PDF (0 if it does not decode)."""
+    try:
+        return len(_PDF_PAGE.findall(base64.b64decode(data, validate=True)))
+    except (binascii.Error, ValueError):
+        return 0
+
+
 def _document_source(source: Any, loc: Loc) -> None:
     kind = _tag(source, loc, ("base64", "text", "content", "url", "file"))
     here = (*loc, kind)
     if kind == "base64":
         _literal(_required(source, "media_type", here), (*here, "media_type"), ("application/pdf",))
-        _str(_required(source, "data", here), (*here, "data"))
+        data = _str(_required(source, "data", here), (*here, "data"))
+        if _pdf_pages(data) > MAX_PDF_PAGES:
+            # [ISS] anthropics/claude-code#6231 (2025-08): `messages.38.content.0.pdf.source.base64.data:
+            # A maximum of 100 PDF pages may be provided.`
+            _fail((*here, "data"), f"A maximum of {MAX_PDF_PAGES} PDF pages may be provided.")
     elif kind == "text":
         _literal(_required(source, "media_type", here), (*here, "media_type"), ("text/plain",))
         _str(_required(source, "data", here), (*here, "data"))
@@ -307,7 +324,8 @@ def _document_source(source: Any, loc: Loc) -> None:
 def _validate_block(block: Any, loc: Loc, allowed: tuple[str, ...] = BLOCK_TYPES) -> str:
     """Check one content block; returns its type."""
     kind = _tag(block, loc, allowed)
-    here = (*loc, kind)
+    # The API names a document block `pdf` in locations (the real text quoted at _pdf_pages' caller).
+    here = (*loc, "pdf" if kind == "document" else kind)
     if kind == "text":
         _text_block(block, here)
     elif kind == "image":
@@ -543,6 +561,21 @@ def _check_cache_control(body: dict[str, Any]) -> None:
                        f"provided. Found {found}.")  # fmt: skip
 
 
+def _check_attachments(body: dict[str, Any]) -> None:
+    counts = {"image": 0, "document": 0}
+    for message in body["messages"]:
+        content = message.get("content")
+        for block in content if isinstance(content, list) else ():
+            inner = block.get("content") if block.get("type") == "tool_result" else None
+            for item in [block, *(inner if isinstance(inner, list) else ())]:
+                if item.get("type") in counts:
+                    counts[item["type"]] += 1
+    images, documents = counts["image"], counts["document"]
+    if images + documents > MAX_ATTACHMENTS:
+        # [ISS] anthropics/claude-code#23392 (2026-02): `too many images and documents: 104 + 1 > 100`
+        raise ApiError(400, f"too many images and documents: {images} + {documents} > {MAX_ATTACHMENTS}")
+
+
 def _check_extra_fields(body: dict[str, Any], known: frozenset[str]) -> None:
     for key in body:
         if key not in known:
@@ -619,6 +652,7 @@ def _check_common(body: Any, max_tokens: int | None, known: frozenset[str] | Non
     _check_thinking(body, max_tokens)
     _check_small_fields(body)
     _check_cache_control(body)
+    _check_attachments(body)
     if known is not None:
         _check_extra_fields(body, known)
 
