@@ -52,8 +52,8 @@ class ClaudeUser(User):
         """Close the HTTP session."""
         self.http.close()
 
-    def send(self, sample: Sample, *, lateness_s: float | None = None) -> RequestRecord | None:
-        """Send one recorded request (text regenerated for shape fixtures); None once a limit is reached."""
+    def send(self, sample: Sample, *, lateness_s: float | None = None) -> RequestRecord:
+        """Send one recorded request (text regenerated for shape fixtures); StopUser past a limit."""
         ctx = plugin.context()
         body = request_body(sample, lambda n: _text_source(ctx.config.seed).text(n, self.rng))
         return self.send_body(
@@ -68,8 +68,8 @@ class ClaudeUser(User):
         path: str = "/v1/messages",
         headers: dict[str, str] | None = None,
         lateness_s: float | None = None,
-    ) -> RequestRecord | None:
-        """Send a request body, retrying per `--retry`; every attempt is recorded. None past a limit."""
+    ) -> RequestRecord:
+        """Send a request body, retrying per `--retry`; every attempt is recorded. StopUser past a limit."""
         ctx = plugin.context()
         cfg = ctx.config
         attempt = 0
