@@ -759,14 +759,14 @@ def _only_api_errors(fn: Any, value: Any) -> None:
         assert err.status == 400 and err.message
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(json_values)
 def test_arbitrary_json_never_raises_anything_else(value: Any) -> None:
     _only_api_errors(validate_create, value)
     _only_api_errors(validate_count_tokens, value)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_bodies())
 def test_mutated_bodies_never_raise_anything_else(value: Any) -> None:
     _only_api_errors(validate_create, value)
@@ -777,7 +777,7 @@ def test_mutated_bodies_never_raise_anything_else(value: Any) -> None:
         _only_api_errors(lambda v: check_model_limits(v, info), value)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(mutated_bodies())
 def test_serialized_mutations_round_trip_through_parse_json(value: Any) -> None:
     raw = json.dumps(value).encode()
