@@ -1,5 +1,6 @@
 """Rate limiter: bucket arithmetic, 429s and headers, with a fake clock (time is what we substitute)."""
 
+import copy
 import math
 import re
 from datetime import UTC, datetime
@@ -7,6 +8,8 @@ from datetime import UTC, datetime
 import anthropic
 import httpx2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockclaude.ratelimit import NOMINAL, RateLimited, RateLimiter, RateLimits
 from mockclaude.wire.errors import ApiError
@@ -347,3 +350,32 @@ def test_server_prompt_over_itpm_is_not_retried_by_the_sdk() -> None:
     assert "retry-after" not in exc.value.response.headers
     assert "cannot succeed however long you wait" in exc.value.body["error"]["message"]
     assert stats["rate_limited"] == 1  # one attempt: the SDK obeyed x-should-retry: false
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(st.integers(0, 6_000), st.integers(0, 4_000), st.integers(0, 4_000), st.floats(0, 20)), max_size=25
+    )
+)
+def test_retry_after_suffices_after_any_history(ops: list[tuple[int, int, int, float]]) -> None:
+    rl, ft = limiter("20rpm,5000itpm,3000otpm")
+    for inp, max_tokens, produced, pause in ops:
+        ft.sleep(pause)
+        try:
+            adm = rl.admit("k", "m", inp, max_tokens)
+        except RateLimited as exc:
+            if inp > 5_000:
+                assert exc.retry_after is None
+                continue
+            ra = exc.retry_after
+            assert ra is not None and ra >= 1
+            later_rl, later_ft = copy.deepcopy((rl, ft))
+            later_ft.sleep(ra)
+            later_rl.admit("k", "m", inp, max_tokens)
+            sooner_rl, sooner_ft = copy.deepcopy((rl, ft))
+            sooner_ft.sleep(ra - 1)
+            with pytest.raises(RateLimited):
+                sooner_rl.admit("k", "m", inp, max_tokens)
+        else:
+            rl.settle(adm, min(produced, max_tokens))
