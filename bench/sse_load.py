@@ -8,7 +8,6 @@ Run as `python -m bench.sse_load SPEC_JSON` (SPEC on argv; records as JSON lines
 """
 
 import asyncio
-import contextlib
 import json
 import random
 import re
@@ -16,6 +15,8 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from mockclaude.server.command import uvloop_factory
 
 DELTA = b"event: content_block_delta"
 _OUTPUT_TOKENS = re.compile(rb'"output_tokens":\s*(\d+)')
@@ -106,24 +107,35 @@ async def one_stream(host: str, port: int, request: bytes, delay: float, timeout
     return rec
 
 
+async def _repeat(host: str, port: int, request: bytes, delay: float, spec: dict[str, Any]) -> list[StreamRecord]:
+    """Streams one after another on one slot until `loop_s` seconds after the first started."""
+    records = [await one_stream(host, port, request, delay, spec["timeout_s"])]
+    end = records[0].start + spec["loop_s"]
+    while time.monotonic() < end:
+        records.append(await one_stream(host, port, request, 0.0, spec["timeout_s"]))
+    return records
+
+
 async def run(spec: dict[str, Any]) -> list[StreamRecord]:
-    """Start `streams` streams spread uniformly over `ramp_s` seconds and wait for all of them."""
-    request = request_bytes(spec["host"], spec["port"], spec.get("path", "/v1/messages"), spec["body"])
+    """Start `streams` streams spread uniformly over `ramp_s` seconds and wait for all of them.
+
+    With `loop_s`, each of the `streams` slots starts a new stream whenever its last one ends, for
+    `loop_s` seconds (a closed loop, for throughput).
+    """
+    host, port = spec["host"], spec["port"]
+    request = request_bytes(host, port, spec.get("path", "/v1/messages"), spec["body"])
     rng = random.Random(spec.get("seed", 0))
     delays = [rng.uniform(0, spec["ramp_s"]) for _ in range(spec["streams"])]
-    tasks = [one_stream(spec["host"], spec["port"], request, d, spec["timeout_s"]) for d in delays]
-    return await asyncio.gather(*tasks)
+    if spec.get("loop_s"):
+        slots = await asyncio.gather(*(_repeat(host, port, request, d, spec) for d in delays))
+        return [r for slot in slots for r in slot]
+    return await asyncio.gather(*(one_stream(host, port, request, d, spec["timeout_s"]) for d in delays))
 
 
 def main() -> None:
     """Run the spec given as JSON in argv[1]; print one JSON record per stream."""
     spec = json.loads(sys.argv[1])
-    loop_factory = None
-    if spec.get("uvloop", True):
-        with contextlib.suppress(ImportError):
-            import uvloop
-
-            loop_factory = uvloop.new_event_loop
+    loop_factory = uvloop_factory() if spec.get("uvloop", True) else None
     records = asyncio.run(run(spec), loop_factory=loop_factory)
     out = sys.stdout
     for rec in records:

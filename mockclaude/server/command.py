@@ -193,7 +193,7 @@ async def serve(state: MockState, host: str, port: int) -> None:
     await runner.cleanup()
 
 
-def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+def uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's loop when the optional extra `speed` is installed (see BENCHMARKS.md for its gain)."""
     try:
         import uvloop
@@ -210,5 +210,5 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"mockclaude serve: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(serve(state, args.host, args.port), loop_factory=None if args.no_uvloop else _uvloop_factory())
+    asyncio.run(serve(state, args.host, args.port), loop_factory=None if args.no_uvloop else uvloop_factory())
     return 0
