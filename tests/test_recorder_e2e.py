@@ -1,7 +1,9 @@
 """End to end, offline: the real `anthropic` SDK → `mockclaude record` (real mitmdump) → `mockclaude serve`."""
 
 import json
+import os
 import re
+import signal
 import stat
 import subprocess
 import sys
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx2
 import pytest
 
 from mockclaude.fixtures import iter_exchanges, read_header
@@ -202,9 +205,16 @@ def test_tool_call_recorded(session: dict[str, Any]) -> None:
     assert body["stop_reason"] == "tool_use"
 
 
-def test_429_passed_through_with_headers(session: dict[str, Any]) -> None:
+def test_429_passed_through_with_headers(upstream: Proc, session: dict[str, Any]) -> None:
     headers = session["429_headers"]
     assert "retry-after" in headers and headers.get("x-should-retry") == "true"
+    direct = httpx2.post(
+        f"{upstream.url}/v1/messages",
+        json={"model": MODEL, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
+        headers={"x-api-key": "sk-ant-x", "anthropic-version": "2023-06-01", "x-mockclaude-fault": "429"},
+    )
+    assert direct.status_code == 429
+    assert set(headers) == set(direct.headers)  # the proxy adds and drops no header
     rec = session["exchanges"][5]["response"]
     assert rec["headers"]["retry-after"] == headers["retry-after"]
     assert rec["body"]["error"]["type"] == "rate_limit_error"
@@ -307,6 +317,18 @@ def test_refused_upstream_gives_502_and_error_record(tmp_path: Path) -> None:
     assert ex["response"]["status"] is None
     assert ex["response"]["error"]["kind"] == "upstream"
     assert ex["request"]["body"]["messages"][0]["content"] == "hi"
+
+
+def test_a_killed_recorder_keeps_every_finished_exchange(upstream: Proc, tmp_path: Path) -> None:
+    out = tmp_path / "crash.jsonl"
+    with record(upstream.url, out) as proxy:
+        client = anthropic.Anthropic(api_key="sk-ant-x", base_url=proxy.url, max_retries=0)
+        for i in range(3):
+            client.messages.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": f"q{i}"}])
+        time.sleep(0.5)  # the worker thread writes each record right after its response
+        os.killpg(proxy.popen.pid, signal.SIGKILL)
+        proxy.popen.wait(10)
+    assert [e["seq"] for e in iter_exchanges(out)] == [0, 1, 2]
 
 
 def test_record_rejects_bad_flags(tmp_path: Path) -> None:
