@@ -541,6 +541,21 @@ CASES: list[tuple[str, dict[str, Any] | Any, str]] = [
         body(messages=[user(*[image("image/png", PNG)] * 101)]),
         "too many images and documents: 101 + 0 > 100",
     ),
+    (
+        "tool_use id pattern",
+        body(messages=[user(text("q")), assistant(tool_use("call:1")), user(tool_result("call:1"))]),
+        "messages.1.content.0.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'",
+    ),
+    (
+        "server_tool_use id pattern",
+        body(
+            messages=[
+                user(text("q")),
+                assistant({"type": "server_tool_use", "id": "toolu_1", "name": "web_search", "input": {}}),
+            ]
+        ),
+        "messages.1.content.0.server_tool_use.id: String should match pattern '^srvtoolu_[a-zA-Z0-9_]+$'",
+    ),
     ("body is a list", [body()], "Input should be a valid dictionary or object to extract fields from"),
 ]
 

@@ -52,6 +52,9 @@ SERVER_TOOL_TYPES = (
 _DATED_TOOL = re.compile(r"[a-z][a-z0-9_]*_20\d{6}")
 TOOL_NAME_PATTERN = "^[a-zA-Z0-9_-]{1,128}$"  # [ISS] modelcontextprotocol/modelcontextprotocol#1345
 _TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
+# [ISS] BlockRunAI/ClawRouter#17 (2026-02): `messages.92.content.0.tool_use.id: String should match
+# pattern '^[a-zA-Z0-9_-]+$'`; ding113/claude-code-hub#470 (2025-12) for server_tool_use.
+_ID_PATTERNS = {"tool_use": "^[a-zA-Z0-9_-]+$", "server_tool_use": "^srvtoolu_[a-zA-Z0-9_]+$"}
 IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_IMAGE_SIDE = 8000
@@ -175,6 +178,11 @@ def _literal(value: Any, loc: Loc, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
         _fail(loc, f"Input should be {_expected(choices)}")
     return value
+
+
+def _pattern(value: str, loc: Loc, pattern: str) -> None:
+    if not re.fullmatch(pattern.strip("^$"), value):
+        _fail(loc, f"String should match pattern '{pattern}'")
 
 
 def _required(obj: dict[str, Any], key: str, loc: Loc) -> Any:
@@ -332,8 +340,8 @@ def _validate_block(block: Any, loc: Loc, allowed: tuple[str, ...] = BLOCK_TYPES
         _image_source(_required(block, "source", here), (*here, "source"))
     elif kind == "document":
         _document_source(_required(block, "source", here), (*here, "source"))
-    elif kind == "tool_use":
-        _str(_required(block, "id", here), (*here, "id"))
+    elif kind in ("tool_use", "server_tool_use"):
+        _pattern(_str(_required(block, "id", here), (*here, "id")), (*here, "id"), _ID_PATTERNS[kind])
         _str(_required(block, "name", here), (*here, "name"))
         # [ISS] anthropics/anthropic-sdk-typescript#648: `messages.3.content.1.tool_use.input: Input
         # should be a valid dictionary`
