@@ -18,6 +18,8 @@ from mockclaude.server.app import make_app
 from mockclaude.server.settings import DEFAULT_PREFILL_TPS, Settings
 from mockclaude.server.state import MockState, Options
 
+SHUTDOWN_GRACE_S = 5.0
+
 EXAMPLES = """examples:
   mockclaude serve --tps 40 --rate-limit 50rpm
   mockclaude serve --ttft 0.3-0.8 --tps 30-60 --output-tokens 50-400 --seed 7
@@ -177,8 +179,12 @@ def build(args: argparse.Namespace) -> MockState:
 
 
 async def serve(state: MockState, host: str, port: int) -> None:
-    """Run until SIGTERM/SIGINT; open streams get a short grace period to finish."""
-    runner = web.AppRunner(make_app(state), handle_signals=False, shutdown_timeout=5.0, access_log=None)
+    """Run until SIGTERM/SIGINT; open streams get SHUTDOWN_GRACE_S to finish, then are closed."""
+    # aiohttp waits shutdown_timeout for each handler, then as long again after a "cancel" that a
+    # streaming handler never sees: half the grace each makes the whole wait the grace.
+    runner = web.AppRunner(
+        make_app(state), handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S / 2, access_log=None
+    )
     await runner.setup()
     site = web.TCPSite(runner, host, port, backlog=4096)
     await site.start()
