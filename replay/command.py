@@ -6,6 +6,7 @@ stays out of this process. Every option this command does not know goes to Locus
 """
 
 import argparse
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -60,7 +61,19 @@ def run(args: argparse.Namespace) -> int:
     except (options.OptionError, UnsafeTarget, FixtureError) as exc:
         print(f"mockclaude replay: {exc}", file=sys.stderr)
         return 2
+    return run_child(locust_argv(cfg, args.host, extra))
+
+
+def run_child(argv: list[str]) -> int:
+    """Run Locust and wait; Ctrl-C reaches it from the terminal, SIGTERM is passed on, so it can
+    stop cleanly and still write its reports."""
+    proc = subprocess.Popen(argv)
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, lambda signum, frame: proc.send_signal(signal.SIGTERM)),
+    }
     try:
-        return subprocess.call(locust_argv(cfg, args.host, extra))
-    except KeyboardInterrupt:
-        return 130
+        return proc.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

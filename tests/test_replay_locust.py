@@ -1,6 +1,8 @@
 """Real short headless Locust runs of `mockclaude replay` against a real `mockclaude serve`."""
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +24,14 @@ def replay(url: str, fixture: Path | None, report: Path, *args: str, timeout: fl
     """Run `mockclaude replay` headless; its output and summary.json."""
     argv = [sys.executable, "-m", "mockclaude", "replay", *([str(fixture)] if fixture else []), "--host", url,
             "--headless", "--only-summary", "--report", str(report), *args]  # fmt: skip
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    # A session of its own, so a timeout stops Locust too (it is a child of `mockclaude replay`).
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True) as p:
+        try:
+            stdout, stderr = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            raise
+    proc = subprocess.CompletedProcess(argv, p.returncode, stdout, stderr)
     out = proc.stdout + proc.stderr
     assert proc.returncode in (0, 1), out  # Locust exits 1 when some requests failed
     return out, json.loads((report / "summary.json").read_text())
