@@ -1,0 +1,128 @@
+"""Latency profiles: fitting (`mockclaude.profile_fit`), `mockclaude fixtures fit`, `serve --profile`."""
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import pytest
+
+from mockclaude import profile_fit
+from mockclaude.profile_fit import ProfileError, Quantiles
+from mockclaude.recorded_answer import token_pieces
+from tests.servers import mock_server
+from tests.test_recorded_server import client, streamed
+from tests.test_recorded_units import body, error_exchange, stream_exchange, write
+
+pytestmark = pytest.mark.timeout(90)
+SECRET_PROMPT = "Zanzibar-7731 quarterly figures"
+SECRET_ANSWER = "Okapi-4412 answer text"
+ANSWER = f"{SECRET_ANSWER} one two three four five"
+OUTPUT_TOKENS = len(token_pieces(ANSWER))
+
+
+def timed(i: int, input_tokens: int, ttft_ms: float, gap_ms: float = 40.0) -> dict[str, Any]:
+    """A streamed exchange with a given prompt size and TTFT (OUTPUT_TOKENS output tokens)."""
+    ex = stream_exchange(body(f"{SECRET_PROMPT} {i}"), ANSWER,
+                         ttft_ms=ttft_ms, gap_ms=gap_ms, seq=i)  # fmt: skip
+    ex["usage"]["input_tokens"] = input_tokens
+    return ex
+
+
+def fixture(tmp_path: Path) -> Path:
+    """TTFT = 300 ms + 0.2 ms per input token, with ±5% scatter; 25 tok/s; 2 of 42 exchanges are 529s."""
+    rng = random.Random(4)
+    exs = []
+    for i in range(40):
+        n_in = rng.randint(100, 8000)
+        exs.append(timed(i, n_in, (300 + 0.2 * n_in) * rng.uniform(0.95, 1.05)))
+    exs += [error_exchange(body(f"busy {i}"), 529, "Overloaded", seq=40 + i) for i in range(2)]
+    return write(tmp_path / "prod.jsonl", exs)
+
+
+def test_fit_recovers_ttft_line_rate_and_faults(tmp_path: Path) -> None:
+    prof = profile_fit.fit([str(fixture(tmp_path))])
+    m = prof.for_model("claude-sonnet-4-5")
+    assert m is prof.models["claude-sonnet-4-5"] and m.requests == 42
+    assert m.ttft is not None
+    assert m.ttft.intercept_s == pytest.approx(0.3, rel=0.15)
+    assert m.ttft.slope_s_per_token == pytest.approx(0.0002, rel=0.1)
+    assert m.ttft.r2 is not None and m.ttft.r2 > 0.95 and m.ttft.median_ape < 0.05
+    assert m.tps is not None and m.tps.at(0.5) == pytest.approx(25.0, rel=0.01)  # 40 ms per token
+    assert m.faults == {"529": pytest.approx(2 / 42, abs=1e-5)}
+    assert m.output_tokens is not None and m.output_tokens.at(0.5) == OUTPUT_TOKENS
+    assert prof.for_model("claude-unknown") is prof.models[profile_fit.POOLED]
+    rng = random.Random(1)
+    draws = sorted(m.ttft.draw(4000, rng) for _ in range(400))
+    assert draws[200] == pytest.approx(0.3 + 0.2 * 4000 / 1000, rel=0.05)
+
+
+def test_profile_round_trips_and_holds_no_text(tmp_path: Path) -> None:
+    prof = profile_fit.fit([str(fixture(tmp_path))])
+    out = tmp_path / "profile.json"
+    prof.save(out)
+    text = out.read_text()
+    assert SECRET_PROMPT.split()[0] not in text and SECRET_ANSWER.split()[0] not in text
+    assert profile_fit.load(out).to_json() == json.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not json", "not JSON"),
+        ('{"format": "something-else"}', "not a latency profile"),
+        ('{"format": "mockclaude-latency-profile", "version": 1, "models": {}}', 'pooled "*"'),
+        ('{"format": "mockclaude-latency-profile", "version": 1, "models": {"*": {"tps": {"q": [3, 1]}}}}',
+         r"models\.\*\.tps: quantiles must not decrease"),
+    ],
+)  # fmt: skip
+def test_bad_profile_files_are_named(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(content)
+    with pytest.raises(ProfileError, match=message) as err:
+        profile_fit.load(path)
+    assert str(path) in str(err.value)
+
+
+def test_quantile_tables_sample_what_they_summarize() -> None:
+    rng = random.Random(2)
+    values = [rng.lognormvariate(3, 0.6) for _ in range(2000)]
+    table = Quantiles.of(values)
+    assert table is not None and table.ks(values) < 0.03
+    draws = [table.sample(rng) for _ in range(2000)]
+    assert table.ks(draws) < 0.05
+    ties = [1.0] * 50 + [2.0] * 30 + [3.0] * 20
+    discrete = Quantiles.of(ties)
+    assert discrete is not None and discrete.ks(ties) < 0.06
+    assert Quantiles.of([]) is None
+
+
+def test_fixtures_fit_cli_prints_goodness_of_fit_and_writes_the_profile(tmp_path: Path) -> None:
+    fx = fixture(tmp_path)
+    out = tmp_path / "p.json"
+    proc = subprocess.run([sys.executable, "-m", "mockclaude", "fixtures", "fit", str(fx), "-o", str(out)],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "TTFT = " in proc.stdout and "R²=" in proc.stdout and "KS" in proc.stdout and "529 4.8%" in proc.stdout
+    assert profile_fit.load(out).models["claude-sonnet-4-5"].requests == 42
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(fx.read_text() + "{oops\n")
+    proc = subprocess.run([sys.executable, "-m", "mockclaude", "fixtures", "fit", str(bad)],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 1 and f"{bad}:44:" in proc.stderr
+
+
+def test_serve_profile_answers_like_the_recording_without_its_prompts(tmp_path: Path) -> None:
+    exs = [timed(i, 50, 700.0) for i in range(10)]
+    out = tmp_path / "p.json"
+    profile_fit.fit([str(write(tmp_path / "f.jsonl", exs))]).save(out)
+    with mock_server("--profile", str(out), "--seed", "2") as srv:
+        c = client(srv.url)
+        ttft, msg = streamed(c, "any prompt at all")
+        assert msg.usage.output_tokens == OUTPUT_TOKENS
+        assert 0.65 <= ttft <= 0.85
+        with pytest.raises(anthropic.APIStatusError):  # no --faults-from-fixtures: only explicit faults
+            c.messages.create(**body("x"), extra_headers={"x-mockclaude-fault": "529"})
