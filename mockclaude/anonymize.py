@@ -25,7 +25,7 @@ from typing import Any
 
 from mockclaude.fixtures import ANONYMIZATION_MODES, SHAPE_KEY
 from mockclaude.pseudonyms import Pseudonymizer
-from mockclaude.sensitive import REDACTED, SECRET_KINDS, find, find_names, streamed_text_groups
+from mockclaude.sensitive import REDACTED, SECRET_KINDS, Intervals, find, find_names, streamed_text_groups
 from mockclaude.tokens import count_text
 
 TINY_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -112,7 +112,9 @@ class Anonymizer:
         """(start, end, replacement) for every secret and (in pii mode) PII value in `text`."""
         pii = self.mode == "pii"
         out: list[Span] = []
+        taken = Intervals()
         for f in find(text, pii=pii):
+            taken.add_if_free(f.start, f.end)
             if f.kind in SECRET_KINDS:
                 out.append((f.start, f.end, REDACTED))
             elif f.kind != "name":  # names: replaced word by word below, from the learnt set
@@ -120,7 +122,7 @@ class Anonymizer:
                 out.append((f.start, f.end, self._pseudo.fake(f.kind, f.value)))
         if pii and self._pseudo is not None:
             for m in self._name_spans(text):
-                if all(m.end() <= s or m.start() >= e for s, e, _ in out):
+                if taken.add_if_free(m.start(), m.end()):
                     out.append((m.start(), m.end(), self._pseudo.fake(self._names[m.group()], m.group())))
         return sorted(out)
 
