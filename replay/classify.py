@@ -22,9 +22,9 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429})
 
 
 def status_class(status: int) -> str:
-    """The failure class of an HTTP status ("ok" for 2xx)."""
-    if 200 <= status < 300:
-        return "ok"
+    """The failure class of an HTTP status ("ok" for 200)."""
+    if status == 200:
+        return "ok"  # the Messages API answers 200; any other 2xx is not a message
     if status in _BY_STATUS:
         return _BY_STATUS[status]
     if status >= 500:

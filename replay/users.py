@@ -20,7 +20,14 @@ from locust.exception import StopUser
 
 from mockclaude.content import TokenSource
 from replay import plugin
-from replay.classify import CONNECTION_ERROR, INTERRUPTED, TIMEOUT, is_retryable, status_class
+from replay.classify import (
+    CONNECTION_ERROR,
+    INTERRUPTED,
+    INVALID_RESPONSE,
+    TIMEOUT,
+    is_retryable,
+    status_class,
+)
 from replay.records import RequestRecord
 from replay.retry import backoff_s, retry_after_s
 from replay.stream import error_message, read_message, read_stream
@@ -135,7 +142,12 @@ class ClaudeUser(User):
                     rec.error = f"{type(exc).__name__}: {exc}"
                 rec.e2e_s = since()
                 return rec
-            if stream:
+            content_type = resp.headers.get("content-type", "")
+            if stream and not content_type.startswith("text/event-stream"):
+                rec.error_class = INVALID_RESPONSE
+                rec.error = f"asked for a stream, got {content_type or 'no content-type'}"
+                rec.e2e_s = since()
+            elif stream:
                 read_stream(rec, resp.iter_content(chunk_size=None), since, _TRANSPORT_ERRORS)
             else:
                 try:

@@ -106,8 +106,9 @@ def test_non_streaming_body_is_checked() -> None:
 
 
 def test_status_classes_keep_429_apart() -> None:
-    got = {s: status_class(s) for s in (200, 400, 401, 403, 404, 413, 429, 500, 503, 529, 418)}
-    assert got == {200: "ok", 400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    got = {s: status_class(s) for s in (200, 204, 400, 401, 403, 404, 413, 429, 500, 503, 529, 418)}
+    assert got == {200: "ok", 204: "unexpected_status", 400: "bad_request", 401: "unauthorized", 403: "forbidden",
+                   404: "not_found",
                    413: "too_large", 429: "rate_limited", 500: "server_error", 503: "server_error",
                    529: "overloaded", 418: "client_error"}  # fmt: skip
 
