@@ -137,16 +137,19 @@ class MemoryBucketStore:
         state = self._refilled(key, buckets, now)
         ok = all(state[b.name][0] + _EPS >= a for b, a in zip(buckets, amounts, strict=True) if b.enforced)
         if ok:
+            # Unenforced (nominal) buckets are not charged: a header that says "0 remaining" for a
+            # limit that never refuses would make header-driven clients throttle for nothing.
             for b, a in zip(buckets, amounts, strict=True):
-                level = state[b.name][0] - a
-                state[b.name][0] = level if b.enforced else max(0.0, level)
+                if b.enforced:
+                    state[b.name][0] -= a
         return ok, [state[b.name][0] for b in buckets]
 
     def adjust(self, key: str, bucket: Bucket, delta: float, now: float) -> None:
         """See BucketStore.adjust."""
+        if not bucket.enforced:
+            return
         cell = self._refilled(key, [bucket], now)[bucket.name]
-        level = min(float(bucket.capacity), cell[0] + delta)
-        cell[0] = level if bucket.enforced else max(0.0, level)
+        cell[0] = min(float(bucket.capacity), cell[0] + delta)
 
     def levels(self, key: str, buckets: Sequence[Bucket], now: float) -> list[float]:
         """See BucketStore.levels."""
@@ -176,7 +179,7 @@ class Admission:
 
 class RateLimiter:
     """Token buckets per API key for RPM, ITPM and OTPM; refuses with RateLimited, or never when
-    `limits` is None (then the headers show NOMINAL, a generous tier, and usage still moves them)."""
+    `limits` is None (then the headers show NOMINAL, a generous tier, always full)."""
 
     def __init__(
         self,

@@ -292,8 +292,9 @@ def test_without_limits_nothing_is_refused_but_headers_show_the_nominal_tier() -
     h = adm.headers
     assert h["anthropic-ratelimit-requests-limit"] == str(NOMINAL.rpm)
     assert h["anthropic-ratelimit-input-tokens-limit"] == str(NOMINAL.itpm)
-    assert h["anthropic-ratelimit-requests-remaining"] == "0"
-    assert int(h["anthropic-ratelimit-input-tokens-remaining"]) == 0
+    # Never refused, so never shown as exhausted: header-driven clients must not throttle for nothing.
+    assert h["anthropic-ratelimit-requests-remaining"] == str(NOMINAL.rpm)
+    assert h["anthropic-ratelimit-input-tokens-remaining"] == str(NOMINAL.itpm)
     rl.admit("k", "m", 10_000_000, 10)  # far beyond any capacity: still admitted
 
 
@@ -301,7 +302,8 @@ def test_partial_limits_enforce_only_what_was_given() -> None:
     rl, _ = limiter("2rpm")
     adm = rl.admit("k", "m", 5_000_000, 1_000_000)  # tokens unlimited, shown at nominal values
     assert adm.headers["anthropic-ratelimit-input-tokens-limit"] == str(NOMINAL.itpm)
-    assert adm.headers["anthropic-ratelimit-input-tokens-remaining"] == "0"
+    assert adm.headers["anthropic-ratelimit-input-tokens-remaining"] == str(NOMINAL.itpm)
+    assert adm.headers["anthropic-ratelimit-requests-remaining"] == "1"
     rl.admit("k", "m", 1, 1)
     with pytest.raises(RateLimited) as exc:
         rl.admit("k", "m", 1, 1)
