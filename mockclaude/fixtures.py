@@ -28,6 +28,7 @@ loses at most the line being written, and readers skip (and report) a torn last 
 
 import hashlib
 import json
+import math
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -95,6 +96,11 @@ def check_header(obj: Any, path: str | os.PathLike[str], line: int = 1) -> Heade
     return obj
 
 
+def _finite(value: Any) -> bool:
+    # json.loads accepts NaN and Infinity; no time or count in a fixture can be either.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def validate_exchange(obj: Any) -> list[str]:
     """Every structural problem of one exchange object (empty list when it is fine)."""
     if not isinstance(obj, dict):
@@ -103,8 +109,8 @@ def validate_exchange(obj: Any) -> list[str]:
     if obj.get("type") != "exchange":
         problems.append('"type" must be "exchange"')
     started = obj.get("started_s")
-    if not isinstance(started, int | float) or isinstance(started, bool) or started < 0:
-        problems.append('"started_s" must be a number >= 0')
+    if not _finite(started) or started < 0:
+        problems.append('"started_s" must be a finite number >= 0')
     req = obj.get("request")
     if not isinstance(req, dict):
         problems.append('"request" must be an object')
@@ -127,7 +133,7 @@ def validate_exchange(obj: Any) -> list[str]:
             else:
                 last = -1.0
                 for i, ev in enumerate(events):
-                    if not isinstance(ev, dict) or not isinstance(ev.get("t_ms"), int | float):
+                    if not isinstance(ev, dict) or not _finite(ev.get("t_ms")):
                         problems.append(f'"response.events[{i}]" needs a numeric "t_ms"')
                         break
                     if not isinstance(ev.get("event"), str | None) or "data" not in ev:
@@ -204,6 +210,12 @@ class FixtureWriter:
 Problem = Callable[[FixtureError], None]
 
 
+def _json_problem(exc: Exception) -> str:
+    # Beyond JSONDecodeError, json.loads raises RecursionError on deep nesting and ValueError on
+    # integers of more than 4300 digits: a bad line either way, never a crash of the reader.
+    return "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+
+
 def read_header(path: str | os.PathLike[str]) -> Header:
     """The header of a fixture file (FixtureError if it has none)."""
     with open(path, "rb") as f:
@@ -212,8 +224,8 @@ def read_header(path: str | os.PathLike[str]) -> Header:
         raise FixtureError(path, 1, "empty file: a fixture starts with a header line")
     try:
         obj = json.loads(first)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise FixtureError(path, 1, f"invalid JSON in header: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise FixtureError(path, 1, f"invalid JSON in header: {_json_problem(exc)}") from None
     return check_header(obj, path)
 
 
@@ -241,8 +253,8 @@ def iter_exchanges(
             try:
                 obj = json.loads(raw)
                 problems = validate_exchange(obj)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                problems = [f"invalid JSON: {exc}"]
+            except (ValueError, RecursionError) as exc:
+                problems = [f"invalid JSON: {_json_problem(exc)}"]
             if not problems:
                 yield obj
                 continue
