@@ -114,10 +114,12 @@ class Anonymizer:
         out: list[Span] = []
         taken = Intervals()
         for f in find(text, pii=pii):
+            if f.kind == "name":
+                continue  # names: replaced word by word below, from the learnt set
             taken.add_if_free(f.start, f.end)
             if f.kind in SECRET_KINDS:
                 out.append((f.start, f.end, REDACTED))
-            elif f.kind != "name":  # names: replaced word by word below, from the learnt set
+            else:
                 assert self._pseudo is not None
                 out.append((f.start, f.end, self._pseudo.fake(f.kind, f.value)))
         if pii and self._pseudo is not None:
