@@ -36,7 +36,7 @@ class Settings:
             "ttft": str(self.ttft) if self.ttft else None,
             "prefill_tps": self.prefill_tps,
             "chunk_tokens": str(self.chunk_tokens),
-            "output_tokens": _length_text(self.content.output_length),
+            "output_tokens": str(self.content.output_length),
             "tool_rate": self.content.tool_rate,
             "faults": {f.kind: f.probability for f in self.faults},
             "rate_limit": str(self.rate_limit) if self.rate_limit else None,
@@ -91,9 +91,3 @@ def _probability(value: Any, key: str) -> float:
         raise ValueError(f"{key}: expected a probability between 0 and 1, not {value!r}")
     return x
 
-
-def _length_text(length: OutputLength) -> str:
-    """An OutputLength in the form its flag takes."""
-    if length.kind == "lognormal":
-        return "default"
-    return str(length.low) if length.kind == "fixed" else f"{length.low}-{length.high}"
