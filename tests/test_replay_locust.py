@@ -20,12 +20,17 @@ LIGHT = ("--ttft", "0.5", "--tps", "40", "--output-tokens", "41", "--any-model",
 FAST = ("--ttft", "0.02", "--tps", "2000", "--output-tokens", "5", "--any-model", "--seed", "1")
 
 
-def replay(url: str, fixture: Path | None, report: Path, *args: str, timeout: float = 90) -> tuple[str, dict[str, Any]]:
+def replay(
+    url: str, fixture: Path | None, report: Path, *args: str, timeout: float = 90, env: dict[str, str] | None = None
+) -> tuple[str, dict[str, Any]]:
     """Run `mockclaude replay` headless; its output and summary.json."""
     argv = [sys.executable, "-m", "mockclaude", "replay", *([str(fixture)] if fixture else []), "--host", url,
             "--headless", "--only-summary", "--report", str(report), *args]  # fmt: skip
     # A session of its own, so a timeout stops Locust too (it is a child of `mockclaude replay`).
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True) as p:
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, **(env or {})},
+    ) as p:  # fmt: skip
         try:
             stdout, stderr = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -200,3 +205,21 @@ def test_demo_runs_offline_and_prints_the_summary(tmp_path: Path) -> None:
     assert "TTFT" in proc.stdout and f"report: {tmp_path}" in proc.stdout
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["requests"] > 0 and (tmp_path / "locust.html").exists()
+
+
+def test_auth_and_unknown_model_failures_are_classified(tmp_path: Path) -> None:
+    fx = write_fixture(tmp_path / "f.jsonl", count=4, stream=True)
+    with mock_server(*FAST, "--api-key", "sk-ant-right") as mock:
+        _, bad_key = replay(mock.url, fx, tmp_path / "a", "-u", "2", "-r", "2", "-t", "20s", "--max-requests", "4",
+                            env={"ANTHROPIC_API_KEY": "sk-ant-wrong"})  # fmt: skip
+        _, good_key = replay(mock.url, fx, tmp_path / "b", "-u", "2", "-r", "2", "-t", "20s", "--max-requests", "4",
+                             env={"ANTHROPIC_API_KEY": "sk-ant-right"})  # fmt: skip
+        stats = mock_stats(mock.url)
+    assert bad_key["errors"] == {"unauthorized": 4} and good_key["failures"] == 0
+    assert stats["by_status"] == {"401": 4, "200": 4}
+    fx = tmp_path / "unknown.jsonl"
+    known = write_fixture(tmp_path / "g.jsonl", count=2).read_text()
+    fx.write_text(known.replace("claude-sonnet-4-5", "claude-nope-1"))
+    with mock_server("--ttft", "0.02", "--tps", "2000", "--output-tokens", "5") as mock:
+        _, s = replay(mock.url, fx, tmp_path / "c", "-u", "1", "-r", "1", "-t", "20s", "--max-requests", "3")
+    assert s["errors"] == {"not_found": 3}
