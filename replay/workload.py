@@ -61,7 +61,7 @@ class Workload:
         if not self.conversations:
             self.conversations = _group_conversations(self.samples)
         if not self.think_times_s:
-            self.think_times_s = _think_times(self.samples)
+            self.think_times_s = _think_times(self.samples, self.conversations)
 
     def pick_conversation(self, rng: random.Random) -> list[Sample]:
         """A random recorded conversation (a single exchange when it was not part of one)."""
@@ -96,18 +96,22 @@ def _group_conversations(samples: Sequence[Sample]) -> list[list[int]]:
     return [*groups.values(), *singles]
 
 
-def _think_times(samples: Sequence[Sample]) -> list[float]:
-    """Gaps between a response's end and the next request of the same file, in arrival order."""
-    gaps: list[float] = []
+def _gaps(ordered: Sequence[Sample]) -> list[float]:
+    """Time from each response's end to the next request, for requests in order."""
+    pairs = itertools.pairwise(ordered)
+    return [max(0.0, b.started_s - (a.started_s + a.total_s)) for a, b in pairs if a.total_s is not None]
+
+
+def _think_times(samples: Sequence[Sample], conversations: Sequence[Sequence[int]]) -> list[float]:
+    """The gaps between the turns of each conversation (a user reading and typing); for recordings
+    without conversations, the gaps between consecutive calls of the same recording."""
+    turns = [g for conv in conversations if len(conv) > 1 for g in _gaps([samples[i] for i in conv])]
+    if turns:
+        return turns
     by_scenario: dict[str, list[Sample]] = {}
     for s in samples:
         by_scenario.setdefault(s.scenario, []).append(s)
-    for group in by_scenario.values():
-        group.sort(key=lambda s: s.started_s)
-        for a, b in itertools.pairwise(group):
-            if a.total_s is not None:
-                gaps.append(max(0.0, b.started_s - (a.started_s + a.total_s)))
-    return gaps
+    return [g for group in by_scenario.values() for g in _gaps(sorted(group, key=lambda s: s.started_s))]
 
 
 def _sample(scenario: str, exchange: dict[str, Any], shape: bool) -> Sample:

@@ -221,7 +221,8 @@ def test_workload_keeps_conversations_think_times_and_mix(tmp_path: Path) -> Non
     assert sorted(len(c) for c in w.conversations) == [1, 1, 1, 3]
     conv = next(c for c in w.conversations if len(c) == 3)
     assert [w.samples[i].turn for i in conv] == [0, 1, 2]
-    assert w.think_times_s == pytest.approx([0.5] * 5)
+    assert w.think_times_s == pytest.approx([0.5] * 2)  # between the conversation's turns
+    assert load([write_fixture(tmp_path / "g.jsonl", count=2)]).think_times_s == pytest.approx([0.5])
     body = request_body(w.samples[0], lambda n: "x")
     assert "metadata" not in body and body["messages"][0]["content"] == "question 0"
     assert dict(w.samples[0].headers) == {"anthropic-beta": "x"}
