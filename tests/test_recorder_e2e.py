@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -317,6 +318,28 @@ def test_refused_upstream_gives_502_and_error_record(tmp_path: Path) -> None:
     assert ex["response"]["status"] is None
     assert ex["response"]["error"]["kind"] == "upstream"
     assert ex["request"]["body"]["messages"][0]["content"] == "hi"
+
+
+def test_concurrent_streams_each_recorded_whole(upstream: Proc, tmp_path: Path) -> None:
+    out = tmp_path / "concurrent.jsonl"
+    with record(upstream.url, out) as proxy:
+        client = anthropic.Anthropic(api_key="sk-ant-x", base_url=proxy.url, max_retries=0)
+
+        def ask(i: int) -> str:
+            prompt = [{"role": "user", "content": f"question number {i}"}]
+            with client.messages.stream(model=MODEL, max_tokens=50, messages=prompt) as stream:
+                return stream.get_final_text()
+
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(ask, range(6)))
+        exchanges = stop_and_read(proxy, out)
+    assert len(exchanges) == 6 and all(answers)
+    assert sorted(e["request"]["body"]["messages"][0]["content"] for e in exchanges) == [
+        f"question number {i}" for i in range(6)
+    ]
+    for ex in exchanges:
+        assert ex["response"]["events"][-1]["event"] == "message_stop" and ex["response"]["error"] is None
+        assert ex["usage"]["output_tokens"] == 30
 
 
 def test_a_killed_recorder_keeps_every_finished_exchange(upstream: Proc, tmp_path: Path) -> None:
