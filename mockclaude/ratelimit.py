@@ -157,6 +157,11 @@ class MemoryBucketStore:
         return [state[b.name][0] for b in buckets]
 
 
+# The store a RateLimiter gets when none is given; `serve --workers/--redis` installs a shared one
+# (mockclaude.ratelimit_shared) before any limiter is made.
+default_store: Callable[[], BucketStore] = MemoryBucketStore
+
+
 class RateLimited(ApiError):
     """429 rate_limit_error with the real API's headers (`retry-after` when waiting can help)."""
 
@@ -194,7 +199,7 @@ class RateLimiter:
         self.org_id = org_id
         self._clock = clock
         self._wall = wall
-        self._store: BucketStore = store if store is not None else MemoryBucketStore()
+        self._store: BucketStore = store if store is not None else default_store()
         given = limits or RateLimits()
         dims = (
             ("requests", "requests", "rpm"),

@@ -9,14 +9,16 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from mockclaude import recorded
+from mockclaude import ratelimit, recorded
 from mockclaude.content import ContentSettings, OutputLength
 from mockclaude.faults import FaultSpec
 from mockclaude.pacing import Range
 from mockclaude.ratelimit import RateLimits
+from mockclaude.ratelimit_shared import RedisBucketStore, SharedStores
 from mockclaude.server.app import make_app
 from mockclaude.server.settings import DEFAULT_PREFILL_TPS, Settings
 from mockclaude.server.state import MockState, Options
+from mockclaude.server.workers import run_workers
 
 SHUTDOWN_GRACE_S = 5.0
 
@@ -54,6 +56,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; binding elsewhere is explicit)"
     )
     net.add_argument("--port", type=int, default=8080, help="port (0 picks a free one; default 8080)")
+    net.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes accepting on the port (SO_REUSEPORT); rate limits stay exact across them, "
+        "admin stats and /metrics are per worker (default 1)",
+    )
     net.add_argument(
         "--idle-timeout",
         type=float,
@@ -99,6 +108,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     limits = p.add_argument_group("limits and faults")
     limits.add_argument(
+        "--redis",
+        metavar="URL",
+        help="keep rate-limit buckets in Redis (e.g. redis://127.0.0.1:6379/0), so every mock using it "
+        "enforces one limit per key; needs `pip install redis`",
+    )
+    limits.add_argument(
         "--rate-limit",
         type=_flag(RateLimits.parse, "--rate-limit"),
         help="token buckets per API key, e.g. 50rpm or 50rpm,30000itpm,8000otpm (default: headers only, no limit)",
@@ -139,7 +154,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-uvloop", action="store_true", help="use asyncio's own event loop even if uvloop is installed")
 
 
-def build(args: argparse.Namespace) -> MockState:
+def build(args: argparse.Namespace, org_id: str | None = None) -> MockState:
     """The server state the flags describe."""
     content = ContentSettings(output_length=args.output_tokens)
     if args.tool_rate is not None:
@@ -160,6 +175,7 @@ def build(args: argparse.Namespace) -> MockState:
         admin_token=args.admin_token,
         seed=args.seed,
         idle_timeout_s=args.idle_timeout,
+        **({"org_id": org_id} if org_id else {}),
     )
     state = MockState(options, settings)
     if args.fixtures or args.profile:
@@ -178,7 +194,15 @@ def build(args: argparse.Namespace) -> MockState:
     return state
 
 
-async def serve(state: MockState, host: str, port: int) -> None:
+def announce(host: str, port: int) -> None:
+    """The line tests and tools wait for."""
+    shown = f"[{host}]" if ":" in host else host
+    print(f"mockclaude: listening on http://{shown}:{port}", flush=True)
+
+
+async def serve(
+    state: MockState, host: str, port: int, *, reuse_port: bool = False, on_ready: Callable[[int], None] | None = None
+) -> None:
     """Run until SIGTERM/SIGINT; open streams get SHUTDOWN_GRACE_S to finish, then are closed."""
     # aiohttp waits shutdown_timeout for each handler, then as long again after a "cancel" that a
     # streaming handler never sees: half the grace each makes the whole wait the grace.
@@ -186,11 +210,13 @@ async def serve(state: MockState, host: str, port: int) -> None:
         make_app(state), handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S / 2, access_log=None
     )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, backlog=4096)
+    site = web.TCPSite(runner, host, port, backlog=4096, reuse_port=reuse_port or None)
     await site.start()
     bound = runner.addresses[0][1]
-    shown = f"[{host}]" if ":" in host else host
-    print(f"mockclaude: listening on http://{shown}:{bound}", flush=True)
+    if on_ready is None:
+        announce(host, bound)
+    else:
+        on_ready(bound)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -212,9 +238,31 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of `mockclaude serve`."""
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        _shared_limits(args)
+        if args.workers > 1:
+            return run_workers(args, _serve_worker, lambda port: announce(args.host, port))
         state = build(args)
     except ValueError as exc:
         print(f"mockclaude serve: {exc}", file=sys.stderr)
         return 2
     asyncio.run(serve(state, args.host, args.port), loop_factory=None if args.no_uvloop else uvloop_factory())
     return 0
+
+
+def _shared_limits(args: argparse.Namespace) -> None:
+    """Check --workers; with --redis, rate-limit buckets live in Redis."""
+    if args.workers < 1:
+        raise ValueError(f"--workers {args.workers}: needs at least 1")
+    if args.redis:
+        ratelimit.default_store = SharedStores(RedisBucketStore(args.redis))
+
+
+def _serve_worker(args: argparse.Namespace, port: int, org_id: str, on_ready: Callable[[int], None]) -> None:
+    """One worker of `--workers N`: its own state, the shared port and limits."""
+    try:
+        state = build(args, org_id=org_id)
+    except ValueError as exc:
+        print(f"mockclaude serve: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    loop_factory = None if args.no_uvloop else uvloop_factory()
+    asyncio.run(serve(state, args.host, port, reuse_port=True, on_ready=on_ready), loop_factory=loop_factory)
