@@ -196,9 +196,9 @@ CATALOGUE: tuple[ModelInfo, ...] = (
        source="[MDEV]; retirement [SDK] DEPRECATED_MODELS; deprecation date estimate"),
     _m(id="claude-3-haiku-20240307", display_name="Claude Haiku 3", created_at="2024-03-07",
        max_input_tokens=200_000, max_output_tokens=4_096, line="haiku", thinking_types=_NO_THINKING,
-       ttft_s=0.7, tps=120.0, lifecycle="deprecated", deprecated_at="2025-12-19", pdf_input=False,
-       source="[MDEV] claude-3-haiku-20240307.toml (status deprecated); still in @ai-sdk/anthropic 4.0.20 "
-       "model ids; retirement date not found"),
+       ttft_s=0.7, tps=120.0, lifecycle="retired", deprecated_at="2026-02-19", retires_at="2026-04-20",
+       pdf_input=False, source="[MDEV] claude-3-haiku-20240307.toml; retired 2026-04-20 "
+       "(BerriAI/litellm#26139, anthropics/skills#1607); deprecation date estimate"),
     _m(id="claude-3-opus-20240229", display_name="Claude Opus 3", created_at="2024-02-29",
        max_input_tokens=200_000, max_output_tokens=4_096, line="opus", thinking_types=_NO_THINKING,
        ttft_s=1.5, tps=25.0, lifecycle="retired", deprecated_at="2025-06-30", retires_at="2026-01-05",

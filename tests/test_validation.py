@@ -853,9 +853,9 @@ def test_server_reports_missing_max_tokens(server: Proc) -> None:
             "tools.0.custom.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'",
         ),
         (
-            {"model": "claude-3-haiku-20240307", "max_tokens": 5000},
-            "max_tokens: 5000 > 4096, which is the "
-            "maximum allowed number of output tokens for claude-3-haiku-20240307",
+            {"model": "claude-haiku-4-5", "max_tokens": 64001},
+            "max_tokens: 64001 > 64000, which is the "
+            "maximum allowed number of output tokens for claude-haiku-4-5-20251001",
         ),
         (
             {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]},
@@ -867,7 +867,8 @@ def test_sdk_gets_bad_request_errors(server: Proc, kwargs: dict[str, Any], messa
     client = anthropic.Anthropic(api_key="sk-ant-test", base_url=server.url, max_retries=0)
     params = {**body(), **kwargs}
     with pytest.raises(anthropic.BadRequestError) as err:
-        client.messages.create(**params)
+        # An explicit timeout, or the SDK refuses max_tokens > 21333 without streaming (reference gotcha 11).
+        client.messages.create(**params, timeout=30)
     assert err.value.status_code == 400
     assert err.value.body["error"] == {"type": "invalid_request_error", "message": message}
 
