@@ -14,10 +14,12 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from mockclaude.fixtures import ANONYMIZATION_MODES
+from mockclaude.fixtures import ANONYMIZATION_MODES, read_header
 
 ACCEPTS_EXTRA_ARGS = True
 ADDON = Path(__file__).resolve().with_name("addon.py")
+# mitmdump names itself after argv[0] in its messages: make them read "mockclaude record: ...".
+MITMDUMP = "import sys; sys.argv[0] = 'mockclaude record'; from mitmproxy.tools.main import mitmdump; mitmdump()"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,18 +86,29 @@ def mitmdump_argv(args: argparse.Namespace) -> list[str]:
     # mitmdump refuses an option set twice: the user's own --set wins over our default.
     for arg in extra:
         settings.pop(arg.split("=", 1)[0], None)
-    argv = [sys.executable, "-c", "from mitmproxy.tools.main import mitmdump; mitmdump()", "--mode", mode]
+    argv = [sys.executable, "-c", MITMDUMP, "--mode", mode]
     argv += ["-s", str(ADDON)]
     for key, value in settings.items():
         argv += ["--set", f"{key}={value}"]
     return argv + extra
 
 
+def check_out(path: str) -> None:
+    """Fail early, with one clear line, when the fixture cannot be written or is not a fixture."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists() and out.stat().st_size > 0:
+        read_header(out)
+    with out.open("a"):
+        pass
+
+
 def run(args: argparse.Namespace) -> int:
     """Replace this process with mitmdump running the recorder addon."""
     try:
         argv = mitmdump_argv(args)
-    except ValueError as exc:
+        check_out(args.out)
+    except (ValueError, OSError) as exc:  # FixtureError is a ValueError
         print(f"mockclaude record: {exc}", file=sys.stderr)
         return 2
     env = dict(os.environ)

@@ -357,3 +357,8 @@ def test_a_killed_recorder_keeps_every_finished_exchange(upstream: Proc, tmp_pat
 def test_record_rejects_bad_flags(tmp_path: Path) -> None:
     run = cli("record", "--upstream", "ftp://x", "--out", str(tmp_path / "f.jsonl"))
     assert run.returncode == 2 and "--upstream" in run.stderr
+    not_a_fixture = tmp_path / "notes.jsonl"
+    not_a_fixture.write_text('{"my": "data"}\n')
+    run = cli("record", "--upstream", "http://127.0.0.1:9", "--out", str(not_a_fixture))
+    assert run.returncode == 2 and f"{not_a_fixture}:1: not a mockclaude fixture" in run.stderr
+    assert not_a_fixture.read_text() == '{"my": "data"}\n'  # never touched
