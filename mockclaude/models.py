@@ -253,6 +253,8 @@ def require_usable(name: str, info: ModelInfo | None) -> ModelInfo:
 
 
 def _capabilities(info: ModelInfo) -> dict[str, Any]:
+    # Thinking, effort, image and PDF flags follow the catalogue; the tool and context-management
+    # flags are approximations (every model of a named line gets them), as no per-model table was found.
     def flag(value: bool) -> dict[str, bool]:
         return {"supported": value}
 
