@@ -38,7 +38,8 @@ class Profile:
 
 
 def _where(keep: Callable[[Sample], bool]) -> Callable[[Workload], Workload]:
-    return lambda w: w.filtered(keep)
+    """A filter on generation requests (count_tokens calls belong to no size profile)."""
+    return lambda w: w.filtered(lambda s: not s.counting and keep(s))
 
 
 def _bursts(w: Workload) -> Workload:

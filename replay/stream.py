@@ -181,6 +181,20 @@ def read_message(record: RequestRecord, body: bytes, t: float) -> None:
     record.error_class = OK
 
 
+def read_count(record: RequestRecord, body: bytes, t: float) -> None:
+    """Fill `record` from a count_tokens 200 body (`{"input_tokens": N}`) received at `t`."""
+    record.e2e_s = t
+    try:
+        count = json.loads(body).get("input_tokens")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        count = None
+    if not isinstance(count, int):
+        record.error_class, record.error = INVALID_RESPONSE, "count_tokens answer without an integer input_tokens"
+        return
+    record.input_tokens = count
+    record.error_class = OK
+
+
 def error_message(body: bytes) -> str:
     """The `type: message` of an API error body, or the start of a non-JSON body."""
     try:

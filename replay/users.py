@@ -11,6 +11,7 @@ import json
 import random
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import gevent
 import requests
@@ -30,8 +31,8 @@ from replay.classify import (
 )
 from replay.records import RequestRecord
 from replay.retry import backoff_s, retry_after_s
-from replay.stream import error_message, read_message, read_stream
-from replay.workload import Sample, request_body
+from replay.stream import error_message, read_count, read_message, read_stream
+from replay.workload import COUNT_TOKENS_PATH, Sample, request_body
 
 ANTHROPIC_VERSION = "2023-06-01"
 _TRANSPORT_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
@@ -96,7 +97,8 @@ class ClaudeUser(User):
         self, body: dict[str, Any], scenario: str, path: str, extra_headers: dict[str, str], attempt: int
     ) -> RequestRecord:
         ctx = plugin.context()
-        stream = bool(body.get("stream"))
+        counting = urlsplit(path).path.rstrip("/") == COUNT_TOKENS_PATH
+        stream = bool(body.get("stream")) and not counting  # count_tokens never streams
         rec = RequestRecord(
             scenario=scenario,
             model=str(body.get("model", "")),
@@ -155,7 +157,7 @@ class ClaudeUser(User):
                 except _TRANSPORT_ERRORS as exc:
                     rec.error_class, rec.error, rec.e2e_s = INTERRUPTED, f"{type(exc).__name__}: {exc}", since()
                     return rec
-                read_message(rec, content, since())
+                (read_count if counting else read_message)(rec, content, since())
         return rec
 
 

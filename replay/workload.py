@@ -11,10 +11,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mockclaude.fixtures import FixtureError, expand_shape, iter_many
 from mockclaude.tokens import count_request
 
+MESSAGES_PATH = "/v1/messages"
+COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
+REPLAYED_PATHS = frozenset({MESSAGES_PATH, COUNT_TOKENS_PATH})
 # Request fields that identify a recorded call but must not be re-sent as-is.
 _VOLATILE_FIELDS = ("metadata",)
 
@@ -40,6 +44,11 @@ class Sample:
     model: str
     shape: bool  # text is `{"$tokens": N}` placeholders to regenerate
     headers: tuple[tuple[str, str], ...] = ()  # recorded anthropic-* request headers (beta flags, version)
+
+    @property
+    def counting(self) -> bool:
+        """True for a count_tokens request (no generation)."""
+        return urlsplit(self.path).path.rstrip("/") == COUNT_TOKENS_PATH
 
     @property
     def expected_output(self) -> int:
@@ -155,15 +164,18 @@ def load(paths: Sequence[str | Path], *, skip_bad_lines: bool = False, on_proble
     samples: list[Sample] = []
     for path in paths:
         for header, exchange in iter_many([path], skip_bad_lines=skip_bad_lines, on_problem=on_problem):
-            if exchange["request"].get("method", "POST") != "POST" or not isinstance(
-                exchange["request"].get("body"), dict
-            ):
+            req = exchange["request"]
+            if req.get("method", "POST") != "POST" or not isinstance(req.get("body"), dict):
                 continue  # GETs (models list) carry no workload
+            if urlsplit(req["path"]).path.rstrip("/") not in REPLAYED_PATHS:
+                continue  # batches and other endpoints are not latency workload
             scenario = str(header.get("scenario") or Path(path).stem)
+            if urlsplit(req["path"]).path.rstrip("/") == COUNT_TOKENS_PATH:
+                scenario += ":count_tokens"  # its own row: milliseconds must not mix with generations
             shape = (header.get("anonymization") or {}).get("mode") == "shape"
             samples.append(_sample(scenario, exchange, shape))
     if not samples:
-        raise FixtureError(paths[0] if paths else "-", 1, "no POST requests with a body to replay")
+        raise FixtureError(paths[0] if paths else "-", 1, "no /v1/messages requests to replay")
     return Workload(samples)
 
 

@@ -223,3 +223,18 @@ def test_auth_and_unknown_model_failures_are_classified(tmp_path: Path) -> None:
     with mock_server("--ttft", "0.02", "--tps", "2000", "--output-tokens", "5") as mock:
         _, s = replay(mock.url, fx, tmp_path / "c", "-u", "1", "-r", "1", "-t", "20s", "--max-requests", "3")
     assert s["errors"] == {"not_found": 3}
+
+
+def test_count_tokens_calls_are_replayed_and_checked(tmp_path: Path) -> None:
+    fx = write_fixture(tmp_path / "f.jsonl", count=2, stream=True)
+    lines = fx.read_text().splitlines()
+    counting = json.loads(lines[1])
+    counting["request"]["path"] = "/v1/messages/count_tokens"
+    fx.write_text("\n".join([*lines, json.dumps(counting)]) + "\n")
+    with mock_server(*FAST) as mock:
+        _, s = replay(mock.url, fx, tmp_path / "r", "-u", "2", "-r", "2", "-t", "20s", "--max-requests", "12",
+                      "--think-time", "0")  # fmt: skip
+        stats = mock_stats(mock.url)
+    counted = s["scenarios"]["unit:count_tokens"]
+    assert s["failures"] == 0 and counted["requests"] > 0 and counted["ttft_s"]["n"] == 0
+    assert stats["by_endpoint"].get("/v1/messages/count_tokens") == counted["requests"]

@@ -303,3 +303,21 @@ def test_svg_plots_stay_inside_the_plot_area() -> None:
     ts = plots.timeseries({"tokens/s": plots.per_second([(10.2, 5), (10.7, 5), (12.1, 3)], 10.0, 3)}, "T", "n")
     ET.fromstring(ts)
     assert plots.per_second([(10.2, 5), (10.7, 5), (12.1, 3)], 10.0, 3) == [10.0, 0.0, 3.0]
+
+
+def test_count_tokens_calls_get_their_own_scenario_and_check(tmp_path: Path) -> None:
+    from replay.stream import read_count
+
+    path = write_fixture(tmp_path / "f.jsonl", count=3)
+    lines = path.read_text().splitlines()
+    counting = json.loads(lines[1])
+    counting["request"]["path"] = "/v1/messages/count_tokens?beta=true"
+    counting["request"]["body"].pop("max_tokens")
+    path.write_text("\n".join([*lines, json.dumps(counting)]) + "\n")
+    w = load([path])
+    assert sorted(s.scenario for s in w.samples) == ["unit", "unit", "unit", "unit:count_tokens"]
+    assert all(not s.counting for s in profiles.get("short-short").select(w).samples)
+    ok, bad = RequestRecord("x"), RequestRecord("x")
+    read_count(ok, b'{"input_tokens": 12}', 0.01)
+    read_count(bad, b'{"type": "message"}', 0.01)
+    assert (ok.ok, ok.input_tokens, bad.error_class) == (True, 12, "invalid_response")
