@@ -884,3 +884,58 @@ def test_sdk_request_that_passes_validation_gets_a_message(server: Proc) -> None
     client = anthropic.Anthropic(api_key="sk-ant-test", base_url=server.url, max_retries=0)
     message = client.messages.create(**body(model="claude-haiku-4-5"))
     assert message.type == "message" and message.usage.output_tokens > 0
+
+
+WEATHER_TOOL = {
+    "name": "get_weather",
+    "description": "Weather for a city",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    "cache_control": {"type": "ephemeral"},
+    "strict": True,
+}
+HISTORY = [
+    user(text("Weather in Paris?")),
+    assistant(text("Checking."), tool_use("toolu_01A")),
+    user(tool_result("toolu_01A"), image("image/png", PNG), text("And now?")),
+]
+RICH_REQUEST: dict[str, Any] = {
+    "model": "claude-opus-4-8",
+    "max_tokens": 2048,
+    "messages": HISTORY,
+    "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral", "ttl": "1h"}}],
+    "tools": [WEATHER_TOOL, {"type": "web_search_20250305", "name": "web_search", "max_uses": 2}],
+    "tool_choice": {"type": "auto", "disable_parallel_tool_use": True},
+    "thinking": {"type": "adaptive", "display": "summarized"},
+    "output_config": {"effort": "high"},
+    "metadata": {"user_id": "u-1"},
+    "service_tier": "auto",
+    "stop_sequences": ["END"],
+    "speed": "fast",
+    "inference_geo": "us",
+    "diagnostics": {"previous_message_id": "msg_01"},
+    "cache_control": {"type": "ephemeral"},
+}
+
+
+def test_a_rich_request_passes_even_in_strict_mode() -> None:
+    assert validate_create(RICH_REQUEST, strict=True) is None
+    assert check_model_limits(RICH_REQUEST, model("claude-opus-4-8")) is None
+
+
+def test_everything_the_sdk_can_send_is_accepted(server: Proc) -> None:
+    """No false 400s: a request using most of SDK 2.12's optional fields goes through the server."""
+    client = anthropic.Anthropic(api_key="sk-ant-test", base_url=server.url, max_retries=0)
+    message = client.messages.create(**RICH_REQUEST)
+    assert message.type == "message"
+    beta = client.beta.messages.create(
+        model="claude-sonnet-5",
+        max_tokens=512,
+        messages=[user(text("hi"))],
+        context_management={"edits": [{"type": "clear_tool_uses_20250919"}]},
+        betas=["context-management-2025-06-27"],
+    )
+    assert beta.type == "message"
+    counted = client.messages.count_tokens(
+        model="claude-haiku-4-5", messages=HISTORY, tools=[WEATHER_TOOL], system="Be brief."
+    )
+    assert counted.input_tokens > 0
