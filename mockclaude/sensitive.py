@@ -84,7 +84,7 @@ _URL = re.compile(r"\bhttps?://[^\s<>\"'`)\]}]+", re.I)
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+\-]+@(?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,}\b")
 _IPV4 = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}(?::|[0-9A-Fa-f]{1,4})?(?::[0-9A-Fa-f]{1,4}){0,6}(?![\w:])")
-_CARD = re.compile(r"(?<![\d\-])\d(?:[ \-]?\d){12,18}(?![\d\-])")
+_CARD = re.compile(r"(?<![\w\-])\d(?:[ \-]?\d){12,18}(?![\w\-])")  # not inside ids or hex digests
 _PHONE = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().\-]{6,}\d(?![\w])")
 
 _NAME = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?"
