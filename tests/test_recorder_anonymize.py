@@ -210,3 +210,18 @@ def test_key_file_created_private_and_reused(tmp_path: Path) -> None:
     path.write_text("not hex")
     with pytest.raises(ValueError, match="not a mockclaude session key"):
         load_or_create_key(path)
+
+
+def test_streamed_tool_input_is_anonymized_and_stays_valid_json() -> None:
+    parts = ['{"customer_name": "Maria', ' Garcia", "email": "maria.g', 'arcia@shop.io", "n": 2}']
+    events = [
+        {"t_ms": i, "event": "content_block_delta",
+         "data": {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": p}}}
+        for i, p in enumerate(parts)
+    ]  # fmt: skip
+    out = pii().events(events)
+    joined = "".join(e["data"]["delta"]["partial_json"] for e in out)
+    value = json.loads(joined)
+    assert value["n"] == 2 and len(out) == 3
+    assert "Maria" not in joined and "Garcia" not in joined and "shop.io" not in joined
+    assert value["email"].endswith((".com", ".org", ".net")) and len(value["customer_name"].split()) == 2
