@@ -144,7 +144,8 @@ class Anonymizer:
         """An anonymized copy of a JSON value (a request or response body, an event's data)."""
         if isinstance(obj, str):
             if key in _STRUCTURAL and not data:
-                return obj
+                # Identifiers stay for replay, but a credential pasted into one is still a credential.
+                return split_apply([obj], [(f.start, f.end, REDACTED) for f in find(obj, pii=False)])[0]
             # Names were learnt from the whole tree first (body(), events()), so only replace here.
             return placeholder(obj) if self.mode == "shape" else self._replace(obj)
         if isinstance(obj, list):

@@ -212,7 +212,17 @@ def find_names(text: str) -> Iterator[tuple[int, int]]:
             yield start, start + len(" ".join(words))
 
 
+def _urls(text: str) -> Iterator[Finding]:
+    for m in _URL.finditer(text):
+        value = m.group().rstrip(".,;:!?")
+        yield Finding("url", m.start(), m.start() + len(value), value)
+
+
 def _candidates(text: str, *, pii: bool) -> Iterator[Finding]:
+    if pii:
+        # A URL on a real host is replaced whole (its pseudonym keeps no path or query), so a key in
+        # its query goes with it; otherwise the key would win and the host would stay.
+        yield from (f for f in _urls(text) if not is_harmless(f))
     for kind, pattern, group in _SECRET_PATTERNS:
         for m in pattern.finditer(text):
             value = m.group(group)
@@ -220,9 +230,7 @@ def _candidates(text: str, *, pii: bool) -> Iterator[Finding]:
                 yield Finding(kind, m.start(group), m.end(group), value)
     if not pii:
         return
-    for m in _URL.finditer(text):
-        value = m.group().rstrip(".,;:!?")
-        yield Finding("url", m.start(), m.start() + len(value), value)
+    yield from (f for f in _urls(text) if is_harmless(f))
     for m in _EMAIL.finditer(text):
         yield Finding("email", m.start(), m.end(), m.group())
     for pattern in (_IPV4, _IPV6):
