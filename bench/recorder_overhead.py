@@ -3,7 +3,7 @@
 Starts `mockclaude serve`, a plain mitmdump and `mockclaude record` in front of it on 127.0.0.1, then
 sends streaming requests to the three in random order per round (so drift hits all alike).
 
-    .venv/bin/python -m bench.recorder_overhead [--requests 40] [--anonymize pii]
+    .venv/bin/python -m bench.recorder_overhead [--requests 40] [--concurrency 1] [--anonymize pii]
 """
 
 import argparse
@@ -16,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -53,6 +54,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=40, help="requests per side (default 40)")
     ap.add_argument("--anonymize", default="pii", choices=("off", "pii", "shape"))
+    ap.add_argument("--concurrency", type=int, default=1, help="parallel streams per side in each round (default 1)")
     ap.add_argument("--record-arg", action="append", default=[], help="extra argument for mockclaude record")
     args = ap.parse_args()
     mock_flags = ("--ttft", "0.05", "--tps", "400", "--chunk-tokens", "1", "--prefill-tps", "100000000",
@@ -77,21 +79,24 @@ def main() -> int:
         prompt = "Summarise: " + "the quick brown fox jumps over the lazy dog. " * 40 + "Mail bob@corp.example.org"
         body = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 200, "stream": True,
                            "messages": [{"role": "user", "content": prompt}]}).encode()  # fmt: skip
-        conns = {name: connect(url) for name, url in sides.items()}
-        for conn in conns.values():  # warm-up: imports, tokenizer, first connections
-            one_request(conn, body)
+        n = args.concurrency
+        conns = {name: [connect(url) for _ in range(n)] for name, url in sides.items()}
+        pool = stack.enter_context(ThreadPoolExecutor(n))
+        for side in conns.values():  # warm-up: imports, tokenizer, first connections
+            list(pool.map(one_request, side, [body] * n))
         order = list(sides)
         rng = random.Random(1)
         for _ in range(args.requests):
             rng.shuffle(order)  # no side always follows another
             for name in order:
-                times[name].append(one_request(conns[name], body))
+                times[name] += pool.map(one_request, conns[name], [body] * n)
         time.sleep(0.5)
         rec.popen.terminate()
         rec.popen.wait(20)
         recorded = sum(1 for _ in out.open()) - 1 if out.exists() else 0
     print(
-        f"{args.requests} streamed requests per side, interleaved in random order, keep-alive; "
+        f"{args.requests} rounds of {args.concurrency} parallel streamed request(s) per side, sides in random "
+        "order, keep-alive; "
         f"60 output tokens at 400 tok/s, TTFT 50 ms; anonymize={args.anonymize}; {recorded} exchanges recorded"
     )
     cols = ("TTFT p50", "TTFT p90", "+TTFT p50", "total p50", "total p90", "+total p50")
