@@ -252,6 +252,13 @@ def require_usable(name: str, info: ModelInfo | None) -> ModelInfo:
     return info
 
 
+def lookup(name: str, *, any_model: bool = False) -> ModelInfo:
+    """The model a request names: catalogued and usable, or a generic one with `any_model`; else 404."""
+    if any_model:
+        return resolve_or_generic(name)
+    return require_usable(name, resolve(name))
+
+
 def _capabilities(info: ModelInfo) -> dict[str, Any]:
     # Thinking, effort, image and PDF flags follow the catalogue; the tool and context-management
     # flags are approximations (every model of a named line gets them), as no per-model table was found.

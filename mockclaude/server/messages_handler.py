@@ -31,13 +31,6 @@ PROFILE_JITTER = 0.15
 INJECTED_RETRY_AFTER = "1"
 
 
-def _model_info(state: MockState, name: str) -> models.ModelInfo:
-    info = models.resolve_or_generic(name) if state.options.any_model else models.resolve(name)
-    if info is None:
-        raise models.unknown_model(name)
-    return info
-
-
 def _timing(state: MockState, info: models.ModelInfo, input_tokens: int, rng: random.Random) -> Timing:
     s = state.settings
     ttft = s.ttft.draw(rng) if s.ttft else info.ttft_s * rng.uniform(1 - PROFILE_JITTER, 1 + PROFILE_JITTER)
@@ -64,7 +57,7 @@ async def count_tokens(request: web.Request) -> web.Response:
     require_version(request)
     body = await _body(request)
     validate_count_tokens(body)
-    _model_info(state, body["model"])
+    models.lookup(body["model"], any_model=state.options.any_model)
     return web.json_response({"input_tokens": tokens.count_request(body)}, dumps=lambda o: dumps(o).decode())
 
 
@@ -75,7 +68,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     require_version(request)
     body = await _body(request)
     validate_create(body)
-    info = _model_info(state, body["model"])
+    info = models.lookup(body["model"], any_model=state.options.any_model)
     check_model_limits(body, info)
     input_tokens = tokens.count_request(body)
     check_context(input_tokens, body["max_tokens"], info)

@@ -4,7 +4,6 @@ from aiohttp import web
 
 from mockclaude import models
 from mockclaude.server.common import STATE, api_key, dumps, require_version
-from mockclaude.wire.errors import ApiError
 
 
 def _json(obj: object) -> web.Response:
@@ -16,14 +15,8 @@ async def list_models(request: web.Request) -> web.Response:
     api_key(request)
     require_version(request)
     q = request.query
-    limit_s = q.get("limit")
-    try:
-        limit = int(limit_s) if limit_s is not None else None
-    except ValueError:
-        raise ApiError(
-            400, f"limit: Input should be a valid integer, unable to parse string as an integer: {limit_s!r}"
-        ) from None
-    return _json(models.list_models(limit, q.get("after_id"), q.get("before_id")))
+    lifecycle = q.getall("lifecycle[]", None) or q.getall("lifecycle", None)
+    return _json(models.list_models(q.get("limit"), q.get("after_id"), q.get("before_id"), lifecycle))
 
 
 async def get_model(request: web.Request) -> web.Response:
@@ -31,8 +24,4 @@ async def get_model(request: web.Request) -> web.Response:
     api_key(request)
     require_version(request)
     name = request.match_info["model_id"]
-    options = request.app[STATE].options
-    info = models.resolve_or_generic(name) if options.any_model else models.resolve(name)
-    if info is None:
-        raise models.unknown_model(name)
-    return _json(models.model_json(info))
+    return _json(models.model_json(models.lookup(name, any_model=request.app[STATE].options.any_model)))
