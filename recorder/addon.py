@@ -85,7 +85,11 @@ class Recorder:
             self._open(
                 Path(opts.mockclaude_out), opts.mockclaude_anonymize, opts.mockclaude_key_file, opts.mockclaude_fsync
             )
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            # A write error (full disk) names no file: say which one cannot be written.
+            out = opts.mockclaude_out
+            raise exceptions.OptionsError(f"mockclaude recorder: cannot write {out}: {exc.strerror or exc}") from exc
+        except ValueError as exc:
             raise exceptions.OptionsError(f"mockclaude recorder: {exc}") from exc
 
     def _open(self, out: Path, mode: str, key_file: str, fsync: bool) -> None:
