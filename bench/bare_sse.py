@@ -13,24 +13,23 @@ import random
 
 from aiohttp import web
 
+from bench.harness import message_body
 from mockclaude.content import ContentSettings, OutputLength, TokenSource, plan_response
 from mockclaude.pacing import Range, Timing, stream_frames
 from mockclaude.server.command import uvloop_factory
-
-MODEL = "claude-sonnet-4-6"
 
 
 def frames_bytes(tokens: int, chunk: int, seed: int = 1) -> list[bytes]:
     """The SSE frames of one `tokens`-token answer, as the mock encodes them."""
     rng = random.Random(seed)
-    body = {"model": MODEL, "max_tokens": tokens, "messages": [{"role": "user", "content": "x"}]}
+    body = message_body(tokens, stream=True)
     plan = plan_response(
         body, tokens, ContentSettings(output_length=OutputLength.parse(str(tokens))), TokenSource(seed), rng
     )
     frames = stream_frames(
         plan,
         msg_id="msg_01" + "x" * 22,
-        model=MODEL,
+        model=body["model"],
         input_tokens=8,
         timing=Timing(0.0, 1e9, Range(chunk, chunk)),
         rng=rng,

@@ -20,10 +20,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from bench.harness import CpuMeter, Proc, machine, mock, run_clients
+from bench.harness import Proc, closed_loop, machine, message_body, mock
 from tests.servers import run_process
-
-MODEL = "claude-sonnet-4-6"
 
 
 @contextlib.contextmanager
@@ -32,37 +30,6 @@ def bare(tokens: int, chunk: int, *flags: str) -> Iterator[Proc]:
     argv = [sys.executable, "-m", "bench.bare_sse", "--tokens", str(tokens), "--chunk", str(chunk), *flags]
     with run_process(argv) as p:
         yield p
-
-
-def measure(proc: Proc, args: argparse.Namespace) -> dict[str, Any]:
-    """Closed-loop streams against one server; deltas per second and per server CPU-second."""
-    host, port = proc.url.removeprefix("http://").split(":")
-    spec = {
-        "host": host,
-        "port": int(port),
-        "streams": args.conns,
-        "ramp_s": 0.2,
-        "loop_s": args.seconds,
-        "timeout_s": 30,
-        "body": {
-            "model": MODEL,
-            "max_tokens": args.tokens,
-            "stream": True,
-            "messages": [{"role": "user", "content": "x"}],
-        },
-    }
-    with CpuMeter(proc.popen.pid) as cpu:
-        records, client_cpu = run_clients(spec, args.client_procs)
-    deltas = sum(r["deltas"] for r in records)
-    bad = sum(1 for r in records if not r["complete"] or r["status"] != 200)
-    return {
-        "streams": len(records),
-        "bad": bad,
-        "deltas_per_s": deltas / cpu.wall_s,
-        "deltas_per_cpu_s": deltas / cpu.seconds if cpu.seconds else 0.0,
-        "server_cpu": cpu.mean,
-        "client_cpu": client_cpu / cpu.wall_s,
-    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,17 +47,19 @@ def main(argv: list[str] | None = None) -> int:
     common = ["--output-tokens", str(args.tokens), "--chunk-tokens", str(args.chunk), "--ttft", "0", *loop]
     print(f"# bench.event_throughput on {machine()}; {args.conns} slots x {args.seconds:g} s, {args.tokens} tokens")
     print(f"# event loop: {'asyncio' if args.no_uvloop else 'uvloop if installed'}")
+    body = message_body(args.tokens, stream=True)
+    run = (body, args.conns, args.seconds, args.client_procs)
     results: dict[str, dict[str, Any]] = {}
     with bare(args.tokens, args.chunk, *loop) as proc:
-        results["bare"] = measure(proc, args)
+        results["bare"] = closed_loop(proc, *run)
     with mock(*common, "--tps", "1e9") as proc:
-        results["mock unpaced"] = measure(proc, args)
+        results["mock unpaced"] = closed_loop(proc, *run)
     with mock(*common, "--tps", str(args.paced_tps)) as proc:
-        results["mock paced"] = measure(proc, args)
+        results["mock paced"] = closed_loop(proc, *run)
     print(f"{'server':<14} {'streams':>8} {'bad':>4} {'deltas/s':>10} {'deltas/cpu-s':>13} {'srv cpu':>8} {'cli':>6}")
     for name, r in results.items():
         print(
-            f"{name:<14} {r['streams']:>8} {r['bad']:>4} {r['deltas_per_s']:>10.0f} {r['deltas_per_cpu_s']:>13.0f} "
+            f"{name:<14} {r['requests']:>8} {r['bad']:>4} {r['deltas_per_s']:>10.0f} {r['deltas_per_cpu_s']:>13.0f} "
             f"{r['server_cpu']:>8.2f} {r['client_cpu']:>6.2f}"
         )
     base = results["bare"]

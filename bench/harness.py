@@ -19,6 +19,8 @@ from tests.servers import Proc, mock_server
 
 __all__ = ["CpuMeter", "Proc", "admin_stats", "machine", "mock_server", "pct", "run_clients"]
 
+MODEL = "claude-sonnet-4-6"
+
 
 def pct(values: Sequence[float], p: float) -> float:
     """Percentile p of unsorted values."""
@@ -120,3 +122,29 @@ def mock(*flags: str) -> Iterator[Proc]:
     """A mock with the admin API on, timed for benchmarks (no prompt-length TTFT)."""
     with mock_server("--prefill-tps", "1e12", *flags, timeout=60) as p:
         yield p
+
+
+def message_body(tokens: int, stream: bool) -> dict[str, Any]:
+    """A minimal Messages request."""
+    return {"model": MODEL, "max_tokens": tokens, "stream": stream, "messages": [{"role": "user", "content": "x"}]}
+
+
+def closed_loop(proc: Proc, body: dict[str, Any], conns: int, seconds: float, client_procs: int = 1) -> dict[str, Any]:
+    """`conns` slots send `body` back to back for `seconds`; rates per second and per server CPU-second."""
+    host, port = proc.url.removeprefix("http://").split(":")
+    spec = {"host": host, "port": int(port), "streams": conns, "ramp_s": 0.2, "loop_s": seconds, "timeout_s": 30}
+    with CpuMeter(proc.popen.pid) as cpu:
+        records, client_cpu = run_clients({**spec, "body": body}, client_procs)
+    ok = [r for r in records if r["complete"] and r["status"] == 200]
+    deltas = sum(r["deltas"] for r in ok)
+    return {
+        "requests": len(records),
+        "ok": len(ok),
+        "bad": len(records) - len(ok),
+        "requests_per_s": len(ok) / cpu.wall_s,
+        "requests_per_cpu_s": len(ok) / cpu.seconds if cpu.seconds else 0.0,
+        "deltas_per_s": deltas / cpu.wall_s,
+        "deltas_per_cpu_s": deltas / cpu.seconds if cpu.seconds else 0.0,
+        "server_cpu": cpu.mean,
+        "client_cpu": client_cpu / cpu.wall_s,
+    }

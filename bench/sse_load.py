@@ -63,7 +63,8 @@ class _SSEReader(asyncio.Protocol):
             rec.last_delta = now
             if not rec.first_delta:
                 rec.first_delta = now
-        if b"message_stop" in window:
+        # message_stop ends a stream; a JSON message's stop_reason is a string only in the final answer.
+        if b"message_stop" in window or (rec.status == 200 and b'"stop_reason":"' in window):
             rec.complete = True
         for m in _OUTPUT_TOKENS.finditer(window):
             rec.output_tokens = int(m.group(1))
@@ -107,11 +108,14 @@ async def one_stream(host: str, port: int, request: bytes, delay: float, timeout
     return rec
 
 
-async def _repeat(host: str, port: int, request: bytes, delay: float, spec: dict[str, Any]) -> list[StreamRecord]:
-    """Streams one after another on one slot until `loop_s` seconds after the first started."""
+async def _repeat(
+    host: str, port: int, request: bytes, delay: float, spec: dict[str, Any], budget: list[int]
+) -> list[StreamRecord]:
+    """Streams one after another on one slot for `loop_s` seconds, or until `budget` is spent."""
     records = [await one_stream(host, port, request, delay, spec["timeout_s"])]
-    end = records[0].start + spec["loop_s"]
-    while time.monotonic() < end:
+    end = records[0].start + spec.get("loop_s", float("inf"))
+    while time.monotonic() < end and budget[0] > 0:
+        budget[0] -= 1
         records.append(await one_stream(host, port, request, 0.0, spec["timeout_s"]))
     return records
 
@@ -119,15 +123,16 @@ async def _repeat(host: str, port: int, request: bytes, delay: float, spec: dict
 async def run(spec: dict[str, Any]) -> list[StreamRecord]:
     """Start `streams` streams spread uniformly over `ramp_s` seconds and wait for all of them.
 
-    With `loop_s`, each of the `streams` slots starts a new stream whenever its last one ends, for
-    `loop_s` seconds (a closed loop, for throughput).
+    With `loop_s` or `requests`, each of the `streams` slots starts a new stream whenever its last one
+    ends (a closed loop, for throughput), for `loop_s` seconds or until `requests` were sent in all.
     """
     host, port = spec["host"], spec["port"]
     request = request_bytes(host, port, spec.get("path", "/v1/messages"), spec["body"])
     rng = random.Random(spec.get("seed", 0))
     delays = [rng.uniform(0, spec["ramp_s"]) for _ in range(spec["streams"])]
-    if spec.get("loop_s"):
-        slots = await asyncio.gather(*(_repeat(host, port, request, d, spec) for d in delays))
+    if spec.get("loop_s") or spec.get("requests"):
+        budget = [spec.get("requests", 1 << 62) - len(delays)]
+        slots = await asyncio.gather(*(_repeat(host, port, request, d, spec, budget) for d in delays))
         return [r for slot in slots for r in slot]
     return await asyncio.gather(*(one_stream(host, port, request, d, spec["timeout_s"]) for d in delays))
 

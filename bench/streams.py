@@ -15,9 +15,7 @@ import json
 import sys
 from typing import Any
 
-from bench.harness import CpuMeter, admin_stats, machine, mock, pct, run_clients
-
-MODEL = "claude-sonnet-4-6"
+from bench.harness import CpuMeter, admin_stats, machine, message_body, mock, pct, run_clients
 
 
 def measure(args: argparse.Namespace, streams: int, flags: list[str]) -> dict[str, Any]:
@@ -33,12 +31,7 @@ def measure(args: argparse.Namespace, streams: int, flags: list[str]) -> dict[st
             "streams": streams,
             "ramp_s": args.ramp,
             "timeout_s": args.ttft + args.tokens / args.tps * 3 + 30,
-            "body": {
-                "model": MODEL,
-                "max_tokens": args.tokens,
-                "stream": True,
-                "messages": [{"role": "user", "content": "x"}],
-            },
+            "body": message_body(args.tokens, stream=True),
         }
         with CpuMeter(proc.popen.pid) as cpu:
             records, client_cpu = run_clients(spec, args.client_procs)
