@@ -25,6 +25,7 @@ from mockclaude.anonymize import Anonymizer
 from mockclaude.content import ContentSettings, OutputLength
 from mockclaude.faults import KINDS, FaultInjector, FaultSpec
 from mockclaude.fixtures import _MATCH_FIELDS, SHAPE_KEY, Exchange, is_placeholder, iter_many, match_key, read_header
+from mockclaude.models import resolve
 from mockclaude.pacing import Timing
 from mockclaude.pseudonyms import Pseudonymizer, key_fingerprint, key_path_for, load_or_create_key
 from mockclaude.server.settings import Settings
@@ -90,6 +91,7 @@ class Recordings:
     strict: bool = False
     faults: FaultInjector | None = None
     notes: list[str] = field(default_factory=list)
+    uncatalogued: tuple[str, ...] = ()  # recorded models the catalogue lacks or has retired
     _views: list[_KeyView] = field(default_factory=list)
     _shapes: dict[str, list[tuple[tuple[int, ...], str]]] = field(default_factory=dict)
     _turns: dict[str, int] = field(default_factory=dict)
@@ -121,8 +123,11 @@ class Recordings:
         if key in self.index:
             return key
         skeleton, counts = _skeleton(shaped)
-        near = [(sum(abs(x - y) for x, y in zip(counts, c, strict=True)), k)
-                for c, k in self._shapes.get(skeleton, ()) if _close(counts, c)]  # fmt: skip
+        near = [
+            (sum(abs(x - y) for x, y in zip(counts, c, strict=True)), k)
+            for c, k in self._shapes.get(skeleton, ())
+            if _close(counts, c)
+        ]
         return min(near)[1] if near else None
 
     def unmatched(self, body: dict[str, Any]) -> ApiError:
@@ -157,6 +162,10 @@ class Recordings:
         if n is not None:
             content = dataclasses.replace(content, output_length=OutputLength("fixed", n, n))
         return content, timing
+
+    def needs_any_model(self) -> bool:
+        """True when a recorded model is unknown to the catalogue or retired."""
+        return bool(self.uncatalogued)
 
     def pick_fault(self) -> str | None:
         """A fault at the recorded rates for an unmatched request (--faults-from-fixtures)."""
@@ -208,6 +217,7 @@ def load(
     shapes: dict[str, list[tuple[tuple[int, ...], str]]] = {}
     shape_seen = False
     key_used = False
+    model_names: set[str] = set()
     for p in paths:
         header = read_header(p)
         mode = (header.get("anonymization") or {}).get("mode", "off")
@@ -233,6 +243,8 @@ def load(
                 skeleton, counts = _skeleton(body)
                 shapes.setdefault(skeleton, []).append((counts, k))
             index.setdefault(k, []).append(Entry(ex, mode == "shape"))
+            if isinstance(body.get("model"), str):
+                model_names.add(body["model"])
     if key is not None and not key_used:
         raise ValueError(f"--session-key {session_key}: its fingerprint matches none of the pii fixtures given")
     profile = profile_fit.load(profile_path) if profile_path else (profile_fit.fit(paths) if index else None)
@@ -243,6 +255,9 @@ def load(
         rates = profile.models[profile_fit.POOLED].faults
         injector = FaultInjector([FaultSpec(k, v) for k, v in rates.items() if k in KINDS and v > 0], seed=seed)
     total = sum(len(v) for v in index.values())
+    odd = tuple(sorted(m for m in model_names if (info := resolve(m)) is None or info.lifecycle == "retired"))
+    if odd:
+        notes.append(f"fixtures use models the catalogue lacks or retired ({', '.join(odd)}): any model is accepted")
     if paths:
         notes.insert(0, f"{total} recorded exchanges ({len(index)} distinct requests) from {len(paths)} file(s)")
     return Recordings(
@@ -252,6 +267,7 @@ def load(
         strict=strict,
         faults=injector,
         notes=notes,
+        uncatalogued=odd,
         _views=list(views.values()),
         _shapes=shapes,
         _shape_view=Anonymizer("shape") if shape_seen else None,

@@ -168,18 +168,9 @@ def build(args: argparse.Namespace, org_id: str | None = None) -> MockState:
         faults=tuple(args.fault),
         rate_limit=args.rate_limit,
     )
-    options = Options(
-        api_keys=frozenset(args.api_key),
-        any_model=args.any_model,
-        admin=not args.no_admin,
-        admin_token=args.admin_token,
-        seed=args.seed,
-        idle_timeout_s=args.idle_timeout,
-        **({"org_id": org_id} if org_id else {}),
-    )
-    state = MockState(options, settings)
+    rec = None
     if args.fixtures or args.profile:
-        state.recorded = recorded.load(
+        rec = recorded.load(
             args.fixtures,
             session_key=args.session_key,
             scale=args.time_scale,
@@ -188,9 +179,21 @@ def build(args: argparse.Namespace, org_id: str | None = None) -> MockState:
             faults_from_fixtures=args.faults_from_fixtures,
             seed=args.seed,
         )
-        recorded.print_notes(state.recorded)
+        recorded.print_notes(rec)
     elif args.strict_fixtures or args.faults_from_fixtures or args.session_key:
         raise ValueError("--strict-fixtures, --faults-from-fixtures and --session-key need --fixtures (or --profile)")
+    options = Options(
+        api_keys=frozenset(args.api_key),
+        # Recorded requests must be answerable even if their model is not (or no longer) catalogued.
+        any_model=args.any_model or (rec is not None and rec.needs_any_model()),
+        admin=not args.no_admin,
+        admin_token=args.admin_token,
+        seed=args.seed,
+        idle_timeout_s=args.idle_timeout,
+        **({"org_id": org_id} if org_id else {}),
+    )
+    state = MockState(options, settings)
+    state.recorded = rec
     return state
 
 
