@@ -3,6 +3,7 @@
 import json
 import os
 import socket
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -132,3 +133,66 @@ def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: flo
             raise AssertionError(f"{what}: still not true after {timeout}s")
         time.sleep(interval)
     return time.monotonic() - start
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 whose every connection is handled by `answer(conn)` in a thread."""
+
+    def __init__(self, answer: Callable[[socket.socket], None]) -> None:
+        self._answer = answer
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(128)
+        self.port: int = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def close(self) -> None:
+        """Stop accepting and close every connection."""
+        self._sock.close()
+        for c in self.held:
+            c.close()
+
+    def __enter__(self) -> "RawServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_request(conn: socket.socket, timeout: float = 5.0) -> bytes:
+    """One HTTP request's head and Content-Length body from `conn` (what arrived, if it stops early)."""
+    conn.settimeout(timeout)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        fields = (ln.partition(b":") for ln in head.split(b"\r\n"))
+        length = next((int(v) for k, _, v in fields if k.lower() == b"content-length"), 0)
+        while len(body) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return head + b"\r\n\r\n" + body
+    except OSError:
+        return data
+
+
+def hang(conn: socket.socket) -> None:
+    """Answer nothing: read the request, then hold the connection open."""
+    read_request(conn)

@@ -1,0 +1,100 @@
+"""`mockclaude replay` against targets that misbehave: one that dies mid-run, one that answers garbage,
+one that hangs. Every failure is classified, the report is complete, and the run ends on time."""
+
+import itertools
+import os
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.reliability_helpers import RawServer, hang, read_request
+from tests.servers import mock_server
+from tests.test_replay_locust import FAST, replay
+from tests.test_replay_units import write_fixture
+
+pytestmark = pytest.mark.timeout(120)
+RUN_S = 6
+# Locust stops users at -t and gives in-flight requests --request-timeout at most; allow start-up too.
+ON_TIME_S = RUN_S + 12
+
+
+def timed_replay(url: str, tmp_path: Path, *args: str) -> tuple[str, dict[str, Any], float]:
+    """A headless replay of a small mixed fixture for RUN_S seconds; (output, summary, wall time)."""
+    fx = write_fixture(tmp_path / "f.jsonl", count=4)  # half streamed, half not
+    t0 = time.monotonic()
+    out, summary = replay(
+        url, fx, tmp_path / "r", "-u", "3", "-r", "3", "-t", f"{RUN_S}s", "--think-time", "0.05", *args, timeout=60
+    )
+    return out, summary, time.monotonic() - t0
+
+
+def assert_complete_report(tmp_path: Path, summary: dict[str, Any], out: str) -> None:
+    """summary.json adds up, one record per request, every plot written, no traceback."""
+    assert summary["requests"] == summary["successes"] + summary["failures"] > 0, summary
+    assert sum(summary["errors"].values()) == summary["failures"], summary
+    records = (tmp_path / "r" / "records.jsonl").read_text().splitlines()
+    assert len(records) == summary["requests"]
+    for plot in ("ttft.svg", "tpot.svg", "throughput.svg", "errors.svg"):
+        assert (tmp_path / "r" / plot).read_text().startswith("<svg"), plot
+    assert "Traceback" not in out, out[-3000:]
+
+
+def test_target_dying_mid_run(tmp_path: Path) -> None:
+    with mock_server(*FAST, "--tps", "200", "--output-tokens", "100") as mock:
+        killer = threading.Timer(2.5, lambda: os.killpg(mock.popen.pid, signal.SIGKILL))
+        killer.start()
+        out, s, wall = timed_replay(mock.url, tmp_path, "--request-timeout", "2")
+        killer.join()
+    assert_complete_report(tmp_path, s, out)
+    assert s["successes"] > 0, s  # before the kill
+    assert s["errors"].get("connection_error", 0) > 0, s["errors"]  # after it
+    assert set(s["errors"]) <= {"connection_error", "interrupted"}, s["errors"]
+    assert wall < ON_TIME_S, wall
+
+
+_GARBAGE = [
+    b"\x00\xffnot http at all\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\nhello",
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 9\r\n\r\n{\"a\": 1}\n",
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\nevent: nonsense\ndata: {not json\n\n",
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\nevent: message_start\n"
+    b'data: {"type":"message_start","message":{"id":"msg_1","usage":{"input_tokens":1}}}\n\n',
+    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort",
+    b"HTTP/1.1 999 Whatever\r\nContent-Length: 2\r\n\r\n{}",
+]
+
+
+def test_target_returning_garbage(tmp_path: Path) -> None:
+    replies = itertools.cycle(_GARBAGE)
+    lock = threading.Lock()
+
+    def garbage(conn: socket.socket) -> None:
+        read_request(conn)
+        with lock:
+            reply = next(replies)
+        try:
+            conn.sendall(reply)
+        finally:
+            conn.close()
+
+    with RawServer(garbage) as target:
+        out, s, wall = timed_replay(target.url, tmp_path, "--request-timeout", "2")
+    assert_complete_report(tmp_path, s, out)
+    assert s["successes"] == 0, s
+    allowed = {"invalid_response", "interrupted", "connection_error", "server_error"}  # 999 counts as 5xx
+    assert set(s["errors"]) <= allowed and len(s["errors"]) >= 2, s["errors"]
+    assert wall < ON_TIME_S, wall
+
+
+def test_target_that_hangs(tmp_path: Path) -> None:
+    with RawServer(hang) as target:
+        out, s, wall = timed_replay(target.url, tmp_path, "--request-timeout", "1.5")
+    assert_complete_report(tmp_path, s, out)
+    assert s["successes"] == 0 and set(s["errors"]) == {"timeout"}, s
+    assert s["requests"] >= 3  # each user timed out at least once and carried on
+    assert wall < ON_TIME_S, wall
