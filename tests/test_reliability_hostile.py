@@ -267,3 +267,36 @@ def test_connection_flood_beyond_capacity_recovers() -> None:
         assert p.popen.poll() is None, p.output()
         ok_request(p)
         assert "internal error" not in p.output(), p.output()
+
+
+def _storm(p: Proc, n: int) -> None:
+    """`n` streams that vanish after their first delta, plus `n` slow senders cut by the idle timeout."""
+    socks = _streams_until_first_delta(p, n)
+    for i, s in enumerate(socks):
+        if i % 2:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    slow = [connect(p.url) for _ in range(n)]
+    for s in slow:
+        s.sendall(b"POST /v1/messages HTTP/1.1\r\n")
+    for s in slow:
+        read_all(s, IDLE_S + 3)
+        s.close()
+
+
+SOAK = pytest.param(40, id="soak", marks=[pytest.mark.slow, pytest.mark.timeout(900)])
+
+
+@pytest.mark.parametrize("rounds", [pytest.param(4, id="short"), SOAK])
+def test_repeated_storms_leak_no_memory(server: Proc, rounds: int) -> None:
+    """After a warm-up storm, further storms leave RSS, fds and tasks where they were."""
+    pid = server.popen.pid
+    _storm(server, 50)
+    with settles(server, timeout=10):
+        rss_before = rss_kb(pid)
+        for _ in range(rounds):
+            _storm(server, 50)
+        wait_for(lambda: stats(server)["active_streams"] == 0, 5, "streams ended")
+        grown_mb = (rss_kb(pid) - rss_before) / 1024
+    print(f"RSS growth over {rounds} storms: {grown_mb:.2f} MB")
+    assert grown_mb < 8 + rounds * 0.1, f"RSS grew {grown_mb:.1f} MB over {rounds} storms"
