@@ -12,7 +12,9 @@ thread; a failure there is logged and never touches the proxied exchange.
 """
 
 import asyncio
+import contextlib
 import logging
+import os
 import queue
 import sys
 import threading
@@ -228,6 +230,9 @@ class Recorder:
 
     # -- worker thread ---------------------------------------------------------------------
     def _work(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            # Linux schedules threads individually: let the proxy's own thread have the CPU first.
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while (cap := self._queue.get()) is not _STOP:
             writer, anon = self._writer, self._anon
             if writer is None or anon is None:
