@@ -441,14 +441,38 @@ def fit(paths: list[str], *, skip_bad_lines: bool = False, on_problem: Any = Non
     )
 
 
-def _think_times(by_file: dict[str, list[tuple[str, Exchange]]]) -> Iterable[tuple[str, float]]:
-    """(model of the earlier request, gap) between a response's end and the next request of a file."""
-    for exchanges in by_file.values():
-        ordered = sorted(exchanges, key=lambda me: me[1]["started_s"])
-        for (model, a), (_, b) in itertools.pairwise(ordered):
-            total = (a.get("timing") or {}).get("total_ms")
-            if isinstance(total, int | float):
-                yield model, max(0.0, b["started_s"] - (a["started_s"] + total / 1000))
+def _think_times(by_file: dict[str, list[tuple[str, Exchange]]]) -> list[tuple[str, float]]:
+    """(model of the earlier request, gap from its response's end to the next request).
+
+    As the replayer counts them: between the turns of each conversation (a user reading and
+    typing); for recordings without conversations, between consecutive calls of a file.
+    """
+    turns: list[tuple[str, float]] = []
+    files: list[tuple[str, float]] = []
+    for path, exchanges in by_file.items():
+        files += _gaps(sorted(exchanges, key=lambda me: me[1]["started_s"]))
+        convs: dict[str, list[tuple[str, Exchange]]] = {}
+        for model, ex in exchanges:
+            conv = ex.get("conversation") or {}
+            if conv.get("id") is not None:
+                convs.setdefault(f"{path}\0{conv['id']}", []).append((model, ex))
+        for group in convs.values():
+            turns += _gaps(sorted(group, key=_turn_order))
+    return turns or files
+
+
+def _turn_order(me: tuple[str, Exchange]) -> tuple[int, float]:
+    ex = me[1]
+    return int((ex.get("conversation") or {}).get("turn") or 0), float(ex["started_s"])
+
+
+def _gaps(ordered: list[tuple[str, Exchange]]) -> list[tuple[str, float]]:
+    out = []
+    for (model, a), (_, b) in itertools.pairwise(ordered):
+        total = (a.get("timing") or {}).get("total_ms")
+        if isinstance(total, int | float):
+            out.append((model, max(0.0, b["started_s"] - (a["started_s"] + total / 1000))))
+    return out
 
 
 def _fit_model(s: _Sample) -> ModelProfile:

@@ -126,3 +126,17 @@ def test_serve_profile_answers_like_the_recording_without_its_prompts(tmp_path: 
         assert 0.65 <= ttft <= 1.0  # the profile says 0.7 s; the model profile gives ~1.8 s
         with pytest.raises(anthropic.APIStatusError):  # no --faults-from-fixtures: only explicit faults
             c.messages.create(**body("x"), extra_headers={"x-mockclaude-fault": "529"})
+
+
+def test_think_time_is_the_gap_between_turns_of_a_conversation(tmp_path: Path) -> None:
+    exs = []
+    for conv, start in (("c1", 0.0), ("c2", 0.5)):
+        for turn in (1, 2, 3):
+            ex = timed(len(exs), 100, 200.0, gap_ms=10.0)  # each response ends ~0.3 s after its request
+            ex["conversation"] = {"id": conv, "turn": turn}
+            ex["started_s"] = start + (turn - 1) * 2.3  # so the user thinks ~2 s between turns
+            exs.append(ex)
+    think = profile_fit.fit([str(write(tmp_path / "f.jsonl", exs))]).models[profile_fit.POOLED].think_time_s
+    assert think is not None and think.n == 4
+    total_s = exs[0]["timing"]["total_ms"] / 1000
+    assert think.at(0.0) == pytest.approx(2.3 - total_s) and think.at(1.0) == pytest.approx(2.3 - total_s)
