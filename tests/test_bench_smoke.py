@@ -1,0 +1,106 @@
+"""Every benchmark in bench/ runs end to end in seconds, so none can rot; the figures come from full runs.
+
+All smoke runs start together (each mostly waits for its servers to start), so the module takes
+about as long as the slowest one; each test then checks its own benchmark's output.
+"""
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+pytestmark = pytest.mark.timeout(150)
+
+SMOKE: dict[str, list[str]] = {
+    "streams": ["--streams", "20", "--tokens", "20", "--ramp", "0.3", "--ttft", "0.2", "--tps", "100"],
+    "event_throughput": ["--seconds", "1", "--conns", "8", "--tokens", "40", "--paced-tps", "400"],
+    "workers_scaling": ["--seconds", "1", "--conns", "8", "--limit-rpm", "60"],
+    "uvloop_gain": ["--seconds", "1", "--conns", "8", "--tokens", "40"],
+    "soak": ["--requests", "600", "--block", "300", "--warmup", "100", "--conns", "8"],
+    "replay_throughput": [
+        "--users", "4", "--seconds", "2", "--streams", "10", "--stream-seconds", "3", "--stream-tokens", "10",
+        "--ttft", "0.2",
+    ],
+    "recorder_overhead": ["--streams", "6", "--ramp", "0.5", "--tokens", "5", "--conns", "4", "--seconds", "1"],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def runs() -> Iterator[dict[str, subprocess.Popen[str]]]:
+    """Every smoke run, started at once."""
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", f"bench.{name}", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for name, args in SMOKE.items()
+    }
+    try:
+        yield procs
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def output(runs: dict[str, subprocess.Popen[str]], name: str) -> str:
+    """The benchmark's output once it finished (it must exit 0)."""
+    out, _ = runs[name].communicate(timeout=120)
+    assert runs[name].returncode == 0, out
+    return out
+
+
+def number(pattern: str, text: str) -> float:
+    """The first number captured by `pattern` in `text`."""
+    m = re.search(pattern, text)
+    assert m, f"{pattern!r} not in:\n{text}"
+    return float(m.group(1))
+
+
+def test_streams(runs: dict[str, subprocess.Popen[str]]) -> None:
+    out = output(runs, "streams")
+    row = out.strip().splitlines()[-1].split()
+    streams, done, failed, p5 = int(row[0]), int(row[1]), int(row[2]), float(row[3])
+    assert (streams, done, failed) == (20, 20, 0)
+    assert 50 < p5 < 150  # tokens/s near the 100 asked for, even on a busy machine
+
+
+def test_event_throughput(runs: dict[str, subprocess.Popen[str]]) -> None:
+    out = output(runs, "event_throughput")
+    for name in ("mock unpaced", "mock paced"):
+        assert number(rf"ratio {name} / bare: deltas/s [\d.]+, per server CPU-second ([\d.]+)", out) > 0
+    assert re.search(r"^bare\s+\d+\s+0\s", out, re.M), out
+
+
+def test_workers_scaling(runs: dict[str, subprocess.Popen[str]]) -> None:
+    out = output(runs, "workers_scaling")
+    assert number(r"requests/s ([\d.]+) \(ideal 2.00\)", out) > 0
+    admitted = number(r"admitted (\d+),", out)
+    assert 60 <= admitted <= 62, out  # the limit, plus at most the refill during a short burst
+
+
+def test_uvloop_gain(runs: dict[str, subprocess.Popen[str]]) -> None:
+    pytest.importorskip("uvloop", reason="uvloop is the optional extra `speed`")
+    out = output(runs, "uvloop_gain")
+    assert number(r"ratio uvloop / asyncio, streams: deltas/s ([\d.]+)", out) > 0
+    assert number(r"ratio uvloop / asyncio, json: requests/s ([\d.]+)", out) > 0
+
+
+def test_soak(runs: dict[str, subprocess.Popen[str]]) -> None:
+    out = output(runs, "soak")
+    assert number(r"end/start ([\d.]+)", out) < 1.5
+    assert re.search(r"^\s+600\s+\d+\s+\d+\s+[\d.]+$", out, re.M), out
+
+
+def test_replay_throughput(runs: dict[str, subprocess.Popen[str]]) -> None:
+    out = output(runs, "replay_throughput")
+    assert number(r"requests per Locust CPU-second ([\d.]+)", out) > 0
+    assert number(r"(\d+)/\d+ timed", out) >= 10
+
+
+def test_recorder_overhead(runs: dict[str, subprocess.Popen[str]]) -> None:
+    out = output(runs, "recorder_overhead")
+    assert number(r"TTFT through recorder\s+n=\s*(\d+)", out) == 6
+    assert number(r"recorder ceiling ([\d.]+) requests/s", out) > 0
