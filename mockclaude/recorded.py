@@ -236,8 +236,11 @@ def load(
             path = str(ex["request"].get("path") or "").split("?")[0].rstrip("/")
             if path != "/v1/messages" or not isinstance(body, dict):
                 continue
-            if (ex["response"].get("error") or {}).get("kind") == "client":
+            resp = ex["response"]
+            if (resp.get("error") or {}).get("kind") == "client":
                 continue  # the client gave up: only part of the answer was recorded
+            if resp.get("status") == 200 and resp.get("events") is None and not isinstance(resp.get("body"), dict):
+                continue  # nothing to answer with
             k = match_key(body)
             if k not in index and mode == "shape":
                 skeleton, counts = _skeleton(body)

@@ -8,6 +8,7 @@ converted: events are accumulated into a Message, or a Message is split into eve
 inputs regenerated from the request's input_schema when their JSON was not kept.
 """
 
+import dataclasses
 import json
 import random
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 from mockclaude.content import PlannedBlock, ResponsePlan
 from mockclaude.fixtures import SHAPE_KEY, Exchange, expand_shape, is_placeholder
 from mockclaude.pacing import Frame, Timing, stream_frames
+from mockclaude.profile_fit import fault_kind
 from mockclaude.schema_instance import instance_from_schema
 from mockclaude.sensitive import DELTA_TEXT_FIELDS
 from mockclaude.server.common import dumps
@@ -101,6 +103,10 @@ def answer(ex: Exchange, shape: bool, r: Rendering) -> Answer:
         if streamed:
             return _stream_answer(ex, events, r)
         msg = message_from_events(events)
+        # A stream that broke (error event, cut connection) fails the JSON request the same way.
+        broken = fault_kind(ex)
+        if broken in ("midstream", "disconnect") and not r.fault:
+            r = dataclasses.replace(r, fault=broken)
         return _json_answer(msg, _total_s(ex) * r.scale, r)
     body = resp.get("body")
     if not isinstance(body, dict):

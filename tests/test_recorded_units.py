@@ -212,3 +212,22 @@ def test_bad_fixture_line_is_named(tmp_path: Path) -> None:
         recorded.load([str(tmp_path / "nope.jsonl")])
     with pytest.raises(ValueError, match="--time-scale"):
         recorded.load([str(path)], scale=0)
+
+
+def test_a_broken_recorded_stream_fails_a_json_request_too() -> None:
+    req = body("broken")
+    cut = stream_exchange(req, "half of an answer")
+    cut["response"]["error"] = {"kind": "disconnect", "message": "peer closed"}
+    overloaded = stream_exchange(req, "half of an answer")
+    err = wm.stream_error("overloaded_error", "Overloaded", "req_old")
+    overloaded["response"]["events"].insert(4, {"t_ms": 330.0, "event": "error", "data": err})
+    assert answer(cut, False, rendering(req)).fault == "disconnect"
+    assert answer(overloaded, False, rendering(req)).fault == "midstream"
+    assert answer(stream_exchange(req, "whole"), False, rendering(req)).fault is None
+    streamed = answer(overloaded, False, rendering({**req, "stream": True}))
+    assert streamed.frames is not None
+    sse = b"".join(f.data or b"" for f in streamed.frames)
+    assert b'"request_id":"req_now"' in sse  # the recorded error event, with this request's id
+    assert streamed.frames[-1].data is not None
+    dropped = answer(cut, False, rendering({**req, "stream": True})).frames
+    assert dropped is not None and dropped[-1].data is None  # the recorded stream broke off: so does this one
