@@ -362,3 +362,22 @@ def test_record_rejects_bad_flags(tmp_path: Path) -> None:
     run = cli("record", "--upstream", "http://127.0.0.1:9", "--out", str(not_a_fixture))
     assert run.returncode == 2 and f"{not_a_fixture}:1: not a mockclaude fixture" in run.stderr
     assert not_a_fixture.read_text() == '{"my": "data"}\n'  # never touched
+
+
+def test_https_upstream(upstream: Proc, tmp_path: Path) -> None:
+    """The real API is HTTPS: put a TLS-terminating mitmdump (its own CA) in front of the mock."""
+    confdir = tmp_path / "mitm"
+    front_argv = [sys.executable, "-c", "from mitmproxy.tools.main import mitmdump; mitmdump()", "--mode",
+                  f"reverse:{upstream.url}@127.0.0.1:0", "--set", f"confdir={confdir}", "--set", "flow_detail=0",
+                  "--set", "stream_large_bodies=1"]  # fmt: skip
+    with run_process(front_argv, ready=re.compile(r"listening at 127\.0\.0\.1:(\d+)"), timeout=60) as front:
+        out = tmp_path / "tls.jsonl"
+        ca = f"ssl_verify_upstream_trusted_ca={confdir / 'mitmproxy-ca-cert.pem'}"
+        with record(f"https://127.0.0.1:{front.url}", out, "--set", ca, "--set", f"confdir={confdir}") as proxy:
+            client = anthropic.Anthropic(api_key=PLANTED_KEY, base_url=proxy.url, max_retries=0)
+            with client.messages.stream(model=MODEL, max_tokens=50, messages=[{"role": "user", "content": EMAIL}]) as s:
+                assert s.get_final_text()
+            (ex,) = stop_and_read(proxy, out)
+    assert ex["response"]["status"] == 200 and ex["response"]["events"][-1]["event"] == "message_stop"
+    assert abs(ex["timing"]["ttft_ms"] - TTFT_S * 1000) <= 30
+    assert EMAIL not in out.read_text() and PLANTED_KEY not in out.read_text()
