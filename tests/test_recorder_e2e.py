@@ -379,5 +379,6 @@ def test_https_upstream(upstream: Proc, tmp_path: Path) -> None:
                 assert s.get_final_text()
             (ex,) = stop_and_read(proxy, out)
     assert ex["response"]["status"] == 200 and ex["response"]["events"][-1]["event"] == "message_stop"
-    assert abs(ex["timing"]["ttft_ms"] - TTFT_S * 1000) <= 30
+    # includes the TLS handshake with the front on a fresh connection
+    assert TTFT_S * 1000 - 5 <= ex["timing"]["ttft_ms"] <= TTFT_S * 1000 + 150
     assert EMAIL not in out.read_text() and PLANTED_KEY not in out.read_text()
