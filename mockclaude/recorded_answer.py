@@ -101,7 +101,7 @@ def answer(ex: Exchange, shape: bool, r: Rendering) -> Answer:
     if events is not None:
         events = _expanded_events(events, shape, r)
         if streamed:
-            return _stream_answer(ex, events, r)
+            return _shifted(_stream_answer(ex, events, r), headers_delay(ex, r.scale))
         msg = message_from_events(events)
         # A stream that broke (error event, cut connection) fails the JSON request the same way.
         broken = fault_kind(ex)
@@ -238,6 +238,26 @@ def _stream_answer(ex: Exchange, events: list[dict[str, Any]], r: Rendering) -> 
         frames.append(Frame(_total_s(ex) * r.scale, None, tokens_out=frames[-1].tokens_out if frames else 0))
     first = next((f.t for f in frames if f.delta), frames[-1].t if frames else 0.0)
     return Answer(ttft_s=first, frames=frames, output_tokens=total_out)
+
+
+def headers_delay(ex: Exchange, scale: float) -> float:
+    """How long after the request a replayed stream sends its headers: when the recording got them.
+
+    The server waits this long before starting the response, and `answer` moves the frames
+    earlier by as much, so every event still goes out at its recorded offset.
+    """
+    events = ex["response"].get("events") or []
+    ttfb = (ex.get("timing") or {}).get("ttfb_ms")
+    if not events or not isinstance(ttfb, int | float):
+        return 0.0
+    return max(0.0, min(float(ttfb), float(events[0]["t_ms"]))) / 1000 * scale
+
+
+def _shifted(a: Answer, by_s: float) -> Answer:
+    """`a` with its frames due `by_s` earlier (they are sent from a start that much later)."""
+    if not by_s or a.frames is None:
+        return a
+    return dataclasses.replace(a, frames=[dataclasses.replace(f, t=max(0.0, f.t - by_s)) for f in a.frames])
 
 
 def _cut(frames: list[Frame], r: Rendering, total_out: int, ex: Exchange) -> Answer:

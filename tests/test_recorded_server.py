@@ -58,6 +58,21 @@ def test_matched_requests_get_the_recording_and_strict_mode_refuses_the_rest(tmp
         assert c.messages.create(**req).content[0].text == TEXT
 
 
+def test_stream_headers_come_when_the_recording_got_them(tmp_path: Path) -> None:
+    req = body("slow start")
+    ex = stream_exchange(req, TEXT, ttft_ms=500, gap_ms=5)
+    ex["timing"]["ttfb_ms"] = 300.0
+    ex["response"]["events"][0]["t_ms"] = 300.0  # message_start came with the headers
+    with mock_server("--fixtures", str(write(tmp_path / "f.jsonl", [ex]))) as srv:
+        t0 = time.perf_counter()
+        stream = client(srv.url).messages.create(**req, stream=True)  # returns once headers are in
+        ttfb = time.perf_counter() - t0
+        ttft = next(time.perf_counter() - t0 for e in stream if e.type == "content_block_delta")
+        stream.close()
+    assert 0.29 <= ttfb < 0.45, ttfb
+    assert 0.49 <= ttft < 0.7, ttft
+
+
 def test_unmatched_requests_follow_the_recorded_distributions(tmp_path: Path) -> None:
     exs = [stream_exchange(body(f"recorded {i}"), "one two three four five six seven eight nine ten",
                            ttft_ms=600, gap_ms=40, seq=i) for i in range(6)]  # fmt: skip

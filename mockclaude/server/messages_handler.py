@@ -96,7 +96,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     if fault:
         state.stats.fault(fault)
     answer = (
-        _recorded(request, state, body, info, input_tokens, fault, recorded)
+        await _recorded(request, state, body, info, input_tokens, fault, recorded)
         if recorded is not None
         else _synthetic(request, state, body, info, input_tokens, fault)
     )
@@ -175,7 +175,7 @@ async def _recorded_failure(request: web.Request, state: MockState, key: str, en
     raise failed.error
 
 
-def _recorded(
+async def _recorded(
     request: web.Request,
     state: MockState,
     body: dict[str, Any],
@@ -184,8 +184,10 @@ def _recorded(
     fault: str | None,
     entry: Entry,
 ) -> Answer:
-    """The recorded answer, on the recorded clock (`--time-scale`)."""
+    """The recorded answer, on the recorded clock (`--time-scale`); a stream's headers when they came."""
     assert state.recorded is not None
+    if body.get("stream"):
+        await asyncio.sleep(recorded_answer.headers_delay(entry.exchange, state.recorded.scale))
     rng = state.rng
     default = _timing(state, info, input_tokens, rng)
     _, timing = state.recorded.synthetic(body["model"], input_tokens, state.settings, default, rng)
