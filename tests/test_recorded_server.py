@@ -58,6 +58,19 @@ def test_matched_requests_get_the_recording_and_strict_mode_refuses_the_rest(tmp
         assert c.messages.create(**req).content[0].text == TEXT
 
 
+def test_fault_header_still_forces_a_fault_on_a_matched_request(tmp_path: Path) -> None:
+    req = body("forced")
+    fx = write(tmp_path / "f.jsonl", [stream_exchange(req, TEXT, ttft_ms=50, gap_ms=5)])
+    with mock_server("--fixtures", str(fx), "--seed", "1") as srv:
+        c = client(srv.url)
+        with pytest.raises(anthropic.APIStatusError, match="Overloaded"):
+            streamed(c, "forced", extra_headers={"x-mockclaude-fault": "midstream"})
+        with pytest.raises(anthropic.APIStatusError) as err:
+            c.messages.create(**req, extra_headers={"x-mockclaude-fault": "529"})
+        assert err.value.status_code == 529
+        assert streamed(c, "forced", extra_headers={"x-mockclaude-fault": "none"})[1].content[0].text == TEXT
+
+
 def test_stream_headers_come_when_the_recording_got_them(tmp_path: Path) -> None:
     req = body("slow start")
     ex = stream_exchange(req, TEXT, ttft_ms=500, gap_ms=5)
