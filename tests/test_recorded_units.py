@@ -10,7 +10,7 @@ import pytest
 from mockclaude import recorded
 from mockclaude.anonymize import Anonymizer
 from mockclaude.content import TokenSource
-from mockclaude.fixtures import FixtureError, FixtureWriter, expand_shape, make_header, match_key
+from mockclaude.fixtures import FixtureError, FixtureWriter, expand_shape, is_placeholder, make_header, match_key
 from mockclaude.pacing import Range, Timing
 from mockclaude.pseudonyms import Pseudonymizer, key_fingerprint
 from mockclaude.recorded_answer import Rendering, answer, message_from_events, token_pieces
@@ -231,3 +231,35 @@ def test_a_broken_recorded_stream_fails_a_json_request_too() -> None:
     assert streamed.frames[-1].data is not None
     dropped = answer(cut, False, rendering({**req, "stream": True})).frames
     assert dropped is not None and dropped[-1].data is None  # the recorded stream broke off: so does this one
+
+
+def test_shape_tool_call_gets_a_valid_input_from_the_schema() -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    tool = {"name": "get_weather", "description": "Weather for a city", "input_schema": schema}
+    req = {**body("Weather in Paris?"), "tools": [tool], "stream": True}
+    block = {"type": "tool_use", "id": "toolu_01recorded", "name": "get_weather", "input": {}}
+    pieces = ["", '{"city"', ': "Par', 'is"}']
+    events = [
+        {"t_ms": 100.0, "event": "message_start", "data": wm.message_start("msg_rec", MODEL, 30)},
+        {"t_ms": 100.0, "event": "content_block_start", "data": wm.block_start(0, block)},
+        *({"t_ms": 120.0 + i, "event": "content_block_delta",
+           "data": wm.block_delta(0, {"type": "input_json_delta", "partial_json": p})} for i, p in enumerate(pieces)),
+        {"t_ms": 130.0, "event": "content_block_stop", "data": wm.block_stop(0)},
+        {"t_ms": 130.0, "event": "message_delta", "data": wm.message_delta("tool_use", None, 30, 9)},
+        {"t_ms": 130.0, "event": "message_stop", "data": wm.MESSAGE_STOP},
+    ]  # fmt: skip
+    shaped_events = Anonymizer("shape").events(events)
+    assert all(is_placeholder(e["data"]["delta"]["partial_json"]) for e in shaped_events[2:6])  # no JSON kept
+    ex = exchange(Anonymizer("shape").body(req), 200, events=shaped_events,
+                  timing={"ttfb_ms": 5.0, "ttft_ms": 120.0, "total_ms": 130.0}, usage={"output_tokens": 9})  # fmt: skip
+    sent = answer(ex, True, rendering(req))
+    assert sent.frames is not None
+    sse = b"".join(f.data or b"" for f in sent.frames).decode()
+    parsed = []
+    for frame in sse.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in frame.split("\n"))
+        parsed.append({"event": lines["event"], "data": json.loads(lines["data"])})
+    call = message_from_events(parsed)["content"][0]
+    assert call["type"] == "tool_use" and call["name"] == "get_weather" and call["id"] != "toolu_01recorded"
+    assert isinstance(call["input"].get("city"), str)  # valid JSON, valid against the schema
+    assert sum(e["event"] == "content_block_delta" for e in parsed) == len(pieces)
