@@ -61,17 +61,22 @@ async def send_stream(
     transport = request.transport
     if transport is None or transport.is_closing():
         stats.client_disconnects += 1
-        raise ConnectionResetError("client closed the connection before the stream began")
+        return resp
     done = scheduler().send(transport, frames, asyncio.get_running_loop().time(), stats, progress)
     try:
         await done
     except StreamDropped:
         return resp
-    except (ConnectionResetError, asyncio.CancelledError):
+    except (ConnectionResetError, asyncio.CancelledError) as exc:
         stats.client_disconnects += 1
         done.cancel()
         with contextlib.suppress(Exception):
             drop(request)
-        raise
-    await resp.write_eof()
+        if isinstance(exc, asyncio.CancelledError):
+            raise
+        # The client hung up: aiohttp closes a prepared response quietly, whereas raising would
+        # log an "Error handling request" traceback for every client that leaves mid-stream.
+        return resp
+    with contextlib.suppress(ConnectionResetError):  # every event went out; the client left before the end
+        await resp.write_eof()
     return resp
