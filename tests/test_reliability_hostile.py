@@ -58,11 +58,13 @@ def stats(p: Proc) -> dict:
 
 
 @contextlib.contextmanager
-def settles(p: Proc, timeout: float = 5.0) -> Iterator[None]:
-    """After the block: no active stream, tasks and fds back to what they were before it."""
+def settles(p: Proc, timeout: float = 5.0, quiet: bool = True) -> Iterator[None]:
+    """After the block: no active stream, tasks and fds back to what they were before it, and (`quiet`)
+    nothing new in the server's log: a client that misbehaves is not an error of the server's."""
     pid = p.popen.pid
     fds_before = fd_count(pid)
     tasks_before = stats(p)["tasks"]
+    log_before = len(p.output())
     yield
     wait_for(lambda: stats(p)["active_streams"] == 0, timeout, "active streams back to 0")
     # The stats request itself is one task and one socket; allow nothing beyond that.
@@ -70,6 +72,8 @@ def settles(p: Proc, timeout: float = 5.0) -> Iterator[None]:
     wait_for(lambda: fd_count(pid) <= fds_before, timeout, f"fds back to {fds_before}")
     assert p.popen.poll() is None, p.output()
     assert "internal error" not in p.output(), p.output()
+    if quiet:
+        assert "Traceback" not in p.output()[log_before:], p.output()[log_before:][-3000:]
     ok_request(p)
 
 
@@ -212,7 +216,7 @@ def test_bytes_that_are_not_http_get_400_and_a_closed_connection(server: Proc) -
         b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
         b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     ]
-    with settles(server):
+    with settles(server, quiet=False):  # aiohttp logs some of these at ERROR level
         for data in junk:
             with connect(server.url) as s:
                 with contextlib.suppress(OSError):
@@ -287,7 +291,7 @@ def _storm(p: Proc, n: int) -> None:
 SOAK = pytest.param(40, id="soak", marks=[pytest.mark.slow, pytest.mark.timeout(900)])
 
 
-@pytest.mark.parametrize("rounds", [pytest.param(4, id="short"), SOAK])
+@pytest.mark.parametrize("rounds", [pytest.param(3, id="short"), SOAK])
 def test_repeated_storms_leak_no_memory(server: Proc, rounds: int) -> None:
     """After a warm-up storm, further storms leave RSS, fds and tasks where they were."""
     pid = server.popen.pid
