@@ -20,7 +20,8 @@ TOKEN_HEADER = "x-mockclaude-admin-token"
 def _authorize(request: web.Request) -> None:
     token = request.app[STATE].options.admin_token
     given = request.headers.get(TOKEN_HEADER, "")
-    if token and not hmac.compare_digest(given.encode(), token.encode()):
+    # Header bytes that are not UTF-8 arrive surrogate-escaped: compare them as bytes, never fail on them.
+    if token and not hmac.compare_digest(given.encode(errors="surrogateescape"), token.encode()):
         raise ApiError(401, f"admin API: missing or wrong {TOKEN_HEADER}")
 
 
