@@ -12,8 +12,9 @@ import time
 
 import pytest
 
+from mockclaude.server.admin import TOKEN_HEADER
 from mockclaude.server.command import SHUTDOWN_GRACE_S as GRACE_S
-from tests.reliability_helpers import connect, http, read_all
+from tests.reliability_helpers import assert_api_error, connect, http, read_all, request
 from tests.servers import mock_server, run_process
 
 
@@ -94,3 +95,14 @@ def test_sigterm_finishes_short_streams_and_cleanly_ends_long_ones() -> None:
         elapsed = time.monotonic() - t0
         assert elapsed < GRACE_S + 1.5, f"shutdown took {elapsed:.1f}s"
         assert "internal error" not in p.output(), p.output()
+
+
+def test_admin_token_check_survives_bytes_that_are_not_utf8() -> None:
+    """A wrong admin token is a 401 whatever its bytes; the right one still works."""
+    with mock_server("--admin-token", "s3cret") as p:
+        for value in ("\xff\xfe", "s3cret\xff", "s3cr\xe9t", ""):
+            resp = request(p.url, http("GET", "/_mockclaude/stats", headers=f"{TOKEN_HEADER}: {value}\r\n"))
+            err = assert_api_error(resp, 401)
+            assert err["type"] == "authentication_error"
+        ok = request(p.url, http("GET", "/_mockclaude/stats", headers=f"{TOKEN_HEADER}: s3cret\r\n"))
+        assert ok.status == 200 and "active_streams" in ok.json()
