@@ -4,6 +4,8 @@ import json
 import random
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 from mockclaude import profile_fit
 from mockclaude.profile_fit import ProfileError, Quantiles
 from mockclaude.recorded_answer import token_pieces
+from replay.summary import percentile
 from tests.servers import mock_server
 from tests.test_recorded_server import client, streamed
 from tests.test_recorded_units import body, error_exchange, stream_exchange, write
@@ -140,3 +143,26 @@ def test_think_time_is_the_gap_between_turns_of_a_conversation(tmp_path: Path) -
     assert think is not None and think.n == 4
     total_s = exs[0]["timing"]["total_ms"] / 1000
     assert think.at(0.0) == pytest.approx(2.3 - total_s) and think.at(1.0) == pytest.approx(2.3 - total_s)
+
+
+def test_unmatched_answers_reproduce_the_recorded_ttft_and_pace(tmp_path: Path) -> None:
+    rng = random.Random(9)
+    exs = [timed(i, 80, rng.uniform(200, 600), gap_ms=rng.uniform(20, 60)) for i in range(60)]
+    fx = write(tmp_path / "f.jsonl", exs)
+    want_ttft = sorted(e["timing"]["ttft_ms"] / 1000 for e in exs)
+    want_tpot = sorted((e["timing"]["total_ms"] - e["timing"]["ttft_ms"]) / 1000 / (OUTPUT_TOKENS - 1) for e in exs)
+    with mock_server("--fixtures", str(fx), "--seed", "4") as srv:
+        c = client(srv.url)
+
+        def one(i: int) -> tuple[float, float]:
+            t0 = time.perf_counter()
+            ttft, msg = streamed(c, f"never recorded {i}")
+            return ttft, (time.perf_counter() - t0 - ttft) / (msg.usage.output_tokens - 1)
+
+        # Few client threads: more would delay the SDK's own parsing and inflate the measured TTFT.
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(one, range(40)))
+    got_ttft, got_tpot = sorted(t for t, _ in got), sorted(p for _, p in got)
+    assert percentile(got_ttft, 50) == pytest.approx(percentile(want_ttft, 50), rel=0.15)
+    assert percentile(got_tpot, 50) == pytest.approx(percentile(want_tpot, 50), rel=0.15)
+    assert got_ttft[0] >= 0.19  # no TTFT shorter than the shortest recorded (0.2 s)
