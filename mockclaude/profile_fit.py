@@ -2,8 +2,9 @@
 `mockclaude serve --profile` (or `--fixtures`) draws unmatched answers from.
 
 Per model (and pooled under "*"):
-- TTFT = intercept + slope x input tokens, least squares (slope >= 0, intercept >= 0), times a
-  residual factor drawn from the recorded ratios observed / predicted;
+- TTFT = intercept + slope x input tokens (the recorder's tiktoken estimate: the scale on which the
+  server counts incoming prompts), least squares (slope >= 0, intercept >= 0), times a residual
+  factor drawn from the recorded ratios observed / predicted;
 - decode rate in tokens/s after the first token, (output_tokens - 1) / (E2E - TTFT), per request;
 - tokens per streamed text delta; output tokens per input-size bucket; think time between a
   response's end and the next request; the share of 429, 529, other 5xx, mid-stream errors and
@@ -348,9 +349,9 @@ class _Sample:
     faults: dict[str, int] = field(default_factory=dict)
 
 
-def _tokens(ex: Exchange, key: str) -> int | None:
-    """A token count from the recorded usage, else the recorder's tiktoken estimate."""
-    for source in (ex.get("usage"), ex.get("estimates")):
+def _tokens(ex: Exchange, key: str, prefer: tuple[str, str] = ("usage", "estimates")) -> int | None:
+    """A token count from the first of `prefer` that has it (recorded usage, the tiktoken estimate)."""
+    for source in (ex.get(prefer[0]), ex.get(prefer[1])):
         if isinstance(source, dict) and isinstance(source.get(key), int):
             return source[key]
     return None
@@ -393,7 +394,10 @@ def _observe(s: _Sample, ex: Exchange) -> None:
         return
     if ex["response"].get("status") != 200:
         return
-    n_in, n_out = _tokens(ex, "input_tokens"), _tokens(ex, "output_tokens")
+    # Prompt sizes on the server's scale: it counts incoming requests with tiktoken, as the recorder's
+    # estimate did; answer lengths as the API reported them, which is what the mock reports back.
+    n_in = _tokens(ex, "input_tokens", ("estimates", "usage"))
+    n_out = _tokens(ex, "output_tokens")
     if n_in is None:
         return
     if n_out is not None:
