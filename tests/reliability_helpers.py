@@ -105,9 +105,9 @@ def assert_api_error(resp: RawResponse, status: int | None = None) -> dict[str, 
     return env["error"]
 
 
-def get_json(url: str, path: str, timeout: float = 10.0) -> Any:
+def get_json(url: str, path: str, timeout: float = 10.0, headers: dict[str, str] | None = None) -> Any:
     """GET `path` and decode JSON (used for the admin API)."""
-    with urllib.request.urlopen(url + path, timeout=timeout) as r:
+    with urllib.request.urlopen(urllib.request.Request(url + path, headers=headers or {}), timeout=timeout) as r:
         return json.loads(r.read())
 
 

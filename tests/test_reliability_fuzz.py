@@ -28,6 +28,7 @@ from tests.servers import Proc, mock_server
 from tests.test_server_sdk import _drop_null_types
 
 KEY = {"x-api-key": "sk-ant-test"}
+ADMIN_TOKEN = "fuzz-admin-token"
 OPERATIONS = ("/v1/messages", "/v1/messages/count_tokens")
 FUZZ = settings(
     max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
@@ -41,7 +42,7 @@ def server() -> Iterator[Proc]:
     """A fast mock accepting any model name, so generated requests get past the model check."""
     with mock_server(
         "--ttft", "0", "--tps", "100000", "--output-tokens", "1-8", "--any-model", "--seed", "11",
-        "--idle-timeout", "5",
+        "--idle-timeout", "5", "--admin-token", ADMIN_TOKEN,
     ) as p:  # fmt: skip
         yield p
 
@@ -98,7 +99,7 @@ def assert_still_healthy(p: Proc, s: requests.Session) -> None:
         timeout=10,
     )
     assert r.status_code == 200 and r.json()["type"] == "message", r.text
-    stats = get_json(p.url, "/_mockclaude/stats")
+    stats = get_json(p.url, "/_mockclaude/stats", headers={"x-mockclaude-admin-token": ADMIN_TOKEN})
     assert stats["active_streams"] == 0, stats
     assert not any(int(code) >= 500 for code in stats["by_status"]), stats
     assert "internal error" not in p.output(), p.output()
@@ -114,25 +115,33 @@ def test_schemathesis_requests_from_the_spec(
     operation = schemathesis.openapi.from_dict(spec)[path]["POST"]
     message = validator(spec, "Message")
 
+    sent: list[int] = []
+
     @SPEC_FUZZ
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: schemathesis.Case) -> None:
         resp = session.request(**case.as_transport_kwargs(base_url=server.url, headers=KEY), timeout=10)
+        sent.append(resp.status_code)
         check_answer(resp, message)
 
     run()
+    assert len(sent) >= SPEC_FUZZ.max_examples, sent
     assert_still_healthy(server, session)
 
 
 STANDARD_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
 TOKEN = st.text(string.ascii_letters + string.digits + "!#$%&'*+-.^_`|~", min_size=1, max_size=12)
 METHODS = st.sampled_from(STANDARD_METHODS) | TOKEN
-PATHS = st.sampled_from(
-    ["/v1/messages", "/v1/messages/count_tokens", "/v1/models", "/v1/models/claude-sonnet-4-5", "/metrics", "/"]
-) | st.lists(st.text(string.printable.strip("/?#"), max_size=10), max_size=4).map(lambda parts: "/" + "/".join(parts))
-HEADER_VALUE = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40)
+ROUTES = ["/v1/messages", "/v1/messages/count_tokens", "/v1/models", "/v1/models/claude-sonnet-4-5", "/metrics", "/"]
+ROUTES += ["/_mockclaude/stats", "/_mockclaude/config", "/_mockclaude/reset"]
+SEGMENTS = st.lists(st.text(string.printable.strip("/?#"), max_size=10), max_size=4)
+PATHS = st.sampled_from(ROUTES) | SEGMENTS.map(lambda parts: "/" + "/".join(parts))
+HEADER_NAMES = ["x-api-key", "authorization", "anthropic-version", "anthropic-beta", "content-type", "accept"]
+HEADER_NAMES += ["x-mockclaude-fault", "x-mockclaude-admin-token", "content-encoding", "x-junk"]
+# Header values go out as latin-1 bytes: 0x80-0xFF are bytes that are not UTF-8 on their own.
+HEADER_VALUE = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=40)
 HEADERS = st.dictionaries(
-    st.sampled_from(["x-api-key", "authorization", "anthropic-version", "anthropic-beta", "content-type", "x-mockclaude-fault", "accept", "x-junk"]),  # noqa: E501
+    st.sampled_from(HEADER_NAMES),
     HEADER_VALUE,
 )
 JSON_VALUES = st.recursive(
