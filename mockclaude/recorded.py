@@ -16,6 +16,7 @@ with --strict-fixtures.
 import dataclasses
 import random
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,12 +52,11 @@ class _KeyView:
     anonymizer: Anonymizer
     pseudonymizer: Pseudonymizer | None = None
 
-    def keys(self, body: dict[str, Any]) -> list[str]:
+    def keys(self, body: dict[str, Any]) -> Iterator[str]:
         """Match keys of the anonymized body: with the session's learnt names, then without."""
-        out = [match_key(self.anonymizer.body(body))]
+        yield match_key(self.anonymizer.body(body))
         if self.pseudonymizer is not None:
-            out.append(match_key(Anonymizer(self.mode, self.pseudonymizer).body(body)))
-        return out
+            yield match_key(Anonymizer(self.mode, self.pseudonymizer).body(body))
 
 
 def _skeleton(shaped: dict[str, Any]) -> tuple[str, tuple[int, ...]]:
@@ -190,6 +190,33 @@ def _key_for(path: Path, header: dict[str, Any], session_key: bytes | None, note
     return None
 
 
+def _index_file(
+    path: str,
+    shape: bool,
+    index: dict[str, list[Entry]],
+    shapes: dict[str, list[tuple[tuple[int, ...], str]]],
+    model_names: set[str],
+) -> None:
+    """Add a file's answerable /v1/messages exchanges to the index (FixtureError on a bad line)."""
+    for _, ex in iter_many([path]):
+        body = ex["request"].get("body")
+        endpoint = str(ex["request"].get("path") or "").split("?")[0].rstrip("/")
+        if endpoint != "/v1/messages" or not isinstance(body, dict):
+            continue
+        resp = ex["response"]
+        if (resp.get("error") or {}).get("kind") == "client":
+            continue  # the client gave up: only part of the answer was recorded
+        if resp.get("status") == 200 and resp.get("events") is None and not isinstance(resp.get("body"), dict):
+            continue  # nothing to answer with
+        k = match_key(body)
+        if k not in index and shape:
+            skeleton, counts = _skeleton(body)
+            shapes.setdefault(skeleton, []).append((counts, k))
+        index.setdefault(k, []).append(Entry(ex, shape))
+        if isinstance(body.get("model"), str):
+            model_names.add(body["model"])
+
+
 def load(
     paths: list[str],
     *,
@@ -231,23 +258,7 @@ def load(
             views[(mode, file_key)] = _KeyView(
                 mode if pseudo else "off", Anonymizer(mode if pseudo else "off", pseudo), pseudo
             )
-        for _, ex in iter_many([p]):
-            body = ex["request"].get("body")
-            path = str(ex["request"].get("path") or "").split("?")[0].rstrip("/")
-            if path != "/v1/messages" or not isinstance(body, dict):
-                continue
-            resp = ex["response"]
-            if (resp.get("error") or {}).get("kind") == "client":
-                continue  # the client gave up: only part of the answer was recorded
-            if resp.get("status") == 200 and resp.get("events") is None and not isinstance(resp.get("body"), dict):
-                continue  # nothing to answer with
-            k = match_key(body)
-            if k not in index and mode == "shape":
-                skeleton, counts = _skeleton(body)
-                shapes.setdefault(skeleton, []).append((counts, k))
-            index.setdefault(k, []).append(Entry(ex, mode == "shape"))
-            if isinstance(body.get("model"), str):
-                model_names.add(body["model"])
+        _index_file(p, mode == "shape", index, shapes, model_names)
     if key is not None and not key_used:
         raise ValueError(f"--session-key {session_key}: its fingerprint matches none of the pii fixtures given")
     profile = profile_fit.load(profile_path) if profile_path else (profile_fit.fit(paths) if index else None)
@@ -256,7 +267,9 @@ def load(
     injector = None
     if faults_from_fixtures and profile is not None:
         rates = profile.models[profile_fit.POOLED].faults
-        injector = FaultInjector([FaultSpec(k, v) for k, v in rates.items() if k in KINDS and v > 0], seed=seed)
+        specs = [FaultSpec(k, v) for k, v in rates.items() if k in KINDS and v > 0]
+        # Its own stream of draws, apart from the --fault injector's (seeded seed + 1).
+        injector = FaultInjector(specs, seed=None if seed is None else seed + 2)
     total = sum(len(v) for v in index.values())
     odd = tuple(sorted(m for m in model_names if (info := resolve(m)) is None or info.lifecycle == "retired"))
     if odd:
