@@ -217,3 +217,14 @@ def test_big_fixture_is_streamed_not_loaded(tmp_path: Path) -> None:
 def test_one_gigabyte_fixture_is_streamed(tmp_path: Path) -> None:
     """1 GB: the same commands finish, with memory growth bounded by the request bodies kept for replay."""
     _streams(tmp_path, 1024, 100, ("validate", "stats", "load"), timeout=800)
+
+
+@pytest.mark.parametrize("case", ["future version", "bad line"])
+def test_serve_refuses_a_bad_fixture_at_start(tmp_path: Path, case: str) -> None:
+    if case == "future version":
+        path, where = write(tmp_path / "f.jsonl", [HEADER.replace('"version": 1', '"version": 3')]), ":1: "
+    else:
+        path, where = write(tmp_path / "f.jsonl", [*good_lines(2), BAD_LINES["deep nesting"][0]]), ":4: "
+    out = run_cli("serve", "--port", "0", "--fixtures", str(path), timeout=30)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert f"{path}{where}" in out.stderr and "Traceback" not in out.stderr, out.stderr
