@@ -37,12 +37,17 @@ FUZZ = settings(
 SPEC_FUZZ = settings(FUZZ, max_examples=12)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[Proc]:
-    """A fast mock accepting any model name, so generated requests get past the model check."""
+BUNDLED = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@pytest.fixture(scope="module", params=["synthetic", "recorded"])
+def server(request: pytest.FixtureRequest) -> Iterator[Proc]:
+    """A fast mock accepting any model name, so generated requests get past the model check; once
+    answering synthetically, once from bundled recordings (requests are anonymized and matched)."""
+    recorded = ["--fixtures", str(BUNDLED / "multi_turn.jsonl")] if request.param == "recorded" else []
     with mock_server(
         "--ttft", "0", "--tps", "100000", "--output-tokens", "1-8", "--any-model", "--seed", "11",
-        "--idle-timeout", "5", "--admin-token", ADMIN_TOKEN,
+        "--idle-timeout", "5", "--admin-token", ADMIN_TOKEN, *recorded,
     ) as p:  # fmt: skip
         yield p
 
