@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import stat
+import statistics
 import subprocess
 import sys
 import time
@@ -136,6 +137,12 @@ def session(upstream: Proc, tmp_path_factory: pytest.TempPathFactory) -> dict[st
         seen["429_headers"] = dict(err.value.response.headers)
         # 5. count_tokens
         seen["count"] = client.messages.count_tokens(model=MODEL, messages=turn1).input_tokens
+        # 6. two more streams, so TTFT is judged on a median rather than on one sample
+        for question in ("How are you?", "What is new?"):
+            with client.messages.stream(
+                model=MODEL, max_tokens=50, messages=[{"role": "user", "content": question}]
+            ) as s:
+                s.get_final_text()
         seen["exchanges"] = stop_and_read(proxy, out)
         seen["proxy_output"] = proxy.output()
     seen["out"] = out
@@ -144,9 +151,10 @@ def session(upstream: Proc, tmp_path_factory: pytest.TempPathFactory) -> dict[st
 
 def test_every_exchange_is_recorded(session: dict[str, Any]) -> None:
     exchanges = session["exchanges"]
-    assert [e["request"]["path"] for e in exchanges] == ["/v1/messages"] * 6 + ["/v1/messages/count_tokens"]
-    assert [e["response"]["status"] for e in exchanges] == [200, 200, 200, 200, 200, 429, 200]
-    assert [e["seq"] for e in exchanges] == list(range(7))
+    paths = [e["request"]["path"] for e in exchanges]
+    assert paths == ["/v1/messages"] * 6 + ["/v1/messages/count_tokens"] + ["/v1/messages"] * 2
+    assert [e["response"]["status"] for e in exchanges] == [200, 200, 200, 200, 200, 429, 200, 200, 200]
+    assert [e["seq"] for e in exchanges] == list(range(9))
     streamed = exchanges[0]
     assert streamed["response"]["events"][0]["event"] == "message_start"
     assert streamed["response"]["events"][-1]["event"] == "message_stop"
@@ -228,7 +236,8 @@ def test_stream_is_teed_not_buffered_and_ttft_matches(session: dict[str, Any]) -
     # event (message_start) and the first delta long before the upstream finished.
     assert session["client_first_event_s"] < total_s - 0.5
     assert session["client_first_delta_s"] < total_s - 0.5
-    assert abs(streamed["timing"]["ttft_ms"] - TTFT_S * 1000) <= 20, streamed["timing"]
+    ttfts = [ex["timing"]["ttft_ms"] for ex in session["exchanges"] if ex["response"]["events"]]
+    assert len(ttfts) == 3 and abs(statistics.median(ttfts) - TTFT_S * 1000) <= 20, ttfts
     offsets = [e["t_ms"] for e in streamed["response"]["events"]]
     assert offsets == sorted(offsets) and offsets[-1] - offsets[0] > 600
 
@@ -240,9 +249,9 @@ def test_fixture_tools_accept_the_recording(session: dict[str, Any]) -> None:
     stats = cli("fixtures", "stats", "--json", path)
     assert stats.returncode == 0, stats.stderr
     data = json.loads(stats.stdout)
-    assert data["exchanges"] == 7
-    assert data["status_codes"] == {"200": 6, "429": 1}
-    assert data["models"] == {MODEL: 7}
+    assert data["exchanges"] == 9
+    assert data["status_codes"] == {"200": 8, "429": 1}
+    assert data["models"] == {MODEL: 9}
     assert abs(data["ttft_ms"]["p50"] - TTFT_S * 1000) <= 20
     assert read_header(path)["anonymization"]["mode"] == "pii"
 
