@@ -105,7 +105,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     state.stats.stream_started(answer.ttft_s)
     try:
         if body.get("stream"):
-            return await send_stream(request, answer.frames, headers, state.stats, progress)
+            return await send_stream(request, answer.take_frames(), headers, state.stats, progress)
         return await send_json(request, answer, headers, state.rng, progress)
     finally:
         # A cut or abandoned response is charged the output it actually delivered.

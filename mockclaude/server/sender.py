@@ -27,6 +27,12 @@ class Answer:
     at_s: float = 0.0
     fault: str | None = None  # for JSON answers: "midstream" or "disconnect"
 
+    def take_frames(self) -> list[Frame]:
+        """The frames, handed over: the answer stops holding them, so that once the scheduler has its
+        compact copy no per-frame object outlives the start of the stream."""
+        frames, self.frames = self.frames or [], None
+        return frames
+
 
 def drop(request: web.Request) -> None:
     """Cut the connection without a response (a `disconnect` fault)."""
@@ -63,6 +69,7 @@ async def send_stream(
         stats.client_disconnects += 1
         return resp
     done = scheduler().send(transport, frames, asyncio.get_running_loop().time(), stats, progress)
+    del frames  # the scheduler keeps a compact copy (see scheduler._Stream)
     try:
         await done
     except StreamDropped:
