@@ -152,9 +152,10 @@ class Recordings:
             return content, timing
         m = self.profile.for_model(model)
         drawn = m.draw_timing(input_tokens, rng, timing)
+        # --time-scale applies to what was learnt from the recording, not to the model's defaults.
         timing = Timing(
-            ttft_s=timing.ttft_s if settings.ttft else drawn.ttft_s * self.scale,
-            tps=timing.tps if settings.tps else drawn.tps / self.scale,
+            ttft_s=timing.ttft_s if settings.ttft or m.ttft is None else drawn.ttft_s * self.scale,
+            tps=timing.tps if settings.tps or m.tps is None else drawn.tps / self.scale,
             chunk_tokens=drawn.chunk_tokens,
         )
         # The default length distribution is a stand-in: the recording knows better.
