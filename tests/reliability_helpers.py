@@ -196,3 +196,23 @@ def read_request(conn: socket.socket, timeout: float = 5.0) -> bytes:
 def hang(conn: socket.socket) -> None:
     """Answer nothing: read the request, then hold the connection open."""
     read_request(conn)
+
+
+def open_streams(url: str, n: int, max_tokens: int) -> list[socket.socket]:
+    """`n` streamed Messages requests sent at once, each read up to its first content delta."""
+    body = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": max_tokens,
+        "stream": True,
+        "messages": [{"role": "user", "content": "Hello"}],
+    }
+    socks = [connect(url) for _ in range(n)]
+    for s in socks:
+        s.sendall(http("POST", "/v1/messages", json.dumps(body).encode()))
+    for s in socks:
+        buf = b""
+        while b"content_block_delta" not in buf:
+            chunk = s.recv(4096)
+            assert chunk, buf
+            buf += chunk
+    return socks

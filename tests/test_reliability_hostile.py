@@ -20,6 +20,7 @@ from tests.reliability_helpers import (
     fd_count,
     get_json,
     http,
+    open_streams,
     parse_response,
     read_all,
     request,
@@ -125,24 +126,11 @@ def test_stalled_body_gets_408_and_close(server: Proc) -> None:
         assert time.monotonic() - start < 2 * IDLE_S + 3
 
 
-def _streams_until_first_delta(p: Proc, n: int) -> list[socket.socket]:
-    socks = [connect(p.url) for _ in range(n)]
-    for s in socks:
-        s.sendall(http("POST", "/v1/messages", json.dumps({**MESSAGE, "stream": True}).encode()))
-    for s in socks:
-        buf = b""
-        while b"content_block_delta" not in buf:
-            chunk = s.recv(4096)
-            assert chunk, buf
-            buf += chunk
-    return socks
-
-
 def test_clients_vanishing_mid_stream_free_everything(server: Proc) -> None:
     """Half close politely (FIN), half reset (RST) after the first delta: every stream ends early."""
     before = stats(server)["client_disconnects"]
     with settles(server):
-        socks = _streams_until_first_delta(server, 40)
+        socks = open_streams(server.url, 40, MESSAGE["max_tokens"])
         assert stats(server)["active_streams"] >= 30  # they really were mid-stream
         for i, s in enumerate(socks):
             if i % 2:
@@ -275,7 +263,7 @@ def test_connection_flood_beyond_capacity_recovers() -> None:
 
 def _storm(p: Proc, n: int) -> None:
     """`n` streams that vanish after their first delta, plus `n` slow senders cut by the idle timeout."""
-    socks = _streams_until_first_delta(p, n)
+    socks = open_streams(p.url, n, MESSAGE["max_tokens"])
     for i, s in enumerate(socks):
         if i % 2:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

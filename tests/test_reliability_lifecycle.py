@@ -2,7 +2,6 @@
 and SIGTERM lets short streams finish and ends long ones cleanly within the grace period.
 (The admin API's --admin-token and --no-admin are covered in tests/test_server_features.py.)"""
 
-import json
 import re
 import signal
 import socket
@@ -14,7 +13,7 @@ import pytest
 
 from mockclaude.server.admin import TOKEN_HEADER
 from mockclaude.server.command import SHUTDOWN_GRACE_S as GRACE_S
-from tests.reliability_helpers import assert_api_error, connect, http, read_all, request
+from tests.reliability_helpers import assert_api_error, http, open_streams, read_all, request
 from tests.servers import mock_server, run_process
 
 
@@ -54,29 +53,12 @@ def test_binding_elsewhere_is_explicit() -> None:
         assert _listening_addresses(port) == {"127.0.0.2"}
 
 
-def _open_stream(url: str, max_tokens: int) -> socket.socket:
-    body = {
-        "model": "claude-sonnet-4-5",
-        "max_tokens": max_tokens,
-        "stream": True,
-        "messages": [{"role": "user", "content": "Hello"}],
-    }
-    s = connect(url)
-    s.sendall(http("POST", "/v1/messages", json.dumps(body).encode()))
-    buf = b""
-    while b"content_block_delta" not in buf:
-        chunk = s.recv(4096)
-        assert chunk, buf
-        buf += chunk
-    return s
-
-
 def test_sigterm_finishes_short_streams_and_cleanly_ends_long_ones() -> None:
     """Streams that end within the grace period complete (message_stop); longer ones are closed by the
     end of it (the client sees EOF, never a hang); the process exits 0 and stops accepting at once."""
     with mock_server("--ttft", "0.05", "--tps", "20", "--output-tokens", "1000", "--chunk-tokens", "1") as p:
-        short = [_open_stream(p.url, 30) for _ in range(5)]  # ~1.5 s at 20 tokens/s
-        long = [_open_stream(p.url, 1000) for _ in range(5)]  # ~50 s
+        short = open_streams(p.url, 5, 30)  # ~1.5 s at 20 tokens/s
+        long = open_streams(p.url, 5, 1000)  # ~50 s
         t0 = time.monotonic()
         p.popen.send_signal(signal.SIGTERM)
         time.sleep(0.3)
