@@ -9,11 +9,12 @@ import pytest
 
 from mockclaude import recorded
 from mockclaude.anonymize import Anonymizer
-from mockclaude.content import TokenSource
+from mockclaude.content import ContentSettings, OutputLength, TokenSource
 from mockclaude.fixtures import FixtureError, FixtureWriter, expand_shape, is_placeholder, make_header, match_key
 from mockclaude.pacing import Range, Timing
 from mockclaude.pseudonyms import Pseudonymizer, key_fingerprint
 from mockclaude.recorded_answer import Rendering, answer, message_from_events, token_pieces
+from mockclaude.server.settings import Settings
 from mockclaude.tokens import count_text
 from mockclaude.wire import messages as wm
 
@@ -263,3 +264,18 @@ def test_shape_tool_call_gets_a_valid_input_from_the_schema() -> None:
     assert call["type"] == "tool_use" and call["name"] == "get_weather" and call["id"] != "toolu_01recorded"
     assert isinstance(call["input"].get("city"), str)  # valid JSON, valid against the schema
     assert sum(e["event"] == "content_block_delta" for e in parsed) == len(pieces)
+
+
+def test_unmatched_timing_and_length_come_from_the_profile_unless_flags_say_otherwise(tmp_path: Path) -> None:
+    exs = [stream_exchange(body(f"r{i}"), "one two three four", ttft_ms=500, gap_ms=50, seq=i) for i in range(5)]
+    fx = str(write(tmp_path / "f.jsonl", exs))
+    default = Timing(ttft_s=3.0, tps=10.0, chunk_tokens=Range(1, 3))
+    rng = random.Random(0)
+    content, timing = recorded.load([fx]).synthetic(MODEL, 12, Settings(), default, rng)
+    assert timing.ttft_s == pytest.approx(0.5) and timing.tps == pytest.approx(20.0)
+    assert content.output_length == OutputLength("fixed", 4, 4) and timing.chunk_tokens == Range(1, 1)
+    _, fast = recorded.load([fx], scale=0.5).synthetic(MODEL, 12, Settings(), default, rng)
+    assert fast.ttft_s == pytest.approx(0.25) and fast.tps == pytest.approx(40.0)
+    flags = Settings(ttft=Range(2, 2), tps=Range(7, 7), content=ContentSettings(output_length=OutputLength.parse("9")))
+    content, timing = recorded.load([fx]).synthetic(MODEL, 12, flags, default, rng)
+    assert (timing.ttft_s, timing.tps, content.output_length.low) == (3.0, 10.0, 9)  # the flags' (default) timing
