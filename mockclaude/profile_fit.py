@@ -42,6 +42,9 @@ KNOTS = 21  # p0, p5, ..., p100
 INPUT_BUCKETS = (256, 1024, 4096, 16384, 65536)
 MIN_BUCKET = 5  # fewer samples: the bucket falls back to the model's whole distribution
 FAULT_KINDS = ("429", "500", "529", "midstream", "disconnect")
+# Tokens per delta are measured on at most this many deltas per model (plenty for a quantile table,
+# and it keeps fitting a large recording fast).
+MAX_DELTAS = 50_000
 
 
 class ProfileError(ValueError):
@@ -386,7 +389,7 @@ def _delta_tokens(events: list[dict[str, Any]]) -> Iterable[int]:
             yield value[SHAPE_KEY] if is_placeholder(value) else count_text(str(value))
 
 
-def _observe(s: _Sample, ex: Exchange) -> None:
+def _observe(s: _Sample, ex: Exchange, deltas: list[int]) -> None:
     s.requests += 1
     kind = fault_kind(ex)
     if kind:
@@ -410,7 +413,8 @@ def _observe(s: _Sample, ex: Exchange) -> None:
     s.ttft.append((n_in, ttft / 1000))
     if isinstance(total, int | float) and n_out and n_out > 1 and total > ttft:
         s.tps.append((n_out - 1) / ((total - ttft) / 1000))
-    s.deltas.extend(_delta_tokens(events))
+    if len(s.deltas) < MAX_DELTAS:
+        s.deltas.extend(deltas)
 
 
 def _is_message_call(ex: Exchange) -> bool:
@@ -430,8 +434,12 @@ def fit(paths: list[str], *, skip_bad_lines: bool = False, on_problem: Any = Non
                 continue
             total += 1
             model = str(ex["request"]["body"].get("model") or "unknown")
+            # Delta sizes need the tokenizer: measure each exchange once, and only while wanted.
+            wanted = any(len(samples.get(n, _Sample()).deltas) < MAX_DELTAS for n in (model, POOLED))
+            events = ex["response"].get("events") or []
+            deltas = list(_delta_tokens(events)) if wanted else []
             for name in (model, POOLED):
-                _observe(samples.setdefault(name, _Sample()), ex)
+                _observe(samples.setdefault(name, _Sample()), ex, deltas)
             by_file.setdefault(path, []).append((model, ex))
     if not total:
         raise ValueError(f"no /v1/messages exchanges in {', '.join(paths)}: nothing to fit")
