@@ -53,10 +53,26 @@ class _KeyView:
     pseudonymizer: Pseudonymizer | None = None
 
     def keys(self, body: dict[str, Any]) -> Iterator[str]:
-        """Match keys of the anonymized body: with the session's learnt names, then without."""
+        """Match keys of the anonymized body: with the session's learnt names, then without, then
+        with the assistant's turns left as they are (a multi-turn client sends back the answers it
+        was served, which are anonymized already; anonymizing them again would change them)."""
         yield match_key(self.anonymizer.body(body))
         if self.pseudonymizer is not None:
             yield match_key(Anonymizer(self.mode, self.pseudonymizer).body(body))
+            if any(_is_assistant(m) for m in body.get("messages") or []):
+                yield match_key(_anonymize_all_but_assistant(Anonymizer(self.mode, self.pseudonymizer), body))
+
+
+def _is_assistant(message: Any) -> bool:
+    return isinstance(message, dict) and message.get("role") == "assistant"
+
+
+def _anonymize_all_but_assistant(anonymizer: Anonymizer, body: dict[str, Any]) -> dict[str, Any]:
+    """`body` anonymized, except its assistant messages, which are kept verbatim."""
+    messages = list(body.get("messages") or [])
+    others = anonymizer.body({**body, "messages": [m for m in messages if not _is_assistant(m)]})
+    rest = iter(others["messages"])
+    return {**others, "messages": [m if _is_assistant(m) else next(rest) for m in messages]}
 
 
 def _skeleton(shaped: dict[str, Any]) -> tuple[str, tuple[int, ...]]:

@@ -279,3 +279,26 @@ def test_unmatched_timing_and_length_come_from_the_profile_unless_flags_say_othe
     flags = Settings(ttft=Range(2, 2), tps=Range(7, 7), content=ContentSettings(output_length=OutputLength.parse("9")))
     content, timing = recorded.load([fx]).synthetic(MODEL, 12, flags, default, rng)
     assert (timing.ttft_s, timing.tps, content.output_length.low) == (3.0, 10.0, 9)  # the flags' (default) timing
+
+
+def test_second_turn_matches_when_the_client_sends_back_the_served_answer(tmp_path: Path) -> None:
+    key = bytes(range(1, 33))
+    (tmp_path / "f.jsonl.key").write_text(key.hex())
+    recorder = Anonymizer("pii", Pseudonymizer(key))  # one session, as the recorder keeps it
+    user1 = {"role": "user", "content": "Please email bob.stone@megacorp-internal.com about the invoice."}
+    real_answer = "Done: I wrote to bob.stone@megacorp-internal.com and to billing@megacorp-internal.com."
+    user2 = {"role": "user", "content": "Also call +1 415-555-0199 tomorrow."}
+    turn1 = {**body("x"), "messages": [user1]}
+    turn2 = {**body("x"), "messages": [user1, {"role": "assistant", "content": real_answer}, user2]}
+    rec1 = stream_exchange(recorder.body(turn1), real_answer, seq=0)
+    rec1["response"]["events"] = recorder.events(rec1["response"]["events"])
+    rec2 = stream_exchange(recorder.body(turn2), "Will do.", seq=1)
+    header = {"mode": "pii", "key_fingerprint": key_fingerprint(key)}
+    rec = recorded.load([str(write(tmp_path / "f.jsonl", [rec1, rec2], anonymization=header))])
+    first = rec.find(turn1)
+    assert first is not None and first.exchange["seq"] == 0
+    served = message_from_events(first.exchange["response"]["events"])["content"][0]["text"]
+    assert "bob.stone" not in served and "@example." in served  # the client gets pseudonyms back
+    client_turn2 = {**turn2, "messages": [user1, {"role": "assistant", "content": served}, user2]}
+    second = rec.find(client_turn2)
+    assert second is not None and second.exchange["seq"] == 1
