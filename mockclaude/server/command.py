@@ -210,8 +210,14 @@ async def serve(
     """Run until SIGTERM/SIGINT; open streams get SHUTDOWN_GRACE_S to finish, then are closed."""
     # aiohttp waits shutdown_timeout for each handler, then as long again after a "cancel" that a
     # streaming handler never sees: half the grace each makes the whole wait the grace.
+    # handler_cancellation: a client that hangs up ends its handler at once (a JSON answer would
+    # otherwise keep its task, stream count and rate-limit reservation for the whole generation time).
     runner = web.AppRunner(
-        make_app(state), handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S / 2, access_log=None
+        make_app(state),
+        handle_signals=False,
+        shutdown_timeout=SHUTDOWN_GRACE_S / 2,
+        access_log=None,
+        handler_cancellation=True,
     )
     await runner.setup()
     tokens.count_text("warm up")  # load the tokenizer now rather than during the first request
