@@ -8,6 +8,7 @@ import socket
 import struct
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -138,6 +139,32 @@ def test_clients_vanishing_mid_stream_free_everything(server: Proc) -> None:
             s.close()
         wait_for(lambda: stats(server)["active_streams"] == 0, 3.0, "streams ended after clients vanished")
     assert stats(server)["client_disconnects"] - before == 40
+
+
+def _patch_config(p: Proc, changes: dict[str, str]) -> None:
+    req = urllib.request.Request(
+        p.url + "/_mockclaude/config", data=json.dumps(changes).encode(), method="PATCH"
+    )
+    with urllib.request.urlopen(req, timeout=5) as r:
+        assert r.status == 200
+
+
+def test_clients_vanishing_before_a_json_answer_free_everything(server: Proc) -> None:
+    """A non-streamed answer whose client hung up is not generated to the end (10 s here)."""
+    body = json.dumps(MESSAGE).encode()
+    _patch_config(server, {"tps": "10"})
+    try:
+        with settles(server):
+            socks = [connect(server.url) for _ in range(20)]
+            for s in socks:
+                s.sendall(http("POST", "/v1/messages", body))
+            wait_for(lambda: stats(server)["active_streams"] == 20, 3, "20 answers being generated")
+            for s in socks:
+                s.close()
+            took = wait_for(lambda: stats(server)["active_streams"] == 0, 3, "answers dropped with their clients")
+            assert took < 1.5
+    finally:
+        _patch_config(server, {"tps": "200"})
 
 
 def test_gigantic_bodies_are_refused_with_413(server: Proc) -> None:
