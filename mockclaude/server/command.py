@@ -136,15 +136,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="answer requests that match a recorded exchange with the recorded response and timing",
     )
-    rec.add_argument("--time-scale", type=float, default=1.0, help="multiply recorded times (0.5 = twice as fast)")
+    rec.add_argument(
+        "--time-scale", type=float, default=1.0, metavar="X", help="multiply recorded times (0.5 = twice as fast)"
+    )
     rec.add_argument(
         "--strict-fixtures", action="store_true", help="answer unmatched requests with a 404 instead of synthetic text"
     )
-    rec.add_argument("--profile", help="latency profile from `mockclaude fixtures fit` for unmatched requests")
+    rec.add_argument(
+        "--profile", metavar="FILE", help="latency profile from `mockclaude fixtures fit` for unmatched requests"
+    )
     rec.add_argument(
         "--faults-from-fixtures", action="store_true", help="inject 429/529/5xx at the recorded rates (unmatched only)"
     )
-    rec.add_argument("--session-key", help="the recorder's session key file, so real text matches pii fixtures")
+    rec.add_argument(
+        "--session-key", metavar="FILE", help="the recorder's session key file, so real text matches pii fixtures"
+    )
     auth = p.add_argument_group("access")
     auth.add_argument(
         "--api-key", action="append", default=[], help="accept only this key (repeatable; default: any key)"
