@@ -311,3 +311,18 @@ def test_hundred_concurrent_exchanges_each_land_as_one_valid_line(upstream: Proc
     assert prompts == sorted(f"question {i}" for i in range(100))
     streamed = [ex for ex in exchanges if ex["response"]["events"] is not None]
     assert len(streamed) == 50 and all(ex["response"]["events"][-1]["event"] == "message_stop" for ex in streamed)
+
+
+def test_client_leaving_mid_stream_is_recorded_and_the_proxy_carries_on(upstream: Proc, tmp_path: Path) -> None:
+    out = tmp_path / "client.jsonl"
+    with record(upstream.url, out) as proxy:
+        body = {"model": MODEL, "max_tokens": 5000, "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+        with requests.post(proxy.url + "/v1/messages", headers=HEADERS, json=body, stream=True, timeout=10) as r:
+            first = next(r.iter_content(64))
+            assert first
+        # ...the client has closed its connection mid-stream; the next exchange is unaffected.
+        assert _ask(proxy.url).status_code == 200
+        time.sleep(0.5)
+        exchanges = stop_and_read(proxy, out)
+    kinds = sorted(((ex["response"]["error"] or {}).get("kind") or "ok") for ex in exchanges)
+    assert kinds == ["client", "ok"], kinds
