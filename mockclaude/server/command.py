@@ -17,7 +17,7 @@ from mockclaude.pacing import Range
 from mockclaude.ratelimit import RateLimits
 from mockclaude.ratelimit_shared import RedisBucketStore, SharedStores
 from mockclaude.server.app import make_app
-from mockclaude.server.settings import DEFAULT_PREFILL_TPS, Settings
+from mockclaude.server.settings import DEFAULT_PREFILL_TPS, Settings, positive, probability
 from mockclaude.server.state import MockState, Options
 from mockclaude.server.workers import run_workers
 
@@ -48,6 +48,13 @@ def _flag(parse, name: str):
     return convert
 
 
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"--port must be 0-65535, not {port}")
+    return port
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The `serve` flags."""
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -56,7 +63,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     net.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; binding elsewhere is explicit)"
     )
-    net.add_argument("--port", type=int, default=8080, help="port (0 picks a free one; default 8080)")
+    net.add_argument(
+        "--port", type=_flag(_port, "--port"), default=8080, help="port (0 picks a free one; default 8080)"
+    )
     net.add_argument(
         "--workers",
         type=int,
@@ -66,7 +75,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     net.add_argument(
         "--idle-timeout",
-        type=float,
+        type=_flag(lambda s: positive(s, "--idle-timeout"), "--idle-timeout"),
         default=120.0,
         help="seconds before closing a silent connection: idle keep-alive, or stalled headers or body (default 120)",
     )
@@ -83,7 +92,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     timing.add_argument(
         "--prefill-tps",
-        type=float,
+        type=_flag(lambda s: positive(s, "--prefill-tps"), "--prefill-tps"),
         default=DEFAULT_PREFILL_TPS,
         help=f"input tokens per second added to TTFT, so TTFT grows with the prompt (default {DEFAULT_PREFILL_TPS:g})",
     )
@@ -101,7 +110,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="answer length in tokens: N, MIN-MAX or 'default' (a realistic distribution); capped by max_tokens",
     )
     content.add_argument(
-        "--tool-rate", type=float, default=None, help="probability of a tool call when tool_choice is auto"
+        "--tool-rate",
+        type=_flag(lambda s: probability(s, "--tool-rate"), "--tool-rate"),
+        default=None,
+        help="probability of a tool call when tool_choice is auto",
     )
     content.add_argument("--seed", type=int, default=None, help="seed for text, tool inputs, timing jitter and faults")
     content.add_argument(

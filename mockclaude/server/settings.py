@@ -1,6 +1,7 @@
 """The mock's behaviour settings: set by flags, changed at runtime by the admin API, swapped atomically."""
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,13 +55,13 @@ class Settings:
             elif key == "ttft":
                 new["ttft"] = None if value is None else Range.parse(str(value), name="ttft")
             elif key == "prefill_tps":
-                new["prefill_tps"] = _positive(value, key)
+                new["prefill_tps"] = positive(value, key)
             elif key == "chunk_tokens":
                 new["chunk_tokens"] = Range.parse(str(value), name="chunk_tokens", minimum=1)
             elif key == "output_tokens":
                 content = dataclasses.replace(content, output_length=OutputLength.parse(str(value)))
             elif key == "tool_rate":
-                content = dataclasses.replace(content, tool_rate=_probability(value, key))
+                content = dataclasses.replace(content, tool_rate=probability(value, key))
             elif key == "faults":
                 if not isinstance(value, dict):
                     raise ValueError('faults: expected an object such as {"529": 0.05}')
@@ -72,17 +73,19 @@ class Settings:
         return dataclasses.replace(self, content=content, **new)
 
 
-def _positive(value: Any, key: str) -> float:
+def positive(value: Any, key: str) -> float:
+    """`value` as a finite number > 0, else ValueError naming `key` (a setting or a flag)."""
     try:
         x = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"{key}: expected a positive number, not {value!r}") from None
-    if x <= 0:
+    if not 0 < x < math.inf:  # also refuses NaN
         raise ValueError(f"{key}: expected a positive number, not {value!r}")
     return x
 
 
-def _probability(value: Any, key: str) -> float:
+def probability(value: Any, key: str) -> float:
+    """`value` as a number in [0, 1], else ValueError naming `key` (a setting or a flag)."""
     try:
         x = float(value)
     except (TypeError, ValueError):
