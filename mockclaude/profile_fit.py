@@ -423,37 +423,72 @@ def _is_message_call(ex: Exchange) -> bool:
     return path == "/v1/messages" and isinstance(req.get("body"), dict)
 
 
+@dataclass(frozen=True)
+class _Arrival:
+    """What think times need of one exchange (kept instead of the exchange, to stay small)."""
+
+    model: str
+    started_s: float
+    total_s: float | None
+    conversation: str | None
+    turn: int
+
+
+class Fitter:
+    """Fits a profile from exchanges fed one by one, keeping only numbers (not the exchanges)."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, _Sample] = {}
+        self.arrivals: dict[str, list[_Arrival]] = {}
+        self.total = 0
+
+    def add(self, path: str, ex: Exchange) -> None:
+        """Learn from one exchange of file `path` (anything but a /v1/messages call is ignored)."""
+        if not _is_message_call(ex):
+            return
+        self.total += 1
+        model = str(ex["request"]["body"].get("model") or "unknown")
+        # Delta sizes need the tokenizer: measure each exchange once, and only while wanted.
+        wanted = any(len(self.samples.get(n, _Sample()).deltas) < MAX_DELTAS for n in (model, POOLED))
+        deltas = list(_delta_tokens(ex["response"].get("events") or [])) if wanted else []
+        for name in (model, POOLED):
+            _observe(self.samples.setdefault(name, _Sample()), ex, deltas)
+        total_ms = (ex.get("timing") or {}).get("total_ms")
+        conv = ex.get("conversation") or {}
+        self.arrivals.setdefault(path, []).append(
+            _Arrival(
+                model=model,
+                started_s=float(ex["started_s"]),
+                total_s=total_ms / 1000 if isinstance(total_ms, int | float) else None,
+                conversation=None if conv.get("id") is None else str(conv["id"]),
+                turn=int(conv.get("turn") or 0),
+            )
+        )
+
+    def profile(self, paths: list[str]) -> Profile:
+        """The fitted profile (ValueError when no /v1/messages exchange was seen)."""
+        if not self.total:
+            raise ValueError(f"no /v1/messages exchanges in {', '.join(paths)}: nothing to fit")
+        for model, gap in _think_times(self.arrivals):
+            for name in (model, POOLED):
+                self.samples[name].think.append(gap)
+        return Profile(
+            models={name: _fit_model(s) for name, s in self.samples.items()},
+            exchanges=self.total,
+            created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+
+
 def fit(paths: list[str], *, skip_bad_lines: bool = False, on_problem: Any = None) -> Profile:
     """Fit a profile per model (and pooled) from fixture files (FixtureError on bad input)."""
-    samples: dict[str, _Sample] = {}
-    by_file: dict[str, list[tuple[str, Exchange]]] = {}
-    total = 0
+    fitter = Fitter()
     for path in paths:
         for _, ex in iter_many([path], skip_bad_lines=skip_bad_lines, on_problem=on_problem):
-            if not _is_message_call(ex):
-                continue
-            total += 1
-            model = str(ex["request"]["body"].get("model") or "unknown")
-            # Delta sizes need the tokenizer: measure each exchange once, and only while wanted.
-            wanted = any(len(samples.get(n, _Sample()).deltas) < MAX_DELTAS for n in (model, POOLED))
-            events = ex["response"].get("events") or []
-            deltas = list(_delta_tokens(events)) if wanted else []
-            for name in (model, POOLED):
-                _observe(samples.setdefault(name, _Sample()), ex, deltas)
-            by_file.setdefault(path, []).append((model, ex))
-    if not total:
-        raise ValueError(f"no /v1/messages exchanges in {', '.join(paths)}: nothing to fit")
-    for model, gap in _think_times(by_file):
-        for name in (model, POOLED):
-            samples[name].think.append(gap)
-    return Profile(
-        models={name: _fit_model(s) for name, s in samples.items()},
-        exchanges=total,
-        created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    )
+            fitter.add(path, ex)
+    return fitter.profile(paths)
 
 
-def _think_times(by_file: dict[str, list[tuple[str, Exchange]]]) -> list[tuple[str, float]]:
+def _think_times(arrivals: dict[str, list[_Arrival]]) -> list[tuple[str, float]]:
     """(model of the earlier request, gap from its response's end to the next request).
 
     As the replayer counts them: between the turns of each conversation (a user reading and
@@ -461,30 +496,23 @@ def _think_times(by_file: dict[str, list[tuple[str, Exchange]]]) -> list[tuple[s
     """
     turns: list[tuple[str, float]] = []
     files: list[tuple[str, float]] = []
-    for path, exchanges in by_file.items():
-        files += _gaps(sorted(exchanges, key=lambda me: me[1]["started_s"]))
-        convs: dict[str, list[tuple[str, Exchange]]] = {}
-        for model, ex in exchanges:
-            conv = ex.get("conversation") or {}
-            if conv.get("id") is not None:
-                convs.setdefault(f"{path}\0{conv['id']}", []).append((model, ex))
+    for path, exchanges in arrivals.items():
+        files += _gaps(sorted(exchanges, key=lambda a: a.started_s))
+        convs: dict[str, list[_Arrival]] = {}
+        for a in exchanges:
+            if a.conversation is not None:
+                convs.setdefault(f"{path}\0{a.conversation}", []).append(a)
         for group in convs.values():
-            turns += _gaps(sorted(group, key=_turn_order))
+            turns += _gaps(sorted(group, key=lambda a: (a.turn, a.started_s)))
     return turns or files
 
 
-def _turn_order(me: tuple[str, Exchange]) -> tuple[int, float]:
-    ex = me[1]
-    return int((ex.get("conversation") or {}).get("turn") or 0), float(ex["started_s"])
-
-
-def _gaps(ordered: list[tuple[str, Exchange]]) -> list[tuple[str, float]]:
-    out = []
-    for (model, a), (_, b) in itertools.pairwise(ordered):
-        total = (a.get("timing") or {}).get("total_ms")
-        if isinstance(total, int | float):
-            out.append((model, max(0.0, b["started_s"] - (a["started_s"] + total / 1000))))
-    return out
+def _gaps(ordered: list[_Arrival]) -> list[tuple[str, float]]:
+    return [
+        (a.model, max(0.0, b.started_s - (a.started_s + a.total_s)))
+        for a, b in itertools.pairwise(ordered)
+        if a.total_s is not None
+    ]
 
 
 def _fit_model(s: _Sample) -> ModelProfile:

@@ -16,10 +16,13 @@ with --strict-fixtures.
 import dataclasses
 import random
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from mockclaude import profile_fit
 from mockclaude.anonymize import Anonymizer
@@ -38,10 +41,27 @@ SHAPE_TOLERANCE = 0.05
 
 @dataclass(frozen=True)
 class Entry:
-    """One recorded exchange and whether its text is shape placeholders."""
+    """One recorded exchange (parsed for this request) and whether its text is shape placeholders."""
 
     exchange: Exchange
     shape: bool
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """An indexed exchange without its request, kept as compressed JSON and parsed when served, so
+    a large recording costs a fraction of its answers' size in memory rather than Python objects."""
+
+    blob: bytes
+    shape: bool
+
+    @classmethod
+    def of(cls, ex: Exchange, shape: bool) -> "_Stored":
+        kept = {k: v for k, v in ex.items() if k != "request"}
+        return cls(zlib.compress(orjson.dumps(kept), 1), shape)
+
+    def entry(self) -> Entry:
+        return Entry(orjson.loads(zlib.decompress(self.blob)), self.shape)
 
 
 @dataclass
@@ -101,7 +121,7 @@ def _close(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
 class Recordings:
     """The recorded exchanges a server answers with, and the profile for everything else."""
 
-    index: dict[str, list[Entry]]
+    index: dict[str, list[_Stored]]
     profile: profile_fit.Profile | None
     scale: float = 1.0
     strict: bool = False
@@ -122,7 +142,7 @@ class Recordings:
         entries = self.index[key]
         turn = self._turns.get(key, 0)
         self._turns[key] = turn + 1
-        return entries[turn % len(entries)]
+        return entries[turn % len(entries)].entry()
 
     def _key(self, body: dict[str, Any]) -> str | None:
         key = match_key(body)
@@ -210,12 +230,16 @@ def _key_for(path: Path, header: dict[str, Any], session_key: bytes | None, note
 def _index_file(
     path: str,
     shape: bool,
-    index: dict[str, list[Entry]],
+    index: dict[str, list[_Stored]],
     shapes: dict[str, list[tuple[tuple[int, ...], str]]],
     model_names: set[str],
+    fitter: profile_fit.Fitter | None,
 ) -> None:
-    """Add a file's answerable /v1/messages exchanges to the index (FixtureError on a bad line)."""
+    """Add a file's answerable /v1/messages exchanges to the index (FixtureError on a bad line);
+    the profile is fitted in the same pass."""
     for _, ex in iter_many([path]):
+        if fitter is not None:
+            fitter.add(path, ex)
         body = ex["request"].get("body")
         endpoint = str(ex["request"].get("path") or "").split("?")[0].rstrip("/")
         if endpoint != "/v1/messages" or not isinstance(body, dict):
@@ -229,7 +253,7 @@ def _index_file(
         if k not in index and shape:
             skeleton, counts = _skeleton(body)
             shapes.setdefault(skeleton, []).append((counts, k))
-        index.setdefault(k, []).append(Entry(ex, shape))
+        index.setdefault(k, []).append(_Stored.of(ex, shape))
         if isinstance(body.get("model"), str):
             model_names.add(body["model"])
 
@@ -256,12 +280,13 @@ def load(
         if not Path(p).is_file():
             raise ValueError(f"{'--profile' if p == profile_path else '--fixtures'} {p}: no such file")
     notes: list[str] = []
-    index: dict[str, list[Entry]] = {}
+    index: dict[str, list[_Stored]] = {}
     views: dict[tuple[str, bytes | None], _KeyView] = {}
     shapes: dict[str, list[tuple[tuple[int, ...], str]]] = {}
     shape_seen = False
     key_used = False
     model_names: set[str] = set()
+    fitter = None if profile_path else profile_fit.Fitter()
     for p in paths:
         header = read_header(p)
         mode = (header.get("anonymization") or {}).get("mode", "off")
@@ -275,10 +300,12 @@ def load(
             views[(mode, file_key)] = _KeyView(
                 mode if pseudo else "off", Anonymizer(mode if pseudo else "off", pseudo), pseudo
             )
-        _index_file(p, mode == "shape", index, shapes, model_names)
+        _index_file(p, mode == "shape", index, shapes, model_names, fitter)
     if key is not None and not key_used:
         raise ValueError(f"--session-key {session_key}: its fingerprint matches none of the pii fixtures given")
-    profile = profile_fit.load(profile_path) if profile_path else (profile_fit.fit(paths) if index else None)
+    profile = profile_fit.load(profile_path) if profile_path else None
+    if fitter is not None and fitter.total:
+        profile = fitter.profile(paths)
     if faults_from_fixtures and profile is None:
         raise ValueError("--faults-from-fixtures needs --fixtures FILE or --profile FILE")
     injector = None
