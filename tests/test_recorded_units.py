@@ -302,3 +302,23 @@ def test_second_turn_matches_when_the_client_sends_back_the_served_answer(tmp_pa
     client_turn2 = {**turn2, "messages": [user1, {"role": "assistant", "content": served}, user2]}
     second = rec.find(client_turn2)
     assert second is not None and second.exchange["seq"] == 1
+
+
+def test_the_index_of_a_large_recording_stays_small(tmp_path: Path) -> None:
+    answer_text = " ".join(f"word{i % 97}" for i in range(400))
+    template = stream_exchange(body("template"), answer_text, gap_ms=5)
+    path = tmp_path / "big.jsonl"
+    with FixtureWriter(path, make_header("recorded", anonymization="off")) as w:
+        for i in range(200):
+            req = body(f"request {i} " + "context " * 200)
+            request = {**template["request"], "body": req, "match_key": match_key(req)}
+            w.write({**template, "seq": i, "request": request})
+    size_mb = path.stat().st_size / 1e6
+    assert size_mb > 20
+    rec = recorded.load([str(path)])
+    assert sum(len(v) for v in rec.index.values()) == 200
+    held_mb = sum(len(stored.blob) for entries in rec.index.values() for stored in entries) / 1e6
+    # Parsed into dicts, the answers alone would take several times the file's size.
+    assert held_mb < size_mb / 10, f"{held_mb:.1f} MB held for a {size_mb:.1f} MB recording"
+    entry = rec.find(body("request 7 " + "context " * 200))
+    assert entry is not None and entry.exchange["seq"] == 7
