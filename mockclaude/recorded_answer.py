@@ -153,16 +153,12 @@ def _placeholder_groups(events: list[dict[str, Any]]) -> dict[tuple[Any, str], l
 
 def _regenerate_text(events: list[dict[str, Any]], field: str, positions: list[int], r: Rendering) -> None:
     """One running text for a block, cut into its deltas at the recorded token counts."""
-    counts = [_placeholder_tokens(events[i]["data"]["delta"][field]) for i in positions]
+    counts = [int(events[i]["data"]["delta"][field][SHAPE_KEY]) for i in positions]
     pieces = r.tokens_of(sum(counts))
     start = 0
     for pos, n in zip(positions, counts, strict=True):
         _set_delta(events, pos, field, "".join(pieces[start : start + n]))
         start += n
-
-
-def _placeholder_tokens(value: Any) -> int:
-    return int(value[SHAPE_KEY]) if is_placeholder(value) else count_text(str(value))
 
 
 def _set_delta(events: list[dict[str, Any]], pos: int, field: str, value: str) -> None:
@@ -224,7 +220,7 @@ def _stream_answer(ex: Exchange, events: list[dict[str, Any]], r: Rendering) -> 
     for ev in events:
         is_delta = ev.get("event") == "content_block_delta"
         if r.fault and is_delta and seen >= r.fault_after:
-            return _cut(frames, r, total_out, ex)
+            return _cut(frames, r, total_out)
         seen += is_delta
         # Output tokens are only reported at the end; spread them over the deltas for settling.
         out = round(total_out * seen / n_deltas) if n_deltas else 0
@@ -232,7 +228,7 @@ def _stream_answer(ex: Exchange, events: list[dict[str, Any]], r: Rendering) -> 
             out = total_out
         frames.append(Frame(float(ev["t_ms"]) / 1000 * r.scale, _encode(ev.get("event"), ev["data"]), is_delta, out))
     if r.fault:
-        return _cut(frames, r, total_out, ex)
+        return _cut(frames, r, total_out)
     if (ex["response"].get("error") or {}).get("kind") in ("disconnect", "upstream"):
         # The recorded stream broke off: so does this one.
         frames.append(Frame(_total_s(ex) * r.scale, None, tokens_out=frames[-1].tokens_out if frames else 0))
@@ -260,7 +256,7 @@ def _shifted(a: Answer, by_s: float) -> Answer:
     return dataclasses.replace(a, frames=[dataclasses.replace(f, t=max(0.0, f.t - by_s)) for f in a.frames])
 
 
-def _cut(frames: list[Frame], r: Rendering, total_out: int, ex: Exchange) -> Answer:
+def _cut(frames: list[Frame], r: Rendering, total_out: int) -> Answer:
     """End a recorded stream early with a forced fault (an `error` event, or a dropped line)."""
     t = frames[-1].t if frames else 0.0
     done = frames[-1].tokens_out if frames else 0
