@@ -6,6 +6,7 @@ Messages and count_tokens operations: the mock serves nothing else the spec desc
 hypothesis throws arbitrary methods, paths, headers and bodies at every route.
 """
 
+import contextlib
 import json
 import string
 from collections.abc import Iterator
@@ -40,15 +41,24 @@ SPEC_FUZZ = settings(FUZZ, max_examples=12)
 BUNDLED = Path(__file__).resolve().parents[1] / "fixtures"
 
 
-@pytest.fixture(scope="module", params=["synthetic", "recorded"])
-def server(request: pytest.FixtureRequest) -> Iterator[Proc]:
-    """A fast mock accepting any model name, so generated requests get past the model check; once
-    answering synthetically, once from bundled recordings (requests are anonymized and matched)."""
-    recorded = ["--fixtures", str(BUNDLED / "multi_turn.jsonl")] if request.param == "recorded" else []
-    with mock_server(
+def _fast_mock(*extra: str) -> contextlib.AbstractContextManager[Proc]:
+    return mock_server(
         "--ttft", "0", "--tps", "100000", "--output-tokens", "1-8", "--any-model", "--seed", "11",
-        "--idle-timeout", "5", "--admin-token", ADMIN_TOKEN, *recorded,
-    ) as p:  # fmt: skip
+        "--idle-timeout", "5", "--admin-token", ADMIN_TOKEN, *extra,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Proc]:
+    """A fast mock accepting any model name, so generated requests get past the model check."""
+    with _fast_mock() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def recorded_server() -> Iterator[Proc]:
+    """The same, answering from bundled recordings (incoming requests are anonymized and matched)."""
+    with _fast_mock("--fixtures", str(BUNDLED / "multi_turn.jsonl")) as p:
         yield p
 
 
@@ -185,6 +195,22 @@ def test_arbitrary_methods_paths_headers_and_bodies(
 ) -> None:
     """Never a 5xx (faults forced by the header aside). Standard methods always get an API-shaped answer;
     a method token aiohttp's C parser does not know is refused before routing: plain-text 400, closed."""
+    arbitrary_request(server, session, method, path, headers, body)
+
+
+@FUZZ
+@given(method=METHODS, path=PATHS, headers=HEADERS, body=BODIES)
+def test_arbitrary_requests_in_recorded_mode(
+    recorded_server: Proc, session: requests.Session, method: str, path: str, headers: dict[str, str], body: bytes
+) -> None:
+    """The same against `serve --fixtures`, which anonymizes every incoming request to match it."""
+    arbitrary_request(recorded_server, session, method, path, headers, body)
+
+
+def arbitrary_request(
+    server: Proc, session: requests.Session, method: str, path: str, headers: dict[str, str], body: bytes
+) -> None:
+    """Send one generated request and check the answer (see the tests above)."""
     if headers.get("x-mockclaude-fault") in ("500", "529", "midstream", "disconnect"):
         headers["x-mockclaude-fault"] = "none"
     resp = session.request(method, server.url + path, headers=headers, data=body, timeout=10)
@@ -200,8 +226,10 @@ def test_arbitrary_methods_paths_headers_and_bodies(
     check_answer(resp)
 
 
-def test_server_healthy_after_fuzzing(server: Proc, session: requests.Session) -> None:
+@pytest.mark.parametrize("which", ["server", "recorded_server"])
+def test_servers_healthy_after_fuzzing(request: pytest.FixtureRequest, session: requests.Session, which: str) -> None:
     """After everything above: still correct, no leaked stream, socket count back to a handful."""
-    assert_still_healthy(server, session)
+    proc: Proc = request.getfixturevalue(which)
+    assert_still_healthy(proc, session)
     session.close()
-    assert fd_count(server.popen.pid) < 30
+    assert fd_count(proc.popen.pid) < 30
