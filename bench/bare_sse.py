@@ -70,9 +70,9 @@ def main() -> None:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--tokens", type=int, default=200)
     p.add_argument("--chunk", type=int, default=1)
-    p.add_argument("--no-uvloop", action="store_true")
+    p.add_argument("--uvloop", action="store_true")
     args = p.parse_args()
-    loop_factory = None if args.no_uvloop else uvloop_factory()
+    loop_factory = uvloop_factory(args.uvloop)
     asyncio.run(serve(args.port, frames_bytes(args.tokens, args.chunk)), loop_factory=loop_factory)
 
 

@@ -41,12 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=10.0, help="length of each measurement")
     p.add_argument("--paced-tps", type=float, default=300.0, help="per-stream tokens/s of the paced mock run")
     p.add_argument("--client-procs", type=int, default=1)
-    p.add_argument("--no-uvloop", action="store_true", help="run both servers on asyncio's own loop")
+    p.add_argument("--uvloop", action="store_true", help="run both servers on uvloop")
     args = p.parse_args(argv)
-    loop = ["--no-uvloop"] if args.no_uvloop else []
+    loop = ["--uvloop"] if args.uvloop else []
     common = ["--output-tokens", str(args.tokens), "--chunk-tokens", str(args.chunk), "--ttft", "0", *loop]
     print(f"# bench.event_throughput on {machine()}; {args.conns} slots x {args.seconds:g} s, {args.tokens} tokens")
-    print(f"# event loop: {'asyncio' if args.no_uvloop else 'uvloop if installed'}")
+    print(f"# event loop: {'uvloop' if args.uvloop else 'asyncio'}")
     body = message_body(args.tokens, stream=True)
     run = (body, args.conns, args.seconds, args.client_procs)
     results: dict[str, dict[str, Any]] = {}

@@ -75,25 +75,36 @@ class CpuMeter:
         return self.seconds / self.wall_s if self.wall_s else 0.0
 
 
-def run_clients(spec: dict[str, Any], procs: int, module: str = "bench.sse_load") -> tuple[list[dict[str, Any]], float]:
-    """Split `spec["streams"]` over `procs` load-generator processes; their records and CPU seconds."""
-    per = [spec["streams"] // procs + (1 if i < spec["streams"] % procs else 0) for i in range(procs)]
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-m", module, json.dumps({**spec, "streams": n, "seed": i})],
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONHASHSEED": "0"},
-        )
-        for i, n in enumerate(per)
-        if n
-    ]
+def run_clients(
+    url: str,
+    body: dict[str, Any],
+    streams: int,
+    *,
+    procs: int = 1,
+    ramp_s: float = 0.0,
+    timeout_s: float = 30.0,
+    **extra: Any,
+) -> tuple[list[dict[str, Any]], float]:
+    """`streams` requests of `body` to `url` from `procs` bench.sse_load processes (which see `extra`:
+    loop_s, requests); their records and CPU seconds."""
+    host, port = url.removeprefix("http://").split(":")
+    spec = {"host": host, "port": int(port), "streams": streams, "ramp_s": ramp_s, "timeout_s": timeout_s}
+    spec |= {"body": body, **extra}
+    # Each process gets its share of the streams (and of a `requests` budget).
+    children = []
+    for i in range(procs):
+        share = {k: spec[k] // procs + (1 if i < spec[k] % procs else 0) for k in ("streams", "requests") if k in spec}
+        if share["streams"]:
+            argv = [sys.executable, "-m", "bench.sse_load", json.dumps({**spec, **share, "seed": i})]
+            children.append(subprocess.Popen(argv, stdout=subprocess.PIPE, text=True))
+    # Bounded: a stream's timeout after the ramp, the loop's length, generous room for a request budget.
+    limit = timeout_s + ramp_s + extra.get("loop_s", 0.0) + (600.0 if "requests" in extra else 60.0)
     records: list[dict[str, Any]] = []
     cpu = 0.0
     for child in children:
-        out, _ = child.communicate(timeout=spec["timeout_s"] + spec.get("ramp_s", 0) + 60)
+        out, _ = child.communicate(timeout=limit)
         if child.returncode != 0:
-            raise RuntimeError(f"load generator {module} failed with exit code {child.returncode}")
+            raise RuntimeError(f"load generator bench.sse_load failed with exit code {child.returncode}")
         for line in out.splitlines():
             obj = json.loads(line)
             if "client_cpu_s" in obj:
@@ -131,10 +142,8 @@ def message_body(tokens: int, stream: bool) -> dict[str, Any]:
 
 def closed_loop(proc: Proc, body: dict[str, Any], conns: int, seconds: float, client_procs: int = 1) -> dict[str, Any]:
     """`conns` slots send `body` back to back for `seconds`; rates per second and per server CPU-second."""
-    host, port = proc.url.removeprefix("http://").split(":")
-    spec = {"host": host, "port": int(port), "streams": conns, "ramp_s": 0.2, "loop_s": seconds, "timeout_s": 30}
     with CpuMeter(proc.popen.pid) as cpu:
-        records, client_cpu = run_clients({**spec, "body": body}, client_procs)
+        records, client_cpu = run_clients(proc.url, body, conns, procs=client_procs, ramp_s=0.2, loop_s=seconds)
     ok = [r for r in records if r["complete"] and r["status"] == 200]
     deltas = sum(r["deltas"] for r in ok)
     return {

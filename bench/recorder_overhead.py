@@ -34,16 +34,7 @@ def recorder(upstream: str) -> Iterator[Proc]:
 
 def ttfts(url: str, streams: int, ramp: float, tokens: int) -> list[float]:
     """TTFT of each completed stream, client side."""
-    host, port = url.removeprefix("http://").split(":")
-    spec = {
-        "host": host,
-        "port": int(port),
-        "streams": streams,
-        "ramp_s": ramp,
-        "timeout_s": 60,
-        "body": message_body(tokens, stream=True),
-    }
-    records, _ = run_clients(spec, 1)
+    records, _ = run_clients(url, message_body(tokens, stream=True), streams, ramp_s=ramp, timeout_s=60)
     return [r["first_delta"] - r["start"] for r in records if r["complete"] and r["first_delta"]]
 
 

@@ -18,17 +18,7 @@ from bench.harness import machine, message_body, mock, run_clients
 
 def block(url: str, n: int, stream: bool, conns: int) -> tuple[int, int]:
     """Send n requests in a closed loop; (answered with 200, other outcomes)."""
-    host, port = url.removeprefix("http://").split(":")
-    spec = {
-        "host": host,
-        "port": int(port),
-        "streams": min(conns, n),
-        "ramp_s": 0.05,
-        "requests": n,
-        "timeout_s": 30,
-        "body": message_body(30, stream),
-    }
-    records, _ = run_clients(spec, 1)
+    records, _ = run_clients(url, message_body(30, stream), min(conns, n), ramp_s=0.05, requests=n)
     ok = sum(1 for r in records if r["status"] == 200 and r["complete"])
     return ok, len(records) - ok
 

@@ -24,17 +24,12 @@ def measure(args: argparse.Namespace, streams: int, flags: list[str]) -> dict[st
         "--ttft", str(args.ttft), "--tps", str(args.tps), "--output-tokens", str(args.tokens),
         "--chunk-tokens", str(args.chunk), *flags,
     ) as proc:  # fmt: skip
-        host, port = proc.url.removeprefix("http://").split(":")
-        spec = {
-            "host": host,
-            "port": int(port),
-            "streams": streams,
-            "ramp_s": args.ramp,
-            "timeout_s": args.ttft + args.tokens / args.tps * 3 + 30,
-            "body": message_body(args.tokens, stream=True),
-        }
+        body = message_body(args.tokens, stream=True)
+        timeout = args.ttft + args.tokens / args.tps * 3 + 30
         with CpuMeter(proc.popen.pid) as cpu:
-            records, client_cpu = run_clients(spec, args.client_procs)
+            records, client_cpu = run_clients(
+                proc.url, body, streams, procs=args.client_procs, ramp_s=args.ramp, timeout_s=timeout
+            )
         server = admin_stats(proc.url)
     ok = [r for r in records if r["complete"] and r["status"] == 200 and r["output_tokens"] == args.tokens]
     rates = [(r["output_tokens"] - 1) / (r["last_delta"] - r["first_delta"]) for r in ok if r["deltas"] > 1]

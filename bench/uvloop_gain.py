@@ -1,6 +1,6 @@
 """uvloop or asyncio's own loop: the same mock, the same load, measured one after the other.
 
-Two workloads, each against `mockclaude serve` with and without `--no-uvloop`: unpaced streams
+Two workloads, each against `mockclaude serve` without and with `--uvloop`: unpaced streams
 (deltas per second and per server CPU-second) and non-streaming requests (requests per second).
 
     .venv/bin/python -m bench.uvloop_gain
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'workload':<12} {'loop':<8} {'per s':>9} {'per cpu-s':>10} {'server cpu':>10}")
     for workload, stream, unit in (("streams", True, "deltas"), ("json", False, "requests")):
         got = {}
-        for loop, extra in (("asyncio", ["--no-uvloop"]), ("uvloop", [])):
+        for loop, extra in (("asyncio", []), ("uvloop", ["--uvloop"])):
             with mock(*flags, *extra) as proc:
                 r = closed_loop(proc, message_body(args.tokens, stream), args.conns, args.seconds)
             got[loop] = r

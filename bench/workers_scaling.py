@@ -22,17 +22,7 @@ from bench.harness import closed_loop, machine, message_body, mock, run_clients
 def exactness(workers: int, rpm: int, conns: int) -> dict[str, Any]:
     """Send 2*rpm requests to N workers with a limit of rpm; how many were admitted, refused, lost."""
     with mock("--workers", str(workers), "--rate-limit", f"{rpm}rpm", "--ttft", "0", "--tps", "1e9") as proc:
-        host, port = proc.url.removeprefix("http://").split(":")
-        spec = {
-            "host": host,
-            "port": int(port),
-            "streams": conns,
-            "ramp_s": 0.0,
-            "requests": 2 * rpm,
-            "timeout_s": 30,
-            "body": message_body(5, stream=False),
-        }
-        records, _ = run_clients(spec, 1)
+        records, _ = run_clients(proc.url, message_body(5, stream=False), conns, requests=2 * rpm)
     started = min(r["start"] for r in records)
     ended = max(r["first_byte"] for r in records)
     return {

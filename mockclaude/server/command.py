@@ -170,7 +170,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     auth.add_argument("--admin-token", help="require this value in x-mockclaude-admin-token for /_mockclaude/")
     auth.add_argument("--no-admin", action="store_true", help="disable the admin API")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
-    p.add_argument("--no-uvloop", action="store_true", help="use asyncio's own event loop even if uvloop is installed")
+    p.add_argument(
+        "--uvloop",
+        action="store_true",
+        help="run on uvloop (pip install 'mockclaude[speed]'); it measured no gain here, see BENCHMARKS.md",
+    )
 
 
 def build(args: argparse.Namespace, org_id: str | None = None) -> MockState:
@@ -258,12 +262,14 @@ async def serve(
     await runner.cleanup()
 
 
-def uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's loop when the optional extra `speed` is installed (see BENCHMARKS.md for its gain)."""
+def uvloop_factory(wanted: bool) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop factory if `wanted` (None: asyncio's own); ValueError if uvloop is not installed."""
+    if not wanted:
+        return None
     try:
         import uvloop
     except ImportError:
-        return None
+        raise ValueError("--uvloop: uvloop is not installed (pip install 'mockclaude[speed]')") from None
     return uvloop.new_event_loop
 
 
@@ -274,11 +280,12 @@ def run(args: argparse.Namespace) -> int:
         _shared_limits(args)
         if args.workers > 1:
             return run_workers(args, _serve_worker, lambda port: announce(args.host, port))
+        loop_factory = uvloop_factory(args.uvloop)
         state = build(args)
     except ValueError as exc:
         print(f"mockclaude serve: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(serve(state, args.host, args.port), loop_factory=None if args.no_uvloop else uvloop_factory())
+    asyncio.run(serve(state, args.host, args.port), loop_factory=loop_factory)
     return 0
 
 
@@ -297,5 +304,5 @@ def _serve_worker(args: argparse.Namespace, port: int, org_id: str, on_ready: Ca
     except ValueError as exc:
         print(f"mockclaude serve: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
-    loop_factory = None if args.no_uvloop else uvloop_factory()
+    loop_factory = uvloop_factory(args.uvloop)
     asyncio.run(serve(state, args.host, port, reuse_port=True, on_ready=on_ready), loop_factory=loop_factory)
