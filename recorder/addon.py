@@ -7,19 +7,18 @@ Standalone use (any mitmproxy mode: reverse, regular, upstream)::
 
 Every response is streamed (`flow.response.stream` is a tee that only notes the time of each
 chunk), so the client gets each SSE event as soon as the upstream sends it. Building the record
-(decompression, SSE parsing, token estimates, anonymization) and writing it happen on a worker
-thread; a failure there is logged and never touches the proxied exchange.
+(decompression, SSE parsing, token estimates, anonymization) and writing it happen in a separate
+writer process (recorder.writer_process); a failure there is logged and never touches the proxied
+exchange.
 """
 
 import asyncio
-import contextlib
 import logging
-import os
-import queue
 import sys
-import threading
 import time
 from datetime import datetime
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +28,14 @@ if __package__ in (None, ""):
 
 from mitmproxy import ctx, exceptions, http
 
-from mockclaude.anonymize import Anonymizer
 from mockclaude.fixtures import ANONYMIZATION_MODES, FixtureWriter, iter_exchanges, make_header, read_header
-from mockclaude.pseudonyms import Pseudonymizer, key_fingerprint, key_path_for, load_or_create_key
-from mockclaude.tokens import encoding
-from recorder.capture import Capture, build_exchange, is_recorded
+from mockclaude.pseudonyms import key_fingerprint, key_path_for, load_or_create_key
+from recorder.capture import Capture, is_recorded
+from recorder.writer_process import STOP, WriterConfig
+from recorder.writer_process import start as start_writer
 
 log = logging.getLogger("mockclaude.recorder")
 _META = "mockclaude_capture"
-_STOP = None
 
 
 def _session_start(path: Path) -> float:
@@ -50,17 +48,12 @@ def _session_start(path: Path) -> float:
 
 
 class Recorder:
-    """The addon: tees recorded flows and hands finished captures to a writer thread."""
+    """The addon: tees recorded flows and hands finished captures to the writer process."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[Capture | None] = queue.Queue()
-        self._worker: threading.Thread | None = None
-        self._writer: FixtureWriter | None = None
-        self._anon: Anonymizer | None = None
-        self._session_start = time.time()
-        self._seq = 0
-        self.written = 0
-        self.failed = 0
+        self._writer: BaseProcess | None = None
+        self._inbox: Queue[Capture | None] | None = None
+        self._writer_lost = False
 
     def load(self, loader: Any) -> None:
         """Declare the addon's options."""
@@ -91,16 +84,15 @@ class Recorder:
             # A write error (full disk) names no file: say which one cannot be written.
             out = opts.mockclaude_out
             raise exceptions.OptionsError(f"mockclaude recorder: cannot write {out}: {exc.strerror or exc}") from exc
-        except ValueError as exc:
+        except (ValueError, RuntimeError) as exc:
             raise exceptions.OptionsError(f"mockclaude recorder: {exc}") from exc
 
     def _open(self, out: Path, mode: str, key_file: str, fsync: bool) -> None:
-        self._close_writer()
-        pseudo = None
+        self._stop_writer()
+        key = None
         anonymization: dict[str, Any] = {"mode": mode}
         if mode == "pii":
             key = load_or_create_key(key_file or key_path_for(out))
-            pseudo = Pseudonymizer(key)
             anonymization.update(
                 pseudonyms="faker en_US seeded by HMAC-SHA256(session key, value)",
                 key_fingerprint=key_fingerprint(key),
@@ -113,27 +105,22 @@ class Recorder:
                     f"{' and another key' if existing.get('mode') == mode else ''}; "
                     "append to it with the same mode and key, or record into a new file"
                 )
-            self._session_start = _session_start(out)
-            self._seq = sum(1 for _ in iter_exchanges(out, skip_bad_lines=True))
+            session_start = _session_start(out)
+            first_seq = sum(1 for _ in iter_exchanges(out, skip_bad_lines=True))
         else:
-            self._session_start = time.time()
-            self._seq = 0
+            session_start = time.time()
+            first_seq = 0
         header = make_header(
             "recorded",
             anonymization=anonymization,
             note="recorded by the mockclaude mitmproxy addon",
-            started_at_unix=self._session_start,
+            started_at_unix=session_start,
         )
-        self._writer = FixtureWriter(out, header, fsync=fsync)
-        self._anon = Anonymizer(mode, pseudo)
-        # Load the tokenizer now: loading it on the first exchange would stall the proxy for ~0.5 s.
-        encoding()
-        if self._worker is None:
-            # The worker is CPU-bound; hand the GIL back to the proxy's event loop every 1 ms
-            # (default 5 ms) so forwarding chunks of other streams is never held up for long.
-            sys.setswitchinterval(0.001)
-            self._worker = threading.Thread(target=self._work, name="mockclaude-recorder", daemon=True)
-            self._worker.start()
+        # Write (or check) the header here, so a bad file stops the proxy before it listens.
+        FixtureWriter(out, header).close()
+        config = WriterConfig(str(out), mode, key, header, fsync, session_start, first_seq)
+        self._writer, self._inbox = start_writer(config)
+        self._writer_lost = False
         log.info("mockclaude recorder: writing %s (anonymize=%s)", out, mode)
 
     def running(self) -> None:
@@ -150,7 +137,7 @@ class Recorder:
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         """Start a capture for recorded endpoints."""
         try:
-            if self._writer is None or not is_recorded(flow.request.path):
+            if self._inbox is None or not is_recorded(flow.request.path):
                 return
             now_wall, now = time.time(), time.monotonic()
             started = flow.request.timestamp_start
@@ -191,7 +178,7 @@ class Recorder:
             log.exception("mockclaude recorder: responseheaders failed")
 
     def response(self, flow: http.HTTPFlow) -> None:
-        """The exchange finished: queue it for the writer thread."""
+        """The exchange finished: queue it for the writer process."""
         self._finish(flow, None)
 
     def error(self, flow: http.HTTPFlow) -> None:
@@ -210,46 +197,37 @@ class Recorder:
                 cap.status = flow.response.status_code
                 cap.response_headers = list(flow.response.headers.items(multi=True))
                 cap.chunks = [(cap.t_end, flow.response.raw_content or b"")]
+            if not self._writer_alive():
+                return
             try:
-                # Queue it after mitmproxy has sent the end of the response: waking the worker
-                # first would let it take the GIL while the client still waits for the last chunk.
-                asyncio.get_running_loop().call_soon(self._queue.put, cap)
+                # Queue it after mitmproxy has sent the end of the response, which comes first.
+                asyncio.get_running_loop().call_soon(self._inbox.put, cap)
             except RuntimeError:  # no event loop (driven from outside mitmproxy)
-                self._queue.put(cap)
+                self._inbox.put(cap)
         except Exception:
             log.exception("mockclaude recorder: could not queue %s %s", cap.method, cap.path)
 
+    def _writer_alive(self) -> bool:
+        if self._writer is not None and self._writer.is_alive():
+            return True
+        if not self._writer_lost:
+            self._writer_lost = True
+            log.error("mockclaude recorder: the writer process is gone; exchanges are passed through, not recorded")
+        return False
+
     def done(self) -> None:
-        """Flush every queued exchange, then close the file."""
-        if self._worker is not None:
-            self._queue.put(_STOP)
-            self._worker.join(timeout=30)
-        self._close_writer()
-        if self.written or self.failed:
-            log.info("mockclaude recorder: %d exchanges written, %d failed", self.written, self.failed)
+        """Let the writer finish every queued exchange, then stop it."""
+        self._stop_writer()
 
-    # -- worker thread ---------------------------------------------------------------------
-    def _work(self) -> None:
-        with contextlib.suppress(OSError, AttributeError):
-            # Linux schedules threads individually: let the proxy's own thread have the CPU first.
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        while (cap := self._queue.get()) is not _STOP:
-            writer, anon = self._writer, self._anon
-            if writer is None or anon is None:
-                continue
-            try:
-                exchange = build_exchange(cap, anon, seq=self._seq, session_start=self._session_start)
-                writer.write(exchange)
-                self._seq += 1
-                self.written += 1
-            except Exception:
-                self.failed += 1
-                log.exception("mockclaude recorder: could not record %s %s", cap.method, cap.path)
-
-    def _close_writer(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+    def _stop_writer(self) -> None:
+        if self._writer is None or self._inbox is None:
+            return
+        self._inbox.put(STOP)
+        self._writer.join(timeout=60)
+        if self._writer.is_alive():
+            log.error("mockclaude recorder: the writer did not finish in 60 s; stopping it")
+            self._writer.terminate()
+        self._writer, self._inbox = None, None
 
 
 addons = [Recorder()]

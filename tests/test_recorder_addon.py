@@ -48,7 +48,7 @@ START = {"type": "message_start", "message": {"id": "msg_1", "content": [], "usa
 
 
 def test_failures_inside_the_recorder_never_break_the_exchange(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "f.jsonl"
     rec = Recorder()
@@ -60,17 +60,19 @@ def test_failures_inside_the_recorder_never_break_the_exchange(
         # 2. a normal exchange is still recorded after that
         good, good_chunks = sse_flow([START, {"type": "message_stop"}])
         assert drive(rec, good, good_chunks) == good_chunks
-        deadline = time.monotonic() + 10
-        while rec.written + rec.failed < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        # 3. the disk goes away: writing fails, the proxied bytes are still handed on unchanged
-        rec._writer._file.close()
+        deadline = time.monotonic() + 20
+        while len(out.read_text().splitlines()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        # 3. the writer process crashes: the proxied bytes are still handed on unchanged
+        rec._writer.kill()
+        rec._writer.join(5)
         lost, lost_chunks = sse_flow([START, {"type": "message_stop"}])
         with caplog.at_level(logging.ERROR, logger="mockclaude.recorder"):
             assert drive(rec, lost, lost_chunks) == lost_chunks
-            rec.done()
-    assert rec.written == 1 and rec.failed == 2
-    assert "could not record POST /v1/messages" in caplog.text
+            assert drive(rec, *sse_flow([START])) == [encode_event(START)]
+        rec.done()
+    assert caplog.text.count("the writer process is gone") == 1
+    assert "could not record POST /v1/messages" in capfd.readouterr().err
     (ex,) = iter_exchanges(out)
     assert [e["event"] for e in ex["response"]["events"]] == ["message_start", "message_stop"]
     assert "x-api-key" not in ex["request"]["headers"]
