@@ -154,7 +154,10 @@ PATHS = st.sampled_from(ROUTES) | SEGMENTS.map(lambda parts: "/" + "/".join(part
 HEADER_NAMES = ["x-api-key", "authorization", "anthropic-version", "anthropic-beta", "content-type", "accept"]
 HEADER_NAMES += ["x-mockclaude-fault", "x-mockclaude-admin-token", "content-encoding", "x-junk"]
 # Header values go out as latin-1 bytes: 0x80-0xFF are bytes that are not UTF-8 on their own.
-HEADER_VALUE = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=40)
+# (requests refuses a value that starts with whitespace, which includes \xa0 and \x85.)
+HEADER_VALUE = st.text(
+    st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=40
+).map(str.lstrip)
 HEADERS = st.dictionaries(
     st.sampled_from(HEADER_NAMES),
     HEADER_VALUE,
