@@ -117,8 +117,9 @@ def validate_exchange(obj: Any) -> list[str]:
     else:
         if not isinstance(req.get("path"), str):
             problems.append('"request.path" must be a string')
-        if not isinstance(req.get("body"), dict | None):
-            problems.append('"request.body" must be an object or null')
+        # A string is a body that was not JSON (a client bug the recorder still records).
+        if not isinstance(req.get("body"), dict | str | None):
+            problems.append('"request.body" must be an object, a string or null')
     resp = obj.get("response")
     if not isinstance(resp, dict):
         problems.append('"response" must be an object')

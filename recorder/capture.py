@@ -79,12 +79,30 @@ def _decoded(chunks: list[tuple[float, bytes]], encoding: str) -> Iterator[tuple
         yield chunks[-1][0], decode(b"".join(c for _, c in chunks), encoding)
 
 
+# Bodies nested deeper than this are kept (and anonymized) as text: the anonymizer walks JSON
+# recursively, and the API itself accepts up to 1024 levels.
+MAX_JSON_DEPTH = 256
+
+
+def _depth(obj: Any) -> int:
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return deepest
+
+
 def _json_or_text(raw: bytes) -> Any:
     text = raw.decode("utf-8", errors="replace")
     try:
-        return json.loads(text)
-    except ValueError:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's json can follow
         return text if text else None
+    return obj if _depth(obj) <= MAX_JSON_DEPTH else text
 
 
 def parse_events(chunks: list[tuple[float, bytes]], t0: float) -> list[dict[str, Any]]:
