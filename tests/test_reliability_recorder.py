@@ -326,3 +326,22 @@ def test_client_leaving_mid_stream_is_recorded_and_the_proxy_carries_on(upstream
         exchanges = stop_and_read(proxy, out)
     kinds = sorted(((ex["response"]["error"] or {}).get("kind") or "ok") for ex in exchanges)
     assert kinds == ["client", "ok"], kinds
+
+
+def test_bodies_that_are_not_json_or_nest_deeply_are_recorded_as_text(upstream: Proc, tmp_path: Path) -> None:
+    """Every exchange lands and reads back, with secrets gone, even when its body is not a JSON object
+    the anonymizer can walk (the API accepts 1024 levels of nesting; Python's json about 1000)."""
+    out = tmp_path / "odd.jsonl"
+    nested = '{"a":' * 1000 + json.dumps(f"{KEY} {EMAIL}") + "}" * 1000
+    base = '{"model":"claude-sonnet-4-5","max_tokens":5,"messages":[{"role":"user","content":"hi"}]'
+    bodies = [f'{base},"metadata":{nested}}}', f"not json, from {EMAIL} with {KEY}", base + ', "x": 1}']
+    with record(upstream.url, out) as proxy:
+        url = proxy.url + "/v1/messages"
+        codes = [requests.post(url, headers=HEADERS, data=b, timeout=20).status_code for b in bodies]
+        exchanges = stop_and_read(proxy, out)
+        output = proxy.output()
+    assert codes == [200, 400, 200], codes
+    assert [type(ex["request"]["body"]).__name__ for ex in exchanges] == ["str", "str", "dict"]
+    raw = out.read_text()
+    assert KEY.split("-")[3] not in raw and EMAIL not in raw
+    assert "could not record" not in output, output[-2000:]
