@@ -4,6 +4,7 @@ import itertools
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -161,14 +162,17 @@ def test_streamed_pieces_anonymize_like_the_joined_text(cuts: list[int]) -> None
     assert "".join(out) == anon.text(PII_TEXT)
 
 
-def test_events_split_email_is_replaced() -> None:
-    pieces = ["Contact al", "ice@corp", ".com today"]
-    events = [
+def delta_events(kind: str, field: str, pieces: list[str]) -> list[dict[str, Any]]:
+    """Recorded content_block_delta events of one block, one per piece, 1 ms apart."""
+    return [
         {"t_ms": i, "event": "content_block_delta",
-         "data": {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": p}}}
+         "data": {"type": "content_block_delta", "index": 0, "delta": {"type": kind, field: p}}}
         for i, p in enumerate(pieces)
     ]  # fmt: skip
-    out = pii().events(events)
+
+
+def test_events_split_email_is_replaced() -> None:
+    out = pii().events(delta_events("text_delta", "text", ["Contact al", "ice@corp", ".com today"]))
     texts = [e["data"]["delta"]["text"] for e in out]
     assert "alice" not in "".join(texts) and texts[0].startswith("Contact ") and texts[2] == " today"
     assert [e["t_ms"] for e in out] == [0, 1, 2]
@@ -214,12 +218,7 @@ def test_key_file_created_private_and_reused(tmp_path: Path) -> None:
 
 def test_streamed_tool_input_is_anonymized_and_stays_valid_json() -> None:
     parts = ['{"customer_name": "Maria', ' Garcia", "email": "maria.g', 'arcia@shop.io", "n": 2}']
-    events = [
-        {"t_ms": i, "event": "content_block_delta",
-         "data": {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": p}}}
-        for i, p in enumerate(parts)
-    ]  # fmt: skip
-    out = pii().events(events)
+    out = pii().events(delta_events("input_json_delta", "partial_json", parts))
     joined = "".join(e["data"]["delta"]["partial_json"] for e in out)
     value = json.loads(joined)
     assert value["n"] == 2 and len(out) == 3
