@@ -29,6 +29,7 @@ _DIGEST = 16
 _CELL = struct.Struct("dd")  # level, stamp (NaN stamp: never touched, so full)
 _SLOT = _DIGEST + _CELL.size * len(BUCKET_NAMES)
 _EMPTY = bytes(_DIGEST)
+SPIN_TRIES = 200  # non-blocking attempts (~0.3 us each) before a blocking acquire
 
 
 def key_digest(key: str) -> bytes:
@@ -64,7 +65,8 @@ class SharedMemoryBucketStore(MemoryBucketStore):
     @contextlib.contextmanager
     def _loaded(self, key: str) -> Iterator[None]:
         """Under the lock, the key's cells as MemoryBucketStore keeps them; written back afterwards."""
-        with self._lock:
+        self._acquire()
+        try:
             off = self._offset(key)
             cells: dict[str, list[float]] = {}
             for i, name in enumerate(BUCKET_NAMES):
@@ -72,12 +74,22 @@ class SharedMemoryBucketStore(MemoryBucketStore):
                 if not math.isnan(stamp):
                     cells[name] = [level, stamp]
             self._state[key] = cells
-            try:
-                yield
-            finally:
-                cells = self._state.pop(key)
-                for name, (level, stamp) in cells.items():
-                    _CELL.pack_into(self._mem, off + _DIGEST + BUCKET_NAMES.index(name) * _CELL.size, level, stamp)
+            yield
+        finally:
+            cells = self._state.pop(key, {})
+            for name, (level, stamp) in cells.items():
+                _CELL.pack_into(self._mem, off + _DIGEST + BUCKET_NAMES.index(name) * _CELL.size, level, stamp)
+            self._lock.release()
+
+    def _acquire(self) -> None:
+        """Spin briefly before sleeping on the lock: it is held for ~10 us, and a worker put to sleep
+        waits for a wake-up that takes far longer on a busy machine (measured: with a plain blocking
+        acquire, two workers served fewer requests per second than one)."""
+        lock = self._lock
+        for _ in range(SPIN_TRIES):
+            if lock.acquire(False):
+                return
+        lock.acquire()
 
     def take(self, key: str, buckets: Sequence[Bucket], amounts: Sequence[float], now: float) -> TakeResult:
         """See BucketStore.take."""
