@@ -85,13 +85,17 @@ def make_header(
 def check_header(obj: Any, path: str | os.PathLike[str], line: int = 1) -> Header:
     """Return `obj` if it is a header this reader understands, else raise FixtureError."""
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        raise FixtureError(path, line, f'not a mockclaude fixture: the first line must be a header with "format": "{FORMAT}"')
+        raise FixtureError(
+            path, line, f'not a mockclaude fixture: the first line must be a header with "format": "{FORMAT}"'
+        )
     version = obj.get("version")
     if not isinstance(version, int):
         raise FixtureError(path, line, 'header has no integer "version"')
     if version > VERSION:
         raise FixtureError(
-            path, line, f"fixture format version {version} is newer than this mockclaude reads ({VERSION}); upgrade mockclaude"
+            path,
+            line,
+            f"fixture format version {version} is newer than this mockclaude reads ({VERSION}); upgrade mockclaude",
         )
     return obj
 
@@ -259,7 +263,9 @@ def iter_exchanges(
             if not problems:
                 yield obj
                 continue
-            err = FixtureError(path, lineno, ("torn last line (incomplete write), skipped: " if torn else "") + "; ".join(problems))
+            err = FixtureError(
+                path, lineno, ("torn last line (incomplete write), skipped: " if torn else "") + "; ".join(problems)
+            )
             if torn or skip_bad_lines:
                 if on_problem is not None:
                     on_problem(err)
@@ -298,7 +304,7 @@ def expand_shape(obj: Any, text_of_tokens: Callable[[int], str]) -> Any:
 
 # Request fields that decide what the model answers. Everything else (metadata, temperature,
 # stream, service tier, ids) is volatile and must not break a match.
-_MATCH_FIELDS = ("model", "system", "messages", "tools", "tool_choice", "thinking", "stop_sequences")
+MATCH_FIELDS = ("model", "system", "messages", "tools", "tool_choice", "thinking", "stop_sequences")
 
 
 def match_key(body: dict[str, Any]) -> str:
@@ -320,7 +326,7 @@ def match_key(body: dict[str, Any]) -> str:
             return [norm(x) for x in v]
         return v
 
-    picked = {k: norm(body.get(k)) for k in _MATCH_FIELDS if body.get(k) is not None}
+    picked = {k: norm(body.get(k)) for k in MATCH_FIELDS if body.get(k) is not None}
     if isinstance(picked.get("system"), str):
         picked["system"] = [{"type": "text", "text": picked["system"]}]
     msgs = picked.get("messages")

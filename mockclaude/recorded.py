@@ -28,7 +28,7 @@ from mockclaude import profile_fit
 from mockclaude.anonymize import Anonymizer
 from mockclaude.content import ContentSettings, OutputLength
 from mockclaude.faults import KINDS, FaultInjector, FaultSpec
-from mockclaude.fixtures import _MATCH_FIELDS, SHAPE_KEY, Exchange, is_placeholder, iter_many, match_key, read_header
+from mockclaude.fixtures import MATCH_FIELDS, SHAPE_KEY, Exchange, is_placeholder, iter_many, match_key, read_header
 from mockclaude.models import resolve
 from mockclaude.pacing import Timing
 from mockclaude.pseudonyms import Pseudonymizer, key_fingerprint, key_path_for, load_or_create_key
@@ -109,7 +109,7 @@ def _skeleton(shaped: dict[str, Any]) -> tuple[str, tuple[int, ...]]:
             return [strip(x) for x in v]
         return v
 
-    stripped = {k: strip(shaped[k]) for k in _MATCH_FIELDS if k in shaped}
+    stripped = {k: strip(shaped[k]) for k in MATCH_FIELDS if k in shaped}
     return match_key(stripped), tuple(counts)
 
 

@@ -27,6 +27,7 @@ from mockclaude.tokens import count_text, encoding
 from mockclaude.wire import ids
 from mockclaude.wire import messages as wm
 from mockclaude.wire.errors import ApiError
+from mockclaude.wire.messages import message_from_events
 from mockclaude.wire.sse import encode_event
 
 TokensOf = Callable[[int], list[str]]  # n single-token strings of running text
@@ -273,49 +274,6 @@ def _output_tokens(ex: Exchange, events: list[dict[str, Any]]) -> int:
     if isinstance(usage.get("output_tokens"), int):
         return usage["output_tokens"]
     return int((message_from_events(events).get("usage") or {}).get("output_tokens") or 0)
-
-
-def message_from_events(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """The Message a stream describes: message_start's message with its blocks, stop and usage."""
-    msg: dict[str, Any] = {"type": "message", "role": "assistant", "content": [], "usage": {}}
-    blocks: dict[int, dict[str, Any]] = {}
-    json_parts: dict[int, list[str]] = {}
-    for ev in events:
-        data = ev.get("data")
-        if not isinstance(data, dict):
-            continue
-        kind = data.get("type")
-        index = data.get("index", 0)
-        if kind == "message_start" and isinstance(data.get("message"), dict):
-            msg = {**data["message"], "content": []}
-        elif kind == "content_block_start" and isinstance(data.get("content_block"), dict):
-            blocks[index] = dict(data["content_block"])
-        elif kind == "content_block_delta" and isinstance(data.get("delta"), dict):
-            block = blocks.setdefault(index, {"type": "text", "text": ""})
-            delta = data["delta"]
-            dtype = delta.get("type")
-            if dtype == "text_delta":
-                block["text"] = block.get("text", "") + str(delta.get("text", ""))
-            elif dtype == "thinking_delta":
-                block["thinking"] = block.get("thinking", "") + str(delta.get("thinking", ""))
-            elif dtype == "signature_delta":
-                block["signature"] = str(delta.get("signature", ""))
-            elif dtype == "input_json_delta":
-                json_parts.setdefault(index, []).append(str(delta.get("partial_json", "")))
-        elif kind == "message_delta":
-            if isinstance(data.get("delta"), dict):
-                msg.update({k: v for k, v in data["delta"].items() if k in ("stop_reason", "stop_sequence")})
-            if isinstance(data.get("usage"), dict):
-                # message_delta usage is cumulative: later values replace earlier ones.
-                usage = {**(msg.get("usage") or {}), **{k: v for k, v in data["usage"].items() if v is not None}}
-                msg["usage"] = usage
-    for index, parts in json_parts.items():
-        try:
-            blocks[index]["input"] = json.loads("".join(parts) or "{}")
-        except ValueError:
-            blocks[index]["input"] = {}
-    msg["content"] = [blocks[i] for i in sorted(blocks)]
-    return msg
 
 
 # -- recorded messages ----------------------------------------------------------------------

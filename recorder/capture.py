@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from mockclaude.anonymize import Anonymizer
 from mockclaude.fixtures import match_key
 from mockclaude.tokens import count_request, count_response_content
+from mockclaude.wire.messages import message_from_events
 from mockclaude.wire.sse import SSEParser
 from recorder.headers import request_headers, response_headers
 
@@ -115,40 +116,6 @@ def parse_events(chunks: list[tuple[float, bytes]], t0: float) -> list[dict[str,
     return events
 
 
-def _streamed_content(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Content blocks and cumulative usage rebuilt from a message stream."""
-    blocks: dict[int, dict[str, Any]] = {}
-    json_parts: dict[int, list[str]] = {}
-    usage: dict[str, Any] | None = None
-    for ev in events:
-        data = ev["data"]
-        if not isinstance(data, dict):
-            continue
-        kind = data.get("type")
-        if kind == "message_start" and isinstance(data.get("message"), dict):
-            usage = dict(data["message"].get("usage") or {})
-        elif kind == "content_block_start" and isinstance(data.get("content_block"), dict):
-            blocks[data.get("index", len(blocks))] = dict(data["content_block"])
-        elif kind == "content_block_delta" and isinstance(data.get("delta"), dict):
-            block = blocks.setdefault(data.get("index", 0), {"type": "text", "text": ""})
-            delta = data["delta"]
-            if delta.get("type") == "text_delta":
-                block["text"] = block.get("text", "") + str(delta.get("text", ""))
-            elif delta.get("type") == "thinking_delta":
-                block["thinking"] = block.get("thinking", "") + str(delta.get("thinking", ""))
-            elif delta.get("type") == "input_json_delta":
-                json_parts.setdefault(data.get("index", 0), []).append(str(delta.get("partial_json", "")))
-        elif kind == "message_delta" and isinstance(data.get("usage"), dict):
-            # message_delta usage is cumulative: later values replace earlier ones.
-            usage = {**(usage or {}), **{k: v for k, v in data["usage"].items() if v is not None}}
-    for index, parts in json_parts.items():
-        try:
-            blocks[index]["input"] = json.loads("".join(parts) or "{}")
-        except ValueError:
-            blocks[index]["input"] = "".join(parts)
-    return [blocks[i] for i in sorted(blocks)], usage
-
-
 def _conversation(body: dict[str, Any]) -> dict[str, Any] | None:
     """A heuristic conversation id (system prompt + first message) and the turn number."""
     messages = body.get("messages")
@@ -182,7 +149,8 @@ def build_exchange(cap: Capture, anon: Anonymizer, *, seq: int, session_start: f
     usage: dict[str, Any] | None = None
     out_est: int | None = None
     if events is not None:
-        content, usage = _streamed_content(events)
+        streamed_msg = message_from_events(events)
+        content, usage = streamed_msg["content"], streamed_msg["usage"]
         out_est = count_response_content(content) if content else None
     elif isinstance(body, dict):
         if counting and isinstance(body.get("input_tokens"), int):

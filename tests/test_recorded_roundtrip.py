@@ -15,7 +15,7 @@ import anthropic
 import pytest
 
 from mockclaude.fixtures import iter_exchanges
-from mockclaude.recorded_answer import message_from_events
+from mockclaude.wire.messages import message_from_events
 from replay.summary import percentile
 from tests.servers import mock_server, run_process
 

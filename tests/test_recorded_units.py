@@ -13,10 +13,11 @@ from mockclaude.content import ContentSettings, OutputLength, TokenSource
 from mockclaude.fixtures import FixtureError, FixtureWriter, expand_shape, is_placeholder, make_header, match_key
 from mockclaude.pacing import Range, Timing
 from mockclaude.pseudonyms import Pseudonymizer, key_fingerprint
-from mockclaude.recorded_answer import Rendering, answer, message_from_events, token_pieces
+from mockclaude.recorded_answer import Rendering, answer, token_pieces
 from mockclaude.server.settings import Settings
 from mockclaude.tokens import count_text
 from mockclaude.wire import messages as wm
+from mockclaude.wire.messages import message_from_events
 
 MODEL = "claude-sonnet-4-5"
 

@@ -21,7 +21,9 @@ CHECKER.checkers = dict(Draft202012Validator.FORMAT_CHECKER.checkers)
 CHECKER.checks("time")(
     lambda v: not isinstance(v, str) or bool(re.fullmatch(r"\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", v))
 )
-CHECKER.checks("date-time", raises=ValueError)(lambda v: not isinstance(v, str) or bool(datetime.datetime.fromisoformat(v)))
+CHECKER.checks("date-time", raises=ValueError)(
+    lambda v: not isinstance(v, str) or bool(datetime.datetime.fromisoformat(v))
+)
 CHECKER.checks("uri")(lambda v: not isinstance(v, str) or bool(urllib.parse.urlsplit(v).scheme))
 CHECKER.checks("hostname")(lambda v: not isinstance(v, str) or bool(re.fullmatch(r"[a-z0-9.-]+", v)))
 

@@ -1,5 +1,6 @@
 """Response objects of the Messages API: the Message, its usage, and the streaming events."""
 
+import json
 from typing import Any
 
 SERVICE_TIER = "standard"
@@ -98,3 +99,51 @@ def stream_error(error_type: str, message_text: str, request_id: str | None) -> 
         "error": {"details": None, "type": error_type, "message": message_text},
         "request_id": request_id,
     }
+
+
+def message_from_events(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Message a recorded stream describes (`events` as fixtures store them: `{"t_ms", "event", "data"}`).
+
+    Blocks are accumulated as the SDKs do; usage is message_start's, overwritten by the cumulative
+    message_delta usage (None when the stream carried none). A tool input whose JSON does not
+    parse is kept as the raw string, so a broken recording stays visible.
+    """
+    msg: dict[str, Any] = {"type": "message", "role": "assistant", "content": [], "usage": None}
+    blocks: dict[int, dict[str, Any]] = {}
+    json_parts: dict[int, list[str]] = {}
+    for ev in events:
+        data = ev.get("data")
+        if not isinstance(data, dict):
+            continue
+        kind = data.get("type")
+        index = data.get("index", 0)
+        if kind == "message_start" and isinstance(data.get("message"), dict):
+            msg = {**data["message"], "content": []}
+        elif kind == "content_block_start" and isinstance(data.get("content_block"), dict):
+            blocks[index] = dict(data["content_block"])
+        elif kind == "content_block_delta" and isinstance(data.get("delta"), dict):
+            block = blocks.setdefault(index, {"type": "text", "text": ""})
+            delta = data["delta"]
+            dtype = delta.get("type")
+            if dtype == "text_delta":
+                block["text"] = block.get("text", "") + str(delta.get("text", ""))
+            elif dtype == "thinking_delta":
+                block["thinking"] = block.get("thinking", "") + str(delta.get("thinking", ""))
+            elif dtype == "signature_delta":
+                block["signature"] = str(delta.get("signature", ""))
+            elif dtype == "input_json_delta":
+                json_parts.setdefault(index, []).append(str(delta.get("partial_json", "")))
+        elif kind == "message_delta":
+            if isinstance(data.get("delta"), dict):
+                msg.update({k: v for k, v in data["delta"].items() if k in ("stop_reason", "stop_sequence")})
+            if isinstance(data.get("usage"), dict):
+                # message_delta usage is cumulative: later values replace earlier ones.
+                usage = {**(msg.get("usage") or {}), **{k: v for k, v in data["usage"].items() if v is not None}}
+                msg["usage"] = usage
+    for index, parts in json_parts.items():
+        try:
+            blocks[index]["input"] = json.loads("".join(parts) or "{}")
+        except ValueError:
+            blocks[index]["input"] = "".join(parts)
+    msg["content"] = [blocks[i] for i in sorted(blocks)]
+    return msg
