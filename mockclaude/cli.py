@@ -8,6 +8,7 @@ server. A command module offers `add_arguments(parser)` and `run(args) -> int`.
 import argparse
 import importlib
 import sys
+from types import ModuleType
 
 from mockclaude import __version__
 
@@ -21,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _load(name: str):  # noqa: ANN202 - a module object
+def _load(name: str) -> ModuleType:
     return importlib.import_module(COMMANDS[name][0])
 
 

@@ -51,7 +51,9 @@ def _count_block(block: Any) -> int:
     if kind == "thinking":
         return count_text(str(block.get("thinking", "")))
     if kind == "tool_use":
-        return count_text(str(block.get("name", ""))) + count_text(json.dumps(block.get("input", {}), ensure_ascii=False))
+        return count_text(str(block.get("name", ""))) + count_text(
+            json.dumps(block.get("input", {}), ensure_ascii=False)
+        )
     if kind == "tool_result":
         content = block.get("content")
         if isinstance(content, list):
