@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mockclaude.wire.sse import SSEParser
-from replay.classify import INTERRUPTED, INVALID_RESPONSE, MIDSTREAM_ERROR
+from replay.classify import INTERRUPTED, INVALID_RESPONSE, MIDSTREAM_ERROR, TIMEOUT
 from replay.records import OK, RequestRecord
 
 
@@ -142,7 +142,9 @@ def read_stream(
     except InvalidStream as exc:
         record.error_class, record.error = INVALID_RESPONSE, str(exc)
     except transport_errors as exc:
-        record.error_class, record.error = INTERRUPTED, f"{type(exc).__name__}: {exc}"
+        # TimeoutError: the whole response outlasted --request-timeout (see replay.users.within).
+        record.error_class = TIMEOUT if isinstance(exc, TimeoutError) else INTERRUPTED
+        record.error = f"{type(exc).__name__}: {exc}"
     else:
         record.error_class, record.error = INTERRUPTED, "the stream ended before message_stop"
     record.e2e_s = clock()

@@ -10,6 +10,7 @@ import functools
 import json
 import random
 import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -150,15 +151,31 @@ class ClaudeUser(User):
                 rec.error = f"asked for a stream, got {content_type or 'no content-type'}"
                 rec.e2e_s = since()
             elif stream:
-                read_stream(rec, resp.iter_content(chunk_size=None), since, _TRANSPORT_ERRORS)
+                chunks = within(resp.iter_content(chunk_size=None), since, ctx.config.request_timeout)
+                read_stream(rec, chunks, since, _TRANSPORT_ERRORS)
             else:
                 try:
-                    content = resp.content
+                    content = b"".join(within(resp.iter_content(65536), since, ctx.config.request_timeout))
+                except TimeoutError as exc:
+                    rec.error_class, rec.error, rec.e2e_s = TIMEOUT, str(exc), since()
+                    return rec
                 except _TRANSPORT_ERRORS as exc:
                     rec.error_class, rec.error, rec.e2e_s = INTERRUPTED, f"{type(exc).__name__}: {exc}", since()
                     return rec
                 (read_count if counting else read_message)(rec, content, since())
         return rec
+
+
+def within(chunks: Iterable[bytes], since: Callable[[], float], limit_s: float) -> Iterator[bytes]:
+    """`chunks` until the response has taken `limit_s` in all; then TimeoutError.
+
+    requests' read timeout only bounds the gap between bytes: a peer that trickles bytes (or SSE
+    pings) forever would hold the request, and the user, to the end of the run.
+    """
+    for chunk in chunks:
+        if since() > limit_s:
+            raise TimeoutError(f"the response was still arriving after {limit_s:g} s (--request-timeout)")
+        yield chunk
 
 
 class ReplayUser(ClaudeUser):
