@@ -106,3 +106,25 @@ def test_target_that_hangs(tmp_path: Path) -> None:
     assert s["successes"] == 0 and set(s["errors"]) == {"timeout"}, s
     assert s["requests"] >= 3  # each user timed out at least once and carried on
     assert wall < ON_TIME_S, wall
+
+
+def test_target_that_trickles_forever(tmp_path: Path) -> None:
+    """A 200 that never ends (a ping every 0.2 s, so the read timeout never fires) is cut at
+    --request-timeout and classified, instead of holding its user to the end of the run."""
+
+    def trickle(conn: socket.socket) -> None:
+        read_request(conn)
+        ping = b'event: ping\ndata: {"type": "ping"}\n\n'
+        try:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+            while True:
+                conn.sendall(b"%x\r\n%s\r\n" % (len(ping), ping))
+                time.sleep(0.2)
+        except OSError:
+            return
+
+    with RawServer(trickle) as target:
+        out, s, wall = timed_replay(target.url, tmp_path, "--request-timeout", "1")
+    assert_complete_report(tmp_path, s, out)
+    assert s["successes"] == 0 and set(s["errors"]) == {"timeout"} and s["requests"] >= 4, s
+    assert wall < ON_TIME_S, wall
