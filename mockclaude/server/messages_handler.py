@@ -27,6 +27,9 @@ from mockclaude.wire.validation import (
 
 # A model's default profile varies per request by this much either way (explicit flags don't).
 PROFILE_JITTER = 0.15
+# Bodies from this size on are token-counted off the event loop (a thread costs ~50 us; tiny
+# prompts are cheaper to count inline).
+OFFLOAD_COUNT_BYTES = 256 * 1024
 # retry-after for injected 429s: the real API asks for whole seconds.
 INJECTED_RETRY_AFTER = "1"
 
@@ -38,8 +41,18 @@ def _timing(state: MockState, info: models.ModelInfo, input_tokens: int, rng: ra
     return Timing(ttft_s=ttft + input_tokens / s.prefill_tps, tps=tps, chunk_tokens=s.chunk_tokens)
 
 
-async def _body(request: web.Request) -> Any:
-    return parse_json(await read_body(request))
+async def _body(request: web.Request) -> tuple[Any, int]:
+    """The parsed JSON body and its size in bytes."""
+    raw = await read_body(request)
+    return parse_json(raw), len(raw)
+
+
+async def _count(body: dict[str, Any], size: int) -> int:
+    """Input tokens; a large prompt is counted in a thread (tiktoken releases the GIL) so that
+    one 30 MB request does not stall every other stream's schedule for seconds."""
+    if size < OFFLOAD_COUNT_BYTES:
+        return tokens.count_request(body)
+    return await asyncio.to_thread(tokens.count_request, body)
 
 
 def _injected(kind: str) -> ApiError:
@@ -55,10 +68,10 @@ async def count_tokens(request: web.Request) -> web.Response:
     state = request.app[STATE]
     api_key(request)
     require_version(request)
-    body = await _body(request)
+    body, size = await _body(request)
     validate_count_tokens(body)
     models.lookup(body["model"], any_model=state.options.any_model)
-    return web.json_response({"input_tokens": tokens.count_request(body)}, dumps=lambda o: dumps(o).decode())
+    return web.json_response({"input_tokens": await _count(body, size)}, dumps=lambda o: dumps(o).decode())
 
 
 async def create(request: web.Request) -> web.StreamResponse:
@@ -66,11 +79,11 @@ async def create(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     key = api_key(request)
     require_version(request)
-    body = await _body(request)
+    body, size = await _body(request)
     validate_create(body)
     info = models.lookup(body["model"], any_model=state.options.any_model)
     check_model_limits(body, info)
-    input_tokens = tokens.count_request(body)
+    input_tokens = await _count(body, size)
     check_context(input_tokens, body["max_tokens"], info)
     recorded = state.recorded.find(body) if state.recorded else None
     if state.recorded and recorded is None and state.recorded.strict:
