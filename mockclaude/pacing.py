@@ -63,7 +63,7 @@ class Timing:
         return self.token_time(max(output_tokens - 1, 0))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Frame:
     """Bytes due at `t` seconds after the request started; `data=None` means drop the connection."""
 
