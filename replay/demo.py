@@ -10,7 +10,6 @@ import json
 import os
 import queue
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from mockclaude.processes import stop_group
 from replay import options, profiles
 from replay.command import locust_argv
 from replay.summary import format_table
@@ -34,17 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--users", type=int, default=8, help="concurrent Locust users (default 8)")
     parser.add_argument("--profile", default="", help="replay one scenario only (default: all bundled ones)")
     parser.add_argument("--report", default="", help="report folder (default: a new temporary folder)")
-
-
-def _kill(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
 
 
 @contextlib.contextmanager
@@ -79,7 +68,7 @@ def running_mock(timeout_s: float = 30.0) -> Iterator[str]:
                 break
         yield m.group(1)
     finally:
-        _kill(proc)
+        stop_group(proc)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
                     print("mockclaude demo: Locust did not finish in time; stopped it", file=sys.stderr)
                     rc = -1
                 finally:
-                    _kill(proc)
+                    stop_group(proc)
     except (RuntimeError, KeyboardInterrupt) as exc:
         print(f"mockclaude demo: {exc or 'interrupted'}", file=sys.stderr)
         return 1

@@ -3,12 +3,13 @@
 import contextlib
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+from mockclaude.processes import stop_group
 
 READY = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
@@ -58,14 +59,7 @@ def run_process(
             raise RuntimeError(f"{argv} did not become ready in {timeout}s; output:\n{proc.output()}")
         yield proc
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(popen.pid, signal.SIGTERM)
-        try:
-            popen.wait(10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(popen.pid, signal.SIGKILL)
-            popen.wait(5)
+        stop_group(popen)
 
 
 @contextlib.contextmanager
