@@ -222,9 +222,11 @@ def test_invalid_utf8_in_headers_and_query_is_answered_in_api_shape(server: Proc
 
 
 def test_bytes_that_are_not_http_get_400_and_a_closed_connection(server: Proc) -> None:
-    """Not HTTP at all (garbage, TLS to a plain port, oversized lines): 400 and close, never a hang or 500."""
+    """Not HTTP at all (garbage, TLS to a plain port, oversized lines, a method token the parser does
+    not know): a 400 in the API's error shape and a close, never a hang or 500."""
     junk = [
         b"garbage\r\n\r\n",
+        b"BREW /v1/messages HTTP/1.1\r\nHost: x\r\n\r\n",
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,  # a TLS ClientHello
         b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n",
@@ -238,7 +240,8 @@ def test_bytes_that_are_not_http_get_400_and_a_closed_connection(server: Proc) -
                     s.sendall(data)
                 raw = read_all(s, deadline_s=IDLE_S + 3)
             if raw:
-                assert parse_response(raw).status == 400, raw[:200]
+                err = assert_api_error(parse_response(raw), 400)
+                assert err["type"] == "invalid_request_error", raw[:200]
 
 
 def _limited_server(nofile: int, *flags: str) -> contextlib.AbstractContextManager[Proc]:

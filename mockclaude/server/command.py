@@ -17,6 +17,7 @@ from mockclaude.pacing import Range
 from mockclaude.ratelimit import RateLimits
 from mockclaude.ratelimit_shared import RedisBucketStore, SharedStores
 from mockclaude.server.app import make_app
+from mockclaude.server.protocol_errors import ApiAppRunner
 from mockclaude.server.settings import DEFAULT_PREFILL_TPS, Settings, positive, probability
 from mockclaude.server.state import MockState, Options
 from mockclaude.server.workers import run_workers
@@ -234,7 +235,7 @@ async def serve(
     # streaming handler never sees: half the grace each makes the whole wait the grace.
     # handler_cancellation: a client that hangs up ends its handler at once (a JSON answer would
     # otherwise keep its task, stream count and rate-limit reservation for the whole generation time).
-    runner = web.AppRunner(
+    runner = ApiAppRunner(
         make_app(state),
         handle_signals=False,
         shutdown_timeout=SHUTDOWN_GRACE_S / 2,
