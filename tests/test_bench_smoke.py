@@ -23,7 +23,9 @@ SMOKE: dict[str, list[str]] = {
         "--users", "4", "--seconds", "2", "--streams", "10", "--stream-seconds", "3", "--stream-tokens", "10",
         "--ttft", "0.2",
     ],
-    "recorder_overhead": ["--streams", "6", "--ramp", "0.5", "--tokens", "5", "--conns", "4", "--seconds", "1"],
+    "recorder_overhead": [
+        "--streams", "6", "--ramp", "0.5", "--keepalive-conns", "2", "--tokens", "5", "--conns", "4", "--seconds", "1",
+    ],
 }  # fmt: skip
 
 
@@ -102,5 +104,9 @@ def test_replay_throughput(runs: dict[str, subprocess.Popen[str]]) -> None:
 
 def test_recorder_overhead(runs: dict[str, subprocess.Popen[str]]) -> None:
     out = output(runs, "recorder_overhead")
-    assert number(r"TTFT through recorder\s+n=\s*(\d+)", out) == 6
+    for how in ("new", "keepalive"):
+        for arm in ("direct", "through mitmdump", "through recorder"):
+            assert number(rf"TTFT {how}\s+{arm}\s+n=\s*(\d+)/6", out) == 6, out
+        assert re.search(rf"added TTFT at the median \({how}.*mitmdump itself .*addon on top .*recorder in all", out)
+    assert number(r"mitmdump ceiling ([\d.]+) requests/s", out) > 0
     assert number(r"recorder ceiling ([\d.]+) requests/s", out) > 0
