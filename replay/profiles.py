@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import mockclaude
 from mockclaude.fixtures import FixtureError
 from replay.options import OptionError, ReplayConfig
 from replay.workload import Sample, Workload, load
 
 log = logging.getLogger("mockclaude.replay")
 
-FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures"
+# The bundled sessions ship inside the package (a link to the checkout's fixtures/), so they are
+# found the same way from a checkout, an editable install and a wheel.
+FIXTURES_DIR = Path(mockclaude.__file__).resolve().parent / "bundled_fixtures"
 
 SHORT_INPUT = 1_024  # tokens
 LONG_INPUT = 2_048
