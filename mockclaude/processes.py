@@ -1,9 +1,17 @@
-"""Stopping child process groups we started (the demo's mock and Locust, the tests' servers)."""
+"""Child processes on 127.0.0.1: start one, wait until it says it is ready, stop its whole group.
+
+Used by the demo, the benchmarks, our tests and the pytest plugin (`mockclaude.testing`).
+"""
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
 
 def stop_group(proc: subprocess.Popen[str], grace_s: float = 10.0) -> None:
@@ -16,3 +24,61 @@ def stop_group(proc: subprocess.Popen[str], grace_s: float = 10.0) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(5)
+
+
+READY = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
+
+
+@dataclass
+class Proc:
+    """A running child process with its captured output lines."""
+
+    popen: subprocess.Popen[str]
+    url: str = ""
+    lines: list[str] = field(default_factory=list)
+
+    def output(self) -> str:
+        """Everything the process printed so far."""
+        return "".join(self.lines)
+
+
+def _pump(proc: Proc, ready: threading.Event, pattern: re.Pattern[str]) -> None:
+    assert proc.popen.stdout is not None
+    for line in proc.popen.stdout:
+        proc.lines.append(line)
+        m = pattern.search(line)
+        if m and not ready.is_set():
+            proc.url = m.group(1)
+            ready.set()
+    ready.set()
+
+
+@contextlib.contextmanager
+def run_process(
+    argv: list[str], *, ready: re.Pattern[str] = READY, timeout: float = 30.0, env: dict[str, str] | None = None
+) -> Iterator[Proc]:
+    """Start `argv`, wait until a line matches `ready` (group 1 becomes `.url`), stop it afterwards."""
+    popen = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        start_new_session=True,
+    )
+    proc = Proc(popen)
+    event = threading.Event()
+    threading.Thread(target=_pump, args=(proc, event, ready), daemon=True).start()
+    try:
+        if not event.wait(timeout) or not proc.url:
+            raise RuntimeError(f"{argv} did not become ready in {timeout}s; output:\n{proc.output()}")
+        yield proc
+    finally:
+        stop_group(popen)
+
+
+@contextlib.contextmanager
+def mock_server(*flags: str, timeout: float = 30.0) -> Iterator[Proc]:
+    """A real `mockclaude serve` on 127.0.0.1 and a free port; `.url` is its base URL."""
+    with run_process([sys.executable, "-m", "mockclaude", "serve", "--port", "0", *flags], timeout=timeout) as p:
+        yield p

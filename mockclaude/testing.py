@@ -1,0 +1,33 @@
+"""pytest plugin: a real `mockclaude serve` for your own tests, as the fixture `mockclaude_server`.
+
+Installed with the package (entry point `pytest11`), so any project that has mockclaude installed
+can write::
+
+    @pytest.mark.mockclaude("--tps", "200", "--fault", "529:0.1")
+    def test_my_app_retries(mockclaude_server):
+        client = anthropic.Anthropic(base_url=mockclaude_server.url, api_key="test")
+        ...
+
+Each test gets its own server process on a free loopback port, stopped after the test, so flags
+and counters never leak between tests.
+"""
+
+from collections.abc import Iterator
+
+import pytest
+
+from mockclaude.processes import Proc, mock_server
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the `mockclaude` marker (serve flags for the test's server)."""
+    config.addinivalue_line("markers", "mockclaude(*flags): `mockclaude serve` flags for the mockclaude_server fixture")
+
+
+@pytest.fixture
+def mockclaude_server(request: pytest.FixtureRequest) -> Iterator[Proc]:
+    """A real mock server on 127.0.0.1 for this test; `.url` is its base URL, `.output()` its log."""
+    marker = request.node.get_closest_marker("mockclaude")
+    flags = [str(f) for f in marker.args] if marker else []
+    with mock_server("--host", "127.0.0.1", *flags) as proc:
+        yield proc
