@@ -134,6 +134,10 @@ class Recordings:
     _shape_view: Anonymizer | None = None
 
     # -- lookup ---------------------------------------------------------------------------
+    def restart(self) -> None:
+        """Serve every request's recordings from the first again (the admin API's reset)."""
+        self._turns.clear()
+
     def find(self, body: dict[str, Any]) -> Entry | None:
         """The recording to answer `body` with (the next one in turn), or None."""
         key = self._key(body)

@@ -56,11 +56,13 @@ async def patch_config(request: web.Request) -> web.Response:
 
 
 async def reset(request: web.Request) -> web.Response:
-    """Zero the counters and refill every rate-limit bucket."""
+    """Zero the counters, refill every rate-limit bucket, start recorded answers from the first again."""
     _authorize(request)
     state = request.app[STATE]
     state.stats.reset()
     state.reset_limits()
+    if state.recorded is not None:
+        state.recorded.restart()
     return _json({"ok": True})
 
 

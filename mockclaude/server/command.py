@@ -18,7 +18,7 @@ from mockclaude.ratelimit import RateLimits
 from mockclaude.ratelimit_shared import RedisBucketStore, SharedStores
 from mockclaude.server.app import make_app
 from mockclaude.server.protocol_errors import ApiAppRunner
-from mockclaude.server.settings import DEFAULT_PREFILL_TPS, Settings, positive, probability
+from mockclaude.server.settings import CONTENT_RATES, DEFAULT_PREFILL_TPS, Settings, positive, probability
 from mockclaude.server.state import MockState, Options
 from mockclaude.server.workers import run_workers
 
@@ -110,12 +110,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=OutputLength.parse("default"),
         help="answer length in tokens: N, MIN-MAX or 'default' (a realistic distribution); capped by max_tokens",
     )
-    content.add_argument(
-        "--tool-rate",
-        type=_flag(lambda s: probability(s, "--tool-rate"), "--tool-rate"),
-        default=None,
-        help="probability of a tool call when tool_choice is auto",
-    )
+    for name, meaning in CONTENT_RATES.items():
+        flag = "--" + name.replace("_", "-")
+        default = getattr(ContentSettings(), name)
+        content.add_argument(
+            flag,
+            type=_flag(lambda s, flag=flag: probability(s, flag), flag),
+            default=default,
+            help=f"{meaning} (default {default:g})",
+        )
     content.add_argument("--seed", type=int, default=None, help="seed for text, tool inputs, timing jitter and faults")
     content.add_argument(
         "--any-model", action="store_true", help="accept any model name instead of 404 for unknown ones"
@@ -180,9 +183,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def build(args: argparse.Namespace, org_id: str | None = None) -> MockState:
     """The server state the flags describe."""
-    content = ContentSettings(output_length=args.output_tokens)
-    if args.tool_rate is not None:
-        content = ContentSettings(output_length=args.output_tokens, tool_rate=args.tool_rate)
+    content = ContentSettings(
+        output_length=args.output_tokens, **{name: getattr(args, name) for name in CONTENT_RATES}
+    )
     settings = Settings(
         tps=args.tps,
         ttft=args.ttft,

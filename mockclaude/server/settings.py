@@ -15,6 +15,16 @@ from mockclaude.ratelimit import RateLimits
 # prompt adds ~12 s); override with --prefill-tps.
 DEFAULT_PREFILL_TPS = 8000.0
 
+# The probabilities that shape synthetic answers (ContentSettings fields), each settable by a flag
+# of the same name (`--stop-sequence-rate`) and by the admin API, with what it means.
+CONTENT_RATES = {
+    "tool_rate": "probability of a tool call when tools are given and tool_choice is auto",
+    "stop_sequence_rate": "probability that an answer ends on one of the request's stop_sequences",
+    "text_before_tool_rate": "probability of a short text block before an auto tool call",
+    "parallel_tool_rate": "probability of a second tool call when parallel tool use is allowed",
+    "thinking_share": "mean share of thinking.budget_tokens that extended thinking uses",
+}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -38,7 +48,7 @@ class Settings:
             "prefill_tps": self.prefill_tps,
             "chunk_tokens": str(self.chunk_tokens),
             "output_tokens": str(self.content.output_length),
-            "tool_rate": self.content.tool_rate,
+            **{name: getattr(self.content, name) for name in CONTENT_RATES},
             "faults": {f.kind: f.probability for f in self.faults},
             "rate_limit": str(self.rate_limit) if self.rate_limit else None,
         }
@@ -60,8 +70,8 @@ class Settings:
                 new["chunk_tokens"] = Range.parse(str(value), name="chunk_tokens", minimum=1)
             elif key == "output_tokens":
                 content = dataclasses.replace(content, output_length=OutputLength.parse(str(value)))
-            elif key == "tool_rate":
-                content = dataclasses.replace(content, tool_rate=probability(value, key))
+            elif key in CONTENT_RATES:
+                content = dataclasses.replace(content, **{key: probability(value, key)})
             elif key == "faults":
                 if not isinstance(value, dict):
                     raise ValueError('faults: expected an object such as {"529": 0.05}')
