@@ -4,9 +4,10 @@ A 200 whose structure is not a valid message (bad event order, missing usage, ba
 failure (`invalid_response`), never a success.
 """
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
+
+import orjson
 
 from mockclaude.wire.sse import SSEParser
 from replay.classify import INTERRUPTED, INVALID_RESPONSE, MIDSTREAM_ERROR, TIMEOUT
@@ -28,13 +29,13 @@ class StreamChecker:
         self.saw_message_delta = False
         self.stopped = False
 
-    def event(self, name: str | None, data: str, t: float) -> bool:
+    def event(self, name: str | None, data: bytes | str, t: float) -> bool:
         """Handle one event received `t` seconds after sending; False once the stream is over."""
         if name is None:
             raise InvalidStream("an event without an `event:` line (SDKs drop these)")
         try:
-            obj = json.loads(data)
-        except json.JSONDecodeError as exc:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
             raise InvalidStream(f"{name}: data is not JSON ({exc.msg})") from None
         if not isinstance(obj, dict):
             raise InvalidStream(f"{name}: data is not a JSON object")
@@ -135,7 +136,7 @@ def read_stream(
     try:
         for chunk in chunks:
             t = clock()
-            for name, data in parser.feed(chunk):
+            for name, data in parser.feed_bytes(chunk):
                 if not checker.event(name, data, t):
                     record.e2e_s = clock()
                     return
@@ -152,31 +153,35 @@ def read_stream(
 
 def check_message(body: bytes) -> str | None:
     """Why a non-streaming 200 body is not a valid message, or None when it is."""
+    return _parse_message(body)[1]
+
+
+def _parse_message(body: bytes) -> tuple[dict[str, Any], None] | tuple[None, str]:
+    """The message in a non-streaming 200 body, or why it is not a valid one."""
     try:
-        msg = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return f"body is not JSON: {exc}"
+        msg = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return None, f"body is not JSON: {exc}"
     if not isinstance(msg, dict) or msg.get("type") != "message":
-        return 'body is not an object of type "message"'
+        return None, 'body is not an object of type "message"'
     content = msg.get("content")
     if not isinstance(content, list) or not all(isinstance(b, dict) and "type" in b for b in content):
-        return "content is not a list of typed blocks"
+        return None, "content is not a list of typed blocks"
     usage = msg.get("usage")
     if not isinstance(usage, dict) or not all(isinstance(usage.get(k), int) for k in ("input_tokens", "output_tokens")):
-        return "usage lacks input_tokens/output_tokens"
+        return None, "usage lacks input_tokens/output_tokens"
     if not isinstance(msg.get("stop_reason"), str):
-        return "stop_reason is missing"
-    return None
+        return None, "stop_reason is missing"
+    return msg, None
 
 
 def read_message(record: RequestRecord, body: bytes, t: float) -> None:
     """Fill `record` from a non-streaming 200 body received completely at `t`."""
     record.e2e_s = t
-    problem = check_message(body)
-    if problem:
-        record.error_class, record.error = INVALID_RESPONSE, problem
+    msg, problem = _parse_message(body)
+    if msg is None:
+        record.error_class, record.error = INVALID_RESPONSE, problem or ""
         return
-    msg = json.loads(body)
     record.input_tokens = msg["usage"]["input_tokens"]
     record.output_tokens = msg["usage"]["output_tokens"]
     record.stop_reason = msg["stop_reason"]
@@ -187,8 +192,8 @@ def read_count(record: RequestRecord, body: bytes, t: float) -> None:
     """Fill `record` from a count_tokens 200 body (`{"input_tokens": N}`) received at `t`."""
     record.e2e_s = t
     try:
-        count = json.loads(body).get("input_tokens")
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        count = orjson.loads(body).get("input_tokens")
+    except (orjson.JSONDecodeError, AttributeError):
         count = None
     if not isinstance(count, int):
         record.error_class, record.error = INVALID_RESPONSE, "count_tokens answer without an integer input_tokens"
@@ -200,7 +205,7 @@ def read_count(record: RequestRecord, body: bytes, t: float) -> None:
 def error_message(body: bytes) -> str:
     """The `type: message` of an API error body, or the start of a non-JSON body."""
     try:
-        err = json.loads(body).get("error", {})
+        err = orjson.loads(body).get("error", {})
         return f"{err.get('type', '?')}: {err.get('message', '')}"
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+    except (orjson.JSONDecodeError, AttributeError):
         return body[:200].decode(errors="replace")

@@ -1,6 +1,6 @@
 """Server-sent events: encoding as the API frames them, and an incremental parser for clients."""
 
-from collections.abc import Iterator
+import re
 from typing import Any
 
 import orjson
@@ -23,56 +23,76 @@ class SSEParser:
     """
 
     def __init__(self) -> None:
-        self._buf = ""
-        self._pending = b""
-        self._event: str | None = None
-        self._data: list[str] = []
+        self._buf = bytearray()  # the start of an event not yet ended by a blank line; line ends are `\n`
+        self._cr = False  # the last chunk ended in `\r`, which may be the first half of `\r\n`
 
-    def feed(self, chunk: bytes) -> Iterator[tuple[str | None, str]]:
-        """Consume a chunk; yield each completed event as (event name or None, data string)."""
-        # Hold back an incomplete UTF-8 sequence split across chunks.
-        raw = self._pending + chunk
-        try:
-            text = raw.decode()
-            self._pending = b""
-        except UnicodeDecodeError as exc:
-            if exc.start >= len(raw) - 3 and exc.reason == "unexpected end of data":
-                text, self._pending = raw[: exc.start].decode(), raw[exc.start :]
-            else:
-                text, self._pending = raw.decode(errors="replace"), b""
-        self._buf += text
-        while True:
-            idx = _line_end(self._buf)
-            if idx is None:
-                return
-            line, self._buf = self._buf[: idx[0]], self._buf[idx[1] :]
-            event = self._line(line)
-            if event is not None:
-                yield event
+    def feed(self, chunk: bytes) -> list[tuple[str | None, str]]:
+        """Consume a chunk; each event it completed, as (event name or None, data string)."""
+        return [(name, data.decode(errors="replace")) for name, data in self.feed_bytes(chunk)]
 
-    def _line(self, line: str) -> tuple[str | None, str] | None:
-        if line == "":
-            if self._event is None and not self._data:
-                return None
-            out = (self._event, "\n".join(self._data))
-            self._event, self._data = None, []
-            return out
-        if line.startswith(":"):
-            return None
-        field, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if field == "event":
-            self._event = value
-        elif field == "data":
-            self._data.append(value)
+    def feed_bytes(self, chunk: bytes) -> list[tuple[str | None, bytes]]:
+        """Like `feed`, with each event's data as raw bytes (for a JSON parser that reads bytes)."""
+        # Whole events (text up to a blank line) are cut out with bytes methods, which run in C:
+        # slicing str line by line cost more than the rest of the replayer's client. A UTF-8
+        # sequence never contains a line end, so a complete event never ends inside one.
+        if self._cr:
+            chunk, self._cr = b"\r" + chunk, False
+        if b"\r" in chunk:
+            if chunk.endswith(b"\r"):
+                chunk, self._cr = chunk[:-1], True
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        buf = self._buf
+        if buf:
+            start = len(buf) - 1  # a blank line may straddle the old and the new bytes
+            buf += chunk
+            end = buf.rfind(b"\n\n", start)
+            if end == -1:
+                return []
+            text = bytes(buf[:end])
+            del buf[: end + 2]
+        else:
+            end = chunk.rfind(b"\n\n")
+            if end == -1:
+                buf += chunk
+                return []
+            text = chunk[:end]
+            buf += chunk[end + 2 :]
+        out = []
+        for block in text.split(b"\n\n"):
+            m = _API_FRAME.fullmatch(block)
+            if m is not None:
+                name = m[1]
+                out.append((_NAMES.get(name) or name.decode(errors="replace"), m[2]))
+            elif block:
+                event = _event(block)
+                if event is not None:
+                    out.append(event)
+        return out
+
+
+# How the API frames every event: one `event:` line, then one `data:` line.
+_API_FRAME = re.compile(rb"event: ?([^\n]*)\ndata: ?([^\n]*)")
+_NAMES = {
+    name.encode(): name
+    for name in ("message_start", "content_block_start", "content_block_delta", "content_block_stop",
+                 "message_delta", "message_stop", "ping", "error")
+}  # fmt: skip
+
+
+def _event(block: bytes) -> tuple[str | None, bytes] | None:
+    """The event in a block of lines between blank lines, by the SSE field rules (None: comments only)."""
+    name: str | None = None
+    data: list[bytes] = []
+    for line in block.split(b"\n"):
+        if not line or line.startswith(b":"):
+            continue  # a comment, or a blank line with no event pending
+        field, _, value = line.partition(b":")
+        if value.startswith(b" "):
+            value = value[1:]
+        if field == b"event":
+            name = value.decode(errors="replace")
+        elif field == b"data":
+            data.append(value)
+    if name is None and not data:
         return None
-
-
-def _line_end(buf: str) -> tuple[int, int] | None:
-    """Start and end of the first line terminator; a trailing `\\r` may be half of `\\r\\n`, so wait."""
-    n, r = buf.find("\n"), buf.find("\r")
-    if r == -1 or (n != -1 and n < r):
-        return None if n == -1 else (n, n + 1)
-    if r + 1 == len(buf):
-        return None
-    return r, r + 2 if buf[r + 1] == "\n" else r + 1
+    return name, b"\n".join(data)
