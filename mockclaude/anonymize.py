@@ -5,9 +5,11 @@ requests, so real text finds the recording made of it.
 
 - Every mode drops credentials: strings shaped like keys or tokens are replaced by `[REDACTED]`
   (the recorder filters headers earlier, see recorder.headers).
-- `pii` also replaces emails, phone and card numbers, IP addresses, URLs and names found in a clear
-  context with keyed Faker pseudonyms (mockclaude.pseudonyms). A name learnt anywhere in the
-  session is replaced everywhere after that, word by word, so "Alice" and "Alice Smith" agree.
+- `pii` also replaces emails, phone and card numbers, IP addresses, URLs and names (in a clear
+  context, or bare when first and last name are known ones: mockclaude.sensitive) with keyed Faker
+  pseudonyms (mockclaude.pseudonyms). A name learnt anywhere in the session is replaced everywhere
+  after that, word by word, so "Alice" and "Alice Smith" agree; a name word that is also an
+  everyday word ("Summer", "White") is replaced only where the whole name appears.
   In tool inputs, string values under name-like keys ("name", "customer_name", ...) are names.
   Streamed text is anonymized across event boundaries: deltas of one content block are joined,
   replaced, and the replacements put back into the delta where each value started.
@@ -23,10 +25,15 @@ import json
 import re
 from typing import Any
 
+from faker.providers.lorem.en_US import Provider as EnglishWords
+
 from mockclaude.fixtures import ANONYMIZATION_MODES, SHAPE_KEY
 from mockclaude.pseudonyms import Pseudonymizer
 from mockclaude.sensitive import REDACTED, SECRET_KINDS, Intervals, find, find_names, streamed_text_groups
 from mockclaude.tokens import count_text
+
+# Everyday English words: a name word that is one of these is replaced only inside the whole name.
+_COMMON_WORDS = frozenset(EnglishWords.word_list)
 
 TINY_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 # String values under these keys are identifiers or enums, not prose (outside tool inputs).
@@ -65,10 +72,21 @@ class Anonymizer:
 
     # -- names -----------------------------------------------------------------------------
     def _learn(self, name: str) -> None:
-        for i, word in enumerate(name.split()):
-            if word not in self._names:
-                self._names[word] = "first" if i == 0 else "last"
+        words = name.split()
+        for i, word in enumerate(words):
+            # A name word that is also an everyday word ("Summer", "White") is replaced only inside
+            # the whole name, so "White" in "a white wall" at a sentence start stays as it was.
+            key = name if len(words) > 1 and word.lower() in _COMMON_WORDS else word
+            if key not in self._names:
+                self._names[key] = "first" if i == 0 else "last"  # for a whole name, unused
                 self._names_re = None
+
+    def _pseudonym(self, found: str) -> str:
+        assert self._pseudo is not None
+        role = self._names[found]
+        if " " not in found:
+            return self._pseudo.fake(role, found)
+        return " ".join(self._pseudo.fake("first" if i == 0 else "last", w) for i, w in enumerate(found.split()))
 
     def learn_names(self, text: str) -> None:
         """Remember the names found in `text`, so every later mention is replaced too."""
@@ -125,7 +143,7 @@ class Anonymizer:
         if pii and self._pseudo is not None:
             for m in self._name_spans(text):
                 if taken.add_if_free(m.start(), m.end()):
-                    out.append((m.start(), m.end(), self._pseudo.fake(self._names[m.group()], m.group())))
+                    out.append((m.start(), m.end(), self._pseudonym(m.group())))
         return sorted(out)
 
     def text(self, text: str) -> str:

@@ -5,7 +5,7 @@
 - validate: every problem with file and line number; exit 1 if there is any.
 - scan: anything that still looks like a secret or PII; exit 1 if found, so CI can refuse to
   commit a fixture. Recorder pseudonyms are recognised and not reported (see mockclaude.sensitive);
-  names are not scanned (no reliable detector).
+  names are found by the same detector as the recorder's, so a name it missed is missed here too.
 - fit: a latency profile per model for `serve --profile` (see mockclaude.profile_fit).
 """
 
@@ -243,7 +243,7 @@ def scan_exchange(ex: dict[str, Any]) -> list[str]:
     seen: set[tuple[str, str]] = set()
     for where, text in _texts(ex):
         for f in find(text):
-            if f.kind == "name" or is_harmless(f) or (f.kind, f.value) in seen:
+            if is_harmless(f) or (f.kind, f.value) in seen:
                 continue
             seen.add((f.kind, f.value))
             found.append(f"{f.kind} {_mask(f.value)!r} at {where.lstrip('.')}")

@@ -11,12 +11,13 @@ import hmac
 import ipaddress
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from faker import Faker
 
-from mockclaude.sensitive import PHONE_MARK, is_reserved_host, luhn_valid
+from mockclaude.sensitive import PHONE_MARK, carries_name_mark, is_reserved_host, luhn_valid
 
 KEY_BYTES = 32
 _RESERVED_EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
@@ -126,7 +127,17 @@ class Pseudonymizer:
         return self._digits_like(value, f"{prefix}{tail:03d}")
 
     def _first(self, fk: Faker, value: str) -> str:
-        return _closest([fk.first_name() for _ in range(8)], len(value))
+        return _closest(_marked(fk.first_name), len(value))
 
     def _last(self, fk: Faker, value: str) -> str:
-        return _closest([fk.last_name() for _ in range(8)], len(value))
+        return _closest(_marked(fk.last_name), len(value))
+
+
+def _marked(draw: Callable[[], str], n: int = 8) -> list[str]:
+    """`n` names from `draw` that carry the pseudonym mark, so `fixtures scan` can tell them from real ones."""
+    out: list[str] = []
+    while len(out) < n:
+        name = draw()
+        if carries_name_mark(name):
+            out.append(name)
+    return out

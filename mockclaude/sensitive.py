@@ -1,19 +1,27 @@
 """Detectors for secrets and PII in free text, shared by the recorder (to replace) and `fixtures scan`.
 
 Each detector returns `Finding`s (kind, start, end). Card numbers must pass the Luhn check, IPs
-must parse, phone numbers need a separator or a leading `+` and 9-13 digits. Names are found only
-in clear contexts ("my name is X", "Dear X", titles like "Dr. X", a name on the line after a
-sign-off such as "Regards,"): the detector misses bare names in running text.
+must parse, phone numbers need a separator or a leading `+` and 9-13 digits. Names are found in
+clear contexts ("my name is X", "Dear X", titles like "Dr. X", a name on the line after a sign-off
+such as "Regards,") and bare in running text when a known first name is followed by a known last
+name ("Maria Garcia", "John Paul Jones"), known meaning in the name lists of Faker's Latin-script
+locales. A lone first name in running text ("ask Maria") or a name from outside those lists
+("Nguyen Van An") is missed.
 
 The recorder's pseudonyms are recognisably fake, so `scan` can tell them from real values:
 emails and URLs use reserved domains (RFC 2606 `example.com|org|net`, `.example`, `.test`), IPs
 come from the documentation ranges (RFC 5737, RFC 3849), card numbers fail the Luhn check, and a
-pseudonym phone number's digits are a multiple of 997 (a real number passes by chance 1 in 997).
+pseudonym phone number's digits are a multiple of 997 (a real number passes by chance 1 in 997),
+and every word of a pseudonym name has a CRC-32 that is a multiple of 7 (a real two-word name
+passes by chance 1 in 49).
 """
 
 import bisect
+import functools
+import importlib
 import ipaddress
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +44,7 @@ SECRET_KINDS = frozenset(
 )
 PII_KINDS = frozenset({"url", "email", "ip", "card", "phone", "name"})
 PHONE_MARK = 997
+NAME_MARK = 7
 REDACTED = "[REDACTED]"
 
 
@@ -87,7 +96,8 @@ _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}(?::|[0-9A-Fa-f]{1,4})?
 _CARD = re.compile(r"(?<![\w\-])\d(?:[ \-]?\d){12,18}(?![\w\-])")  # not inside ids or hex digests
 _PHONE = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().\-]{6,}\d(?![\w])")
 
-_NAME = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?"
+_UPPER, _LOWER = "A-ZÀ-ÖØ-Þ", "a-zß-öø-ÿ"
+_NAME = rf"[{_UPPER}][{_LOWER}]+(?:[-'][{_UPPER}][{_LOWER}]+)?"
 _FULL_NAME = rf"{_NAME}(?: {_NAME}){{0,2}}"
 _NAME_CONTEXTS = [
     re.compile(rf"\b(?:[Mm]y name is|[Mm]y name's|I am|I'm|[Cc]all me)\s+({_FULL_NAME})"),
@@ -98,6 +108,11 @@ _NAME_CONTEXTS = [
         rf"[ \t]*({_FULL_NAME})[ \t]*(?:\r?\n|$)"
     ),
 ]
+# Runs of two or more capitalised words: where bare names are looked for.
+_CAPITALISED_RUN = re.compile(rf"(?<![\w.@/-]){_NAME}(?: {_NAME})+(?![\w@/])")
+# Faker's Latin-script locales: their first and last names are the bare-name detector's dictionary.
+_NAME_LOCALES = ("en_US", "en_GB", "en_IE", "en_IN", "en_NZ", "es_ES", "es_MX", "fr_FR", "de_DE", "it_IT",
+                 "pt_BR", "nl_NL", "sv_SE")  # fmt: skip
 # Capitalised words the context patterns catch that are not names.
 _NOT_NAMES = frozenset(
     [
@@ -198,8 +213,44 @@ def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+@functools.cache
+def name_lists() -> tuple[frozenset[str], frozenset[str]]:
+    """(first names, last names) of the locales in _NAME_LOCALES."""
+    firsts: set[str] = set()
+    lasts: set[str] = set()
+    for locale in _NAME_LOCALES:
+        provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        firsts.update(provider.first_names)
+        lasts.update(provider.last_names)
+    return frozenset(firsts - _NOT_NAMES), frozenset(lasts - _NOT_NAMES)
+
+
+def carries_name_mark(name: str) -> bool:
+    """True when every word of `name` has the pseudonym mark (see the module docstring)."""
+    return all(zlib.crc32(word.encode()) % NAME_MARK == 0 for word in name.split())
+
+
+def _bare_names(text: str) -> Iterator[tuple[int, int]]:
+    """A known first name, then up to one more word, then a known last name, inside a capitalised run."""
+    firsts, lasts = name_lists()
+    for run in _CAPITALISED_RUN.finditer(text):
+        words = run.group().split(" ")
+        offsets = [run.start()]
+        for w in words[:-1]:
+            offsets.append(offsets[-1] + len(w) + 1)
+        i = 0
+        while i < len(words) - 1:
+            end = next((j for j in (i + 2, i + 1) if j < len(words) and words[j] in lasts), None)
+            if words[i] in firsts and end is not None:
+                yield offsets[i], offsets[end] + len(words[end])
+                i = end + 1
+            else:
+                i += 1
+
+
 def find_names(text: str) -> Iterator[tuple[int, int]]:
-    """(start, end) of each name found in a clear context (see the module docstring)."""
+    """(start, end) of each name found in a clear context or bare (see the module docstring)."""
+    yield from _bare_names(text)
     for pattern in _NAME_CONTEXTS:
         for m in pattern.finditer(text):
             words = m.group(1).split(" ")
@@ -299,6 +350,8 @@ def is_harmless(finding: Finding) -> bool:
         )
     if finding.kind == "phone":
         return int(_digits(v)) % PHONE_MARK == 0
+    if finding.kind == "name":
+        return carries_name_mark(v)
     return False
 
 
