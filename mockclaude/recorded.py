@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from mockclaude import profile_fit
+from mockclaude import turns as turn_counters
 from mockclaude.anonymize import Anonymizer
 from mockclaude.content import ContentSettings, OutputLength
 from mockclaude.faults import KINDS, FaultInjector, FaultSpec
@@ -33,6 +34,7 @@ from mockclaude.models import resolve
 from mockclaude.pacing import Timing
 from mockclaude.pseudonyms import Pseudonymizer, key_fingerprint, key_path_for, load_or_create_key
 from mockclaude.server.settings import Settings
+from mockclaude.turns import LocalTurns, SharedTurns
 from mockclaude.wire.errors import ApiError
 
 # A shape fixture matches when every text's token count is within this share (or 2 tokens).
@@ -130,13 +132,20 @@ class Recordings:
     uncatalogued: tuple[str, ...] = ()  # recorded models the catalogue lacks or has retired
     _views: list[_KeyView] = field(default_factory=list)
     _shapes: dict[str, list[tuple[tuple[int, ...], str]]] = field(default_factory=dict)
-    _turns: dict[str, int] = field(default_factory=dict)
+    turns: LocalTurns | SharedTurns = field(default_factory=LocalTurns)
+    _slots: dict[str, int] = field(default_factory=dict)
     _shape_view: Anonymizer | None = None
 
     # -- lookup ---------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        # Every worker indexes the same files in the same order, so a request's slot is the same in all.
+        self._slots = {key: i for i, key in enumerate(self.index)}
+        if isinstance(self.turns, SharedTurns) and len(self._slots) > self.turns.slots:
+            raise ValueError(f"{len(self._slots)} distinct requests, room for {self.turns.slots} shared turn counters")
+
     def restart(self) -> None:
         """Serve every request's recordings from the first again (the admin API's reset)."""
-        self._turns.clear()
+        self.turns.clear()
 
     def find(self, body: dict[str, Any]) -> Entry | None:
         """The recording to answer `body` with (the next one in turn), or None."""
@@ -144,8 +153,7 @@ class Recordings:
         if key is None:
             return None
         entries = self.index[key]
-        turn = self._turns.get(key, 0)
-        self._turns[key] = turn + 1
+        turn = self.turns.take(self._slots[key]) if len(entries) > 1 else 0
         return entries[turn % len(entries)].entry()
 
     def _key(self, body: dict[str, Any]) -> str | None:
@@ -335,6 +343,7 @@ def load(
         _views=list(views.values()),
         _shapes=shapes,
         _shape_view=Anonymizer("shape") if shape_seen else None,
+        turns=turn_counters.shared or LocalTurns(),
     )
 
 

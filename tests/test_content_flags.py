@@ -71,3 +71,18 @@ def test_reset_restarts_the_recorded_turns(tmp_path: Path) -> None:
             "first recording", "second recording", "first recording"]  # fmt: skip
         admin(srv.url, "reset", "POST", {})
         assert c.messages.create(**req).content[0].text == "first recording"
+
+
+def test_recorded_turns_hold_across_workers(tmp_path: Path) -> None:
+    req = body("Which turn is this, whichever worker answers?")
+    fx = write(tmp_path / "f.jsonl", [json_exchange(req, "first recording", seq=0),
+                                      json_exchange(req, "second recording", seq=1)])  # fmt: skip
+    with mock_server("--workers", "2", "--fixtures", str(fx), "--strict-fixtures", timeout=60) as srv:
+        texts = []
+        for _ in range(12):
+            with client(srv.url) as c:  # a new connection each time: SO_REUSEPORT spreads them over workers
+                texts.append(c.messages.create(**req).content[0].text)
+        assert texts == ["first recording", "second recording"] * 6
+        admin(srv.url, "reset", "POST", {})  # one worker's reset restarts the shared turns
+        with client(srv.url) as c:
+            assert c.messages.create(**req).content[0].text == "first recording"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from mockclaude import ratelimit, recorded, tokens
+from mockclaude import turns as turn_counters
 from mockclaude.content import ContentSettings, OutputLength
 from mockclaude.faults import FaultSpec
 from mockclaude.pacing import Range
@@ -283,6 +284,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         _shared_limits(args)
         if args.workers > 1:
+            if args.fixtures:
+                turn_counters.shared = turn_counters.shared_for(args.fixtures)  # before the workers fork
             return run_workers(args, _serve_worker, lambda port: announce(args.host, port))
         loop_factory = uvloop_factory(args.uvloop)
         state = build(args)

@@ -7,6 +7,7 @@ if a worker dies, the parent stops the others and exits 1.
 
 What is shared and what is per worker:
 - rate limits: shared (one bucket per API key across workers; Redis with `--redis`);
+- with --fixtures, which recording of a request comes next: shared (mockclaude.turns);
 - the organization id header: one for all workers;
 - `--seed`: worker i uses seed + i·1000003, so workers never repeat each other's ids and text;
 - admin API and /metrics: PER WORKER. A GET of /_mockclaude/stats or /metrics shows the worker that
