@@ -14,8 +14,8 @@ from typing import Any
 
 import psutil
 
+from mockclaude.processes import Proc, mock_server
 from replay.summary import percentile
-from tests.servers import Proc, mock_server
 
 __all__ = ["CpuMeter", "Proc", "admin_stats", "machine", "mock_server", "pct", "run_clients"]
 
