@@ -55,6 +55,7 @@ class ReplayContext:
     schedule: Iterator[arrivals.Arrival] | None = None  # open loop: (due seconds, what to send)
     schedule_start: float = 0.0
     users_started: int = 0
+    payloads: dict[int, bytes] = field(default_factory=dict)  # encoded body per sample id (not shape samples)
     flushed: set[str] = field(default_factory=set)  # master: workers that answered the flush
     done_workers: set[str] = field(default_factory=set)  # master: workers whose budget ran out
 

@@ -10,13 +10,10 @@ import functools
 import json
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import gevent
-import requests
-import urllib3
+import orjson
 from locust import User, constant, task
 from locust.exception import StopUser
 
@@ -26,22 +23,36 @@ from replay.classify import (
     CONNECTION_ERROR,
     INTERRUPTED,
     INVALID_RESPONSE,
+    MIDSTREAM_ERROR,
     TIMEOUT,
     is_retryable,
     status_class,
 )
-from replay.records import RequestRecord
+from replay.records import OK, RequestRecord
 from replay.retry import backoff_s, retry_after_s
 from replay.stream import error_message, read_count, read_message, read_stream
+from replay.transport import Connection, Response
 from replay.workload import COUNT_TOKENS_PATH, Sample, request_body
 
 ANTHROPIC_VERSION = "2023-06-01"
-_TRANSPORT_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+DRAIN_S = 1.0  # after message_stop, how long the rest of a response may take to keep its connection
 
 
 @functools.cache
 def _text_source(seed: int) -> TokenSource:
     return TokenSource(seed)
+
+
+def encode_body(body: dict[str, Any]) -> bytes:
+    """The JSON bytes sent for `body` (compact UTF-8)."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:  # orjson refuses integers beyond 64 bits, which JSON allows
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _no_text(tokens: int) -> str:
+    raise AssertionError("only shape fixtures regenerate text")
 
 
 class ClaudeUser(User):
@@ -51,23 +62,27 @@ class ClaudeUser(User):
     wait_time = constant(0)  # waits are part of the workload (think times, arrival schedule)
 
     def on_start(self) -> None:
-        """Set up this user's HTTP session and random stream."""
+        """Set up this user's HTTP connection and random stream."""
         ctx = plugin.context()
         ctx.users_started += 1
         self.rng = random.Random(f"{ctx.config.seed}:user:{ctx.index}:{ctx.users_started}")
-        self.http = requests.Session()
+        self.http = Connection(self.host or "")
 
     def on_stop(self) -> None:
-        """Close the HTTP session."""
+        """Close the HTTP connection."""
         self.http.close()
 
     def send(self, sample: Sample, *, lateness_s: float | None = None) -> RequestRecord:
         """Send one recorded request (text regenerated for shape fixtures); StopUser past a limit."""
         ctx = plugin.context()
-        body = request_body(sample, lambda n: _text_source(ctx.config.seed).text(n, self.rng))
-        return self.send_body(
-            body, scenario=sample.scenario, path=sample.path, headers=dict(sample.headers), lateness_s=lateness_s
-        )
+        if sample.shape:
+            payload = encode_body(request_body(sample, lambda n: _text_source(ctx.config.seed).text(n, self.rng)))
+        else:  # the same bytes every time: encode once
+            payload = ctx.payloads.get(id(sample)) or ctx.payloads.setdefault(
+                id(sample), encode_body(request_body(sample, _no_text))
+            )
+        s = sample
+        return self._send(payload, s.scenario, s.model, s.stream, s.path, s.headers, lateness_s)
 
     def send_body(
         self,
@@ -79,14 +94,44 @@ class ClaudeUser(User):
         lateness_s: float | None = None,
     ) -> RequestRecord:
         """Send a request body, retrying per `--retry`; every attempt is recorded. StopUser past a limit."""
+        model, stream = str(body.get("model", "")), bool(body.get("stream"))
+        extra = tuple((headers or {}).items())
+        return self._send(encode_body(body), scenario, model, stream, path, extra, lateness_s)
+
+    def _send(
+        self,
+        payload: bytes,
+        scenario: str,
+        model: str,
+        stream: bool,
+        path: str,
+        extra_headers: tuple[tuple[str, str], ...],
+        lateness_s: float | None,
+    ) -> RequestRecord:
         ctx = plugin.context()
         cfg = ctx.config
+        counting = path.partition("?")[0].rstrip("/") == COUNT_TOKENS_PATH
+        headers = {
+            "anthropic-version": ANTHROPIC_VERSION,
+            **dict(extra_headers),
+            "x-api-key": ctx.api_key,
+            "content-type": "application/json",
+            # Compression would delay events until a compressed block fills: keep timing honest.
+            "accept-encoding": "identity",
+        }
         attempt = 0
         while True:
             if not ctx.budget.take():
                 raise StopUser()
-            rec = self._attempt(body, scenario, path, headers or {}, attempt)
-            rec.lateness_s = lateness_s if attempt == 0 else None
+            rec = RequestRecord(
+                scenario=scenario,
+                model=model,
+                stream=stream and not counting,  # count_tokens never streams
+                attempt=attempt,
+                worker=str(ctx.index),
+                lateness_s=lateness_s if attempt == 0 else None,
+            )
+            self._attempt(rec, payload, path, headers, counting)
             plugin.record(self.environment, rec)
             retryable = is_retryable(rec.status) or rec.error_class in (CONNECTION_ERROR, TIMEOUT)
             if cfg.retry != "backoff" or attempt >= cfg.max_retries or not retryable:
@@ -94,88 +139,67 @@ class ClaudeUser(User):
             gevent.sleep(backoff_s(attempt, rec.retry_after_s, self.rng))
             attempt += 1
 
-    def _attempt(
-        self, body: dict[str, Any], scenario: str, path: str, extra_headers: dict[str, str], attempt: int
-    ) -> RequestRecord:
-        ctx = plugin.context()
-        counting = urlsplit(path).path.rstrip("/") == COUNT_TOKENS_PATH
-        stream = bool(body.get("stream")) and not counting  # count_tokens never streams
-        rec = RequestRecord(
-            scenario=scenario,
-            model=str(body.get("model", "")),
-            stream=stream,
-            attempt=attempt,
-            worker=str(ctx.index),
-        )
-        headers = {
-            "anthropic-version": ANTHROPIC_VERSION,
-            **extra_headers,
-            "x-api-key": ctx.api_key,
-            "content-type": "application/json",
-            # Compression would delay events until a compressed block fills: keep timing honest.
-            "accept-encoding": "identity",
-        }
-        payload = json.dumps(body, ensure_ascii=False).encode()
-        url = (self.host or "").rstrip("/") + path
+    def _attempt(self, rec: RequestRecord, payload: bytes, path: str, headers: dict[str, str], counting: bool) -> None:
+        """One HTTP exchange, timed from just before its bytes are sent, into `rec`."""
+        conn = self.http
+        try:
+            head = conn.head(path, headers)
+        except ValueError as exc:
+            rec.error_class, rec.error, rec.e2e_s = CONNECTION_ERROR, f"{type(exc).__name__}: {exc}", 0.0
+            return
         rec.send_wall = time.time()
         t0 = time.perf_counter()
+        deadline = t0 + plugin.context().config.request_timeout
 
         def since() -> float:
             return time.perf_counter() - t0
 
         try:
-            resp = self.http.post(
-                url, data=payload, headers=headers, stream=True, timeout=(10.0, ctx.config.request_timeout)
-            )
-        except requests.Timeout as exc:
-            rec.error_class, rec.error, rec.e2e_s = TIMEOUT, str(exc), since()
-            return rec
-        except _TRANSPORT_ERRORS as exc:
-            rec.error_class, rec.error, rec.e2e_s = CONNECTION_ERROR, f"{type(exc).__name__}: {exc}", since()
-            return rec
-        with resp:
-            rec.ttfb_s = since()
-            rec.status = resp.status_code
-            rec.error_class = status_class(resp.status_code)
-            if resp.status_code != 200:
-                rec.retry_after_s = retry_after_s(resp.headers)
-                try:
-                    rec.error = error_message(resp.content)
-                except _TRANSPORT_ERRORS as exc:
-                    rec.error = f"{type(exc).__name__}: {exc}"
-                rec.e2e_s = since()
-                return rec
-            content_type = resp.headers.get("content-type", "")
-            if stream and not content_type.startswith("text/event-stream"):
-                rec.error_class = INVALID_RESPONSE
-                rec.error = f"asked for a stream, got {content_type or 'no content-type'}"
-                rec.e2e_s = since()
-            elif stream:
-                chunks = within(resp.iter_content(chunk_size=None), since, ctx.config.request_timeout)
-                read_stream(rec, chunks, since, _TRANSPORT_ERRORS)
-            else:
-                try:
-                    content = b"".join(within(resp.iter_content(65536), since, ctx.config.request_timeout))
-                except TimeoutError as exc:
-                    rec.error_class, rec.error, rec.e2e_s = TIMEOUT, str(exc), since()
-                    return rec
-                except _TRANSPORT_ERRORS as exc:
-                    rec.error_class, rec.error, rec.e2e_s = INTERRUPTED, f"{type(exc).__name__}: {exc}", since()
-                    return rec
-                (read_count if counting else read_message)(rec, content, since())
-        return rec
+            resp = conn.send(head, payload, deadline)
+        except OSError as exc:  # TimeoutError included: no (complete) response headers in time
+            conn.close()
+            rec.error_class = TIMEOUT if isinstance(exc, TimeoutError) else CONNECTION_ERROR
+            rec.error, rec.e2e_s = _describe(exc), since()
+            return
+        rec.ttfb_s = since()
+        rec.status = resp.status_code
+        rec.error_class = status_class(resp.status_code)
+        try:
+            self._read(rec, resp, since, deadline, counting)
+        except BaseException:  # the user is being stopped (GreenletExit): no waiting for the rest
+            conn.close()
+            raise
+        conn.done(resp, DRAIN_S if rec.error_class in (OK, MIDSTREAM_ERROR) else 0.0)
+
+    def _read(self, rec: RequestRecord, resp: Response, since: Any, deadline: float, counting: bool) -> None:
+        conn = self.http
+        if resp.status_code != 200:
+            rec.retry_after_s = retry_after_s({k.lower(): v for k, v in resp.fields().items()})
+            try:
+                rec.error = error_message(conn.read(resp, deadline))
+            except OSError as exc:
+                rec.error = _describe(exc)
+            rec.e2e_s = since()
+            return
+        content_type = str(resp.get("content-type") or "")
+        if rec.stream and not content_type.startswith("text/event-stream"):
+            rec.error_class = INVALID_RESPONSE
+            rec.error = f"asked for a stream, got {content_type or 'no content-type'}"
+            rec.e2e_s = since()
+        elif rec.stream:
+            read_stream(rec, conn.body(resp, deadline), since)
+        else:
+            try:
+                content = conn.read(resp, deadline)
+            except OSError as exc:
+                rec.error_class = TIMEOUT if isinstance(exc, TimeoutError) else INTERRUPTED
+                rec.error, rec.e2e_s = _describe(exc), since()
+                return
+            (read_count if counting else read_message)(rec, content, since())
 
 
-def within(chunks: Iterable[bytes], since: Callable[[], float], limit_s: float) -> Iterator[bytes]:
-    """`chunks` until the response has taken `limit_s` in all; then TimeoutError.
-
-    requests' read timeout only bounds the gap between bytes: a peer that trickles bytes (or SSE
-    pings) forever would hold the request, and the user, to the end of the run.
-    """
-    for chunk in chunks:
-        if since() > limit_s:
-            raise TimeoutError(f"the response was still arriving after {limit_s:g} s (--request-timeout)")
-        yield chunk
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 class ReplayUser(ClaudeUser):
