@@ -34,7 +34,7 @@ def frames_bytes(tokens: int, chunk: int, seed: int = 1) -> list[bytes]:
         timing=Timing(0.0, 1e9, Range(chunk, chunk)),
         rng=rng,
     )
-    return [f.data for f in frames if f.data is not None]
+    return [data for data in frames.data if data is not None]
 
 
 def make_app(frames: list[bytes]) -> web.Application:

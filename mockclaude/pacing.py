@@ -5,9 +5,14 @@ Every frame carries an absolute offset from the request's start, computed from t
 and per-token sleep error never accumulates.
 """
 
+import functools
+import itertools
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from mockclaude.content import PlannedBlock, ResponsePlan
 from mockclaude.wire import messages as wm
@@ -73,8 +78,67 @@ class Frame:
     tokens_out: int = 0
 
 
+class Frames:
+    """One response's frames, compact: four parallel lists instead of one object per frame.
+
+    Building and keeping hundreds of objects per stream was the mock's largest per-request cost
+    (and made full garbage collections walk them all); the scheduler reads these lists as they are.
+    Iterating or indexing gives `Frame` views.
+    """
+
+    __slots__ = ("data", "delta", "t", "tokens")
+
+    def __init__(self) -> None:
+        self.t: list[float] = []
+        self.data: list[bytes | None] = []
+        self.tokens: list[int] = []  # output tokens delivered once this frame is out
+        self.delta: list[bool] = []  # carries content (a content_block_delta)
+
+    def add(self, t: float, data: bytes | None, tokens_out: int = 0, delta: bool = False) -> None:
+        """Append a frame."""
+        self.t.append(t)
+        self.data.append(data)
+        self.tokens.append(tokens_out)
+        self.delta.append(delta)
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def __getitem__(self, i: int) -> Frame:
+        return Frame(self.t[i], self.data[i], self.delta[i], self.tokens[i])
+
+    def __iter__(self) -> Iterator[Frame]:
+        return map(Frame, self.t, self.data, self.delta, self.tokens)
+
+    def cut(self, fault: str | None, request_id: str | None) -> None:
+        """End early with a fault, when the last frame went out: a dropped line ("disconnect") or an
+        overloaded `error` event."""
+        t, tokens_out = (self.t[-1], self.tokens[-1]) if self.t else (0.0, 0)
+        if fault == "disconnect":
+            self.add(t, None, tokens_out)
+        else:
+            self.add(t, encode_event(wm.stream_error("overloaded_error", "Overloaded", request_id)), tokens_out)
+
+    def first_delta_t(self, default: float) -> float:
+        """When the first content delta is due (`default` when there is none)."""
+        return next((t for t, d in zip(self.t, self.delta, strict=True) if d), default)
+
+    def shifted(self, by_s: float) -> "Frames":
+        """The same frames due `by_s` earlier (never before 0)."""
+        out = Frames()
+        out.t = [max(0.0, t - by_s) for t in self.t]
+        out.data, out.tokens, out.delta = list(self.data), list(self.tokens), list(self.delta)
+        return out
+
+
 def _groups(n: int, chunk: Range, rng: random.Random, first_single: bool) -> list[int]:
     """Split n items into delta sizes; the first delta of a response carries one token."""
+    if chunk.lo == chunk.hi:
+        # A fixed size draws nothing from rng: the same sizes as the loop below, in one go.
+        size = max(1, round(chunk.lo))
+        head = [1] if first_single and n else []
+        full, rest = divmod(n - len(head), size)
+        return head + [size] * full + ([rest] if rest else [])
     sizes: list[int] = []
     left = n
     while left > 0:
@@ -87,25 +151,36 @@ def _groups(n: int, chunk: Range, rng: random.Random, first_single: bool) -> lis
 
 def _block_deltas(
     block: PlannedBlock, chunk: Range, rng: random.Random, first: bool
-) -> list[tuple[int, dict[str, Any]]]:
-    """(tokens covered, delta object) for each content delta of a block."""
+) -> tuple[str, list[int], list[str]]:
+    """The delta type of a block, and the tokens covered by and the text of each of its content deltas."""
     if block.kind == "tool_use":
         pieces = block.input_json_pieces
         # Spread the call's tokens over its JSON fragments (the first, often "", counts one).
         n = max(len(pieces), 1)
         base, extra = divmod(max(block.tokens, n), n)
-        return [
-            (base + (1 if i < extra else 0), {"type": "input_json_delta", "partial_json": p})
-            for i, p in enumerate(pieces)
-        ]
-    kind = "thinking_delta" if block.kind == "thinking" else "text_delta"
-    field = "thinking" if block.kind == "thinking" else "text"
-    out = []
-    i = 0
-    for size in _groups(len(block.pieces), chunk, rng, first):
-        out.append((size, {"type": kind, field: "".join(block.pieces[i : i + size])}))
-        i += size
-    return out
+        return "input_json_delta", [base + (1 if i < extra else 0) for i in range(len(pieces))], pieces
+    sizes = _groups(len(block.pieces), chunk, rng, first)
+    pieces = block.pieces
+    texts = ["".join(pieces[a:b]) for a, b in itertools.pairwise(itertools.accumulate(sizes, initial=0))]
+    return "thinking_delta" if block.kind == "thinking" else "text_delta", sizes, texts
+
+
+# The field holding a delta's text, by delta type.
+_DELTA_FIELD = {"text_delta": "text", "thinking_delta": "thinking", "input_json_delta": "partial_json"}
+_SLOT = "\x00slot\x00"
+
+
+@functools.lru_cache(maxsize=256)
+def delta_template(index: int, kind: str) -> tuple[bytes, bytes]:
+    """What comes before and after the JSON string of a delta's text in its SSE frame.
+
+    Cut from encode_event's own output, so `prefix + orjson.dumps(text) + suffix` is the frame
+    encode_event writes for that delta (JSON escapes each character on its own; tests compare the
+    bytes) at a fraction of the cost of building and encoding two dicts per delta.
+    """
+    frame = encode_event(wm.block_delta(index, {"type": kind, _DELTA_FIELD[kind]: _SLOT}))
+    prefix, suffix = frame.split(orjson.dumps(_SLOT))
+    return prefix, suffix
 
 
 def _empty_block(block: PlannedBlock) -> dict[str, Any]:
@@ -127,49 +202,52 @@ def stream_frames(
     fault: str | None = None,
     fault_after: int = 0,
     request_id: str | None = None,
-) -> list[Frame]:
+) -> Frames:
     """The whole SSE response as timed frames.
 
     With `fault` "midstream" or "disconnect", the stream ends after `fault_after` content deltas
     with an overloaded `error` event or a dropped connection.
     """
-    frames: list[Frame] = []
-    t0 = timing.ttft_s * TTFB_FRACTION
-    frames.append(Frame(t0, encode_event(wm.message_start(msg_id, model, input_tokens)) + PING))
+    frames = Frames()
+    times, datas, counts, is_delta = frames.t, frames.data, frames.tokens, frames.delta
+    frames.add(timing.ttft_s * TTFB_FRACTION, encode_event(wm.message_start(msg_id, model, input_tokens)) + PING)
+    ttft_s, tps = timing.ttft_s, timing.tps
+    dumps = orjson.dumps
     k = 0  # output tokens emitted so far
     deltas = 0
     for index, block in enumerate(plan.blocks):
-        opened = False
-        for covered, delta in _block_deltas(block, timing.chunk_tokens, rng, first=k == 0):
-            if fault and deltas >= fault_after:
-                return [*frames, _fault_frame(fault, frames[-1].t, k, request_id)]
-            k += covered
-            t = timing.token_time(k - 1)
-            data = encode_event(wm.block_delta(index, delta))
-            if not opened:
-                data = encode_event(wm.block_start(index, _empty_block(block))) + data
-                opened = True
-            frames.append(Frame(t, data, delta=True, tokens_out=k))
-            deltas += 1
+        kind, sizes, texts = _block_deltas(block, timing.chunk_tokens, rng, first=k == 0)
+        # A cut can come before the block's first delta: then the block never opens.
+        n = len(texts) if not fault else min(len(texts), max(fault_after - deltas, 0))
+        if n:
+            prefix, suffix = delta_template(index, kind)
+            ks = list(itertools.accumulate(sizes[:n], initial=k))[1:]
+            k = ks[-1]
+            # The same expression as Timing.token_time, so the same floats.
+            times += [ttft_s + (x - 1) / tps for x in ks]
+            first_data = len(datas)
+            datas += [prefix + dumps(text) + suffix for text in texts[:n]]
+            datas[first_data] = encode_event(wm.block_start(index, _empty_block(block))) + datas[first_data]  # type: ignore[operator]
+            counts += ks
+            is_delta += [True] * n
+            deltas += n
+        if n < len(texts):
+            frames.cut(fault, request_id)
+            return frames
         t_end = timing.token_time(max(k - 1, 0))
         tail = b""
-        if not opened:
+        if not n:
             tail += encode_event(wm.block_start(index, _empty_block(block)))
         if block.kind == "thinking":
             tail += encode_event(wm.block_delta(index, {"type": "signature_delta", "signature": block.signature}))
         tail += encode_event(wm.block_stop(index))
-        frames.append(Frame(max(t_end, frames[-1].t), tail, tokens_out=k))
+        frames.add(max(t_end, times[-1]), tail, k)
     if fault:
         # Too few deltas to cut inside the content: strike before the message ends.
-        return [*frames, _fault_frame(fault, frames[-1].t, k, request_id)]
+        frames.cut(fault, request_id)
+        return frames
     end = encode_event(wm.message_delta(plan.stop_reason, plan.stop_sequence, input_tokens, plan.output_tokens))
     end += encode_event(wm.MESSAGE_STOP)
-    frames.append(Frame(frames[-1].t, end, tokens_out=plan.output_tokens))
+    frames.add(times[-1], end, plan.output_tokens)
     return frames
 
-
-def _fault_frame(fault: str, t: float, tokens_out: int, request_id: str | None) -> Frame:
-    if fault == "disconnect":
-        return Frame(t, None, tokens_out=tokens_out)
-    body = wm.stream_error("overloaded_error", "Overloaded", request_id)
-    return Frame(t, encode_event(body), tokens_out=tokens_out)

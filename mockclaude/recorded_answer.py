@@ -17,7 +17,7 @@ from typing import Any
 
 from mockclaude.content import PlannedBlock, ResponsePlan
 from mockclaude.fixtures import SHAPE_KEY, Exchange, expand_shape, is_placeholder
-from mockclaude.pacing import Frame, Timing, stream_frames
+from mockclaude.pacing import Frames, Timing, stream_frames
 from mockclaude.profile_fit import fault_kind
 from mockclaude.schema_instance import instance_from_schema
 from mockclaude.sensitive import DELTA_TEXT_FIELDS
@@ -25,7 +25,6 @@ from mockclaude.server.common import dumps
 from mockclaude.server.sender import Answer
 from mockclaude.tokens import count_text, encoding
 from mockclaude.wire import ids
-from mockclaude.wire import messages as wm
 from mockclaude.wire.errors import ApiError
 from mockclaude.wire.messages import message_from_events
 from mockclaude.wire.sse import encode_event
@@ -216,7 +215,7 @@ def _encode(name: str | None, data: Any) -> bytes:
 def _stream_answer(ex: Exchange, events: list[dict[str, Any]], r: Rendering) -> Answer:
     total_out = _output_tokens(ex, events)
     n_deltas = sum(1 for e in events if e.get("event") == "content_block_delta")
-    frames: list[Frame] = []
+    frames = Frames()
     seen = 0
     for ev in events:
         is_delta = ev.get("event") == "content_block_delta"
@@ -227,13 +226,13 @@ def _stream_answer(ex: Exchange, events: list[dict[str, Any]], r: Rendering) -> 
         out = round(total_out * seen / n_deltas) if n_deltas else 0
         if ev.get("event") == "message_delta":
             out = total_out
-        frames.append(Frame(float(ev["t_ms"]) / 1000 * r.scale, _encode(ev.get("event"), ev["data"]), is_delta, out))
+        frames.add(float(ev["t_ms"]) / 1000 * r.scale, _encode(ev.get("event"), ev["data"]), out, is_delta)
     if r.fault:
         return _cut(frames, r, total_out)
     if (ex["response"].get("error") or {}).get("kind") in ("disconnect", "upstream"):
         # The recorded stream broke off: so does this one.
-        frames.append(Frame(_total_s(ex) * r.scale, None, tokens_out=frames[-1].tokens_out if frames else 0))
-    first = next((f.t for f in frames if f.delta), frames[-1].t if frames else 0.0)
+        frames.add(_total_s(ex) * r.scale, None, frames.tokens[-1] if frames else 0)
+    first = frames.first_delta_t(frames.t[-1] if frames else 0.0)
     return Answer(ttft_s=first, frames=frames, output_tokens=total_out)
 
 
@@ -254,19 +253,14 @@ def _shifted(a: Answer, by_s: float) -> Answer:
     """`a` with its frames due `by_s` earlier (they are sent from a start that much later)."""
     if not by_s or a.frames is None:
         return a
-    return dataclasses.replace(a, frames=[dataclasses.replace(f, t=max(0.0, f.t - by_s)) for f in a.frames])
+    return dataclasses.replace(a, frames=a.frames.shifted(by_s))
 
 
-def _cut(frames: list[Frame], r: Rendering, total_out: int) -> Answer:
+def _cut(frames: Frames, r: Rendering, total_out: int) -> Answer:
     """End a recorded stream early with a forced fault (an `error` event, or a dropped line)."""
-    t = frames[-1].t if frames else 0.0
-    done = frames[-1].tokens_out if frames else 0
-    if r.fault == "disconnect":
-        tail = Frame(t, None, tokens_out=done)
-    else:
-        tail = Frame(t, encode_event(wm.stream_error("overloaded_error", "Overloaded", r.request_id)), tokens_out=done)
-    first = next((f.t for f in frames if f.delta), t)
-    return Answer(ttft_s=first, frames=[*frames, tail], output_tokens=total_out)
+    first = frames.first_delta_t(frames.t[-1] if frames else 0.0)
+    frames.cut(r.fault, r.request_id)
+    return Answer(ttft_s=first, frames=frames, output_tokens=total_out)
 
 
 def _output_tokens(ex: Exchange, events: list[dict[str, Any]]) -> int:
