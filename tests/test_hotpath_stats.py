@@ -1,0 +1,50 @@
+"""Frame lateness counted by Stats itself: the same Prometheus histogram a prometheus_client Histogram gives."""
+
+import random
+import re
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+from mockclaude.server.stats import _LATE_BUCKETS, Stats
+
+
+def lateness_samples(text: str) -> dict[str, float]:
+    """The frame-lateness samples (bucket, count, sum) of an exposition."""
+    pattern = re.compile(r"^mockclaude_frame_lateness_seconds_(bucket\{le=\"[^\"]+\"\}|count|sum) (\S+)$", re.M)
+    return {m.group(1): float(m.group(2)) for m in pattern.finditer(text)}
+
+
+def test_lateness_histogram_matches_prometheus_client() -> None:
+    rng = random.Random(3)
+    # Early, on time, exactly on bucket bounds, between them, and past the last one.
+    values = [rng.choice([-0.01, 0.0, *_LATE_BUCKETS, rng.uniform(0, 0.03), rng.uniform(0, 3)]) for _ in range(5000)]
+    stats = Stats()
+    reference = Histogram(
+        "mockclaude_frame_lateness_seconds", "x", buckets=_LATE_BUCKETS, registry=(registry := CollectorRegistry())
+    )
+    for v in values:
+        stats.frame_sent(v)
+        reference.observe(max(0.0, v))
+    ours = lateness_samples(stats.prometheus().decode())
+    theirs = lateness_samples(generate_latest(registry).decode())
+    assert len(ours) == len(_LATE_BUCKETS) + 3
+    assert ours.keys() == theirs.keys()
+    for key, value in theirs.items():
+        assert abs(ours[key] - value) < 1e-9, key
+    admin = stats.to_json()
+    assert admin["frames"] == len(values)
+    assert admin["late_frames"] == sum(v > 0.01 for v in values)
+    assert admin["max_lateness_s"] == round(max(values), 6)
+
+
+def test_reset_zeroes_the_admin_counts_but_not_prometheus() -> None:
+    stats = Stats()
+    for v in (0.0, 0.02, 0.5):
+        stats.frame_sent(v)
+    stats.reset()
+    stats.frame_sent(0.002)
+    assert stats.to_json()["frames"] == 1 and stats.to_json()["late_frames"] == 0
+    assert stats.to_json()["max_lateness_s"] == 0.002
+    samples = lateness_samples(stats.prometheus().decode())
+    assert samples["count"] == 4 and samples['bucket{le="0.001"}'] == 1 and samples['bucket{le="0.005"}'] == 2
+    assert abs(samples["sum"] - 0.522) < 1e-9
