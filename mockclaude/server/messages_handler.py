@@ -76,6 +76,9 @@ async def count_tokens(request: web.Request) -> web.Response:
 
 async def create(request: web.Request) -> web.StreamResponse:
     """Create a message: validate, rate-limit, maybe inject a fault, then answer on schedule."""
+    # A synthetic stream's schedule counts from here, so the mock's own work on the request (and any
+    # wait for the loop) is inside the TTFT it promised, not added to it.
+    arrived = asyncio.get_running_loop().time()
     state = request.app[STATE]
     key = api_key(request)
     require_version(request)
@@ -118,7 +121,9 @@ async def create(request: web.Request) -> web.StreamResponse:
     state.stats.stream_started(answer.ttft_s)
     try:
         if body.get("stream"):
-            return await send_stream(request, answer.take_frames(), headers, state.stats, progress)
+            # A recorded stream's frames are offset from the end of its recorded headers delay.
+            start = arrived if recorded is None else asyncio.get_running_loop().time()
+            return await send_stream(request, answer.take_frames(), start, headers, state.stats, progress)
         return await send_json(request, answer, headers, state.rng, progress)
     finally:
         # A cut or abandoned response is charged the output it actually delivered.

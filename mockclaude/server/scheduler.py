@@ -1,13 +1,16 @@
 """One timer for every open stream of an event loop: due SSE frames go straight to the transports.
 
 A stream per `asyncio.sleep` costs a future, a timer and a task step per frame; at thousands of
-streams that overhead, not the bytes, decides when frames go out. Here one heap holds each stream's
+streams that overhead, not the bytes, decides when frames go out. Here heaps hold each stream's
 next deadline and one timer handle wakes at the earliest; each wake-up writes every frame due within
 COALESCE_S for every due stream, each stream's frames in one write (HTTP/1.1 chunk framing done
 here, because the bytes bypass aiohttp's writer after the headers).
 
 Timing contract (pacing.py): a frame's deadline is `start + frame.t` on the loop's monotonic clock;
 how late each write went out is reported to Stats.frame_sent, so overload is visible, never silent.
+Under overload a stream's head (its frames up to the first content delta, which decide the client's
+TTFT) goes out before later frames of older streams: those are late by a few ms more and catch up,
+since deadlines are absolute, while a late head would be a TTFT error for good.
 A client that stops reading is never waited for: while its transport holds more than
 MAX_BUFFERED_BYTES its frames wait (and count as late) and every other stream carries on.
 """
@@ -16,9 +19,8 @@ import asyncio
 import heapq
 import itertools
 import weakref
-from collections.abc import Sequence
 
-from mockclaude.pacing import Frame
+from mockclaude.pacing import Frames
 from mockclaude.server.stats import Stats
 
 # Frames due within this window are written together: fewer syscalls, same timing to the eye.
@@ -36,33 +38,30 @@ class StreamDropped(Exception):
 
 
 class _Stream:
-    """One stream's schedule, compact: three tuples of atoms instead of one object per frame, so
-    thousands of live streams add almost nothing to each garbage-collector pass (Frame objects
-    kept alive for a whole stream made full collections take 100+ ms at 1,000 streams)."""
+    """One stream's schedule: the lists of its Frames (offsets from `start`), and how far it got."""
 
-    __slots__ = ("data", "done", "i", "progress", "start", "stats", "times", "tokens", "transport")
+    __slots__ = ("data", "done", "head", "i", "progress", "start", "stats", "times", "tokens", "transport")
 
     def __init__(
         self,
         transport: asyncio.Transport,
-        frames: Sequence[Frame],
+        frames: Frames,
         start: float,
         stats: Stats,
         progress: "Progress",
         done: asyncio.Future[None],
     ) -> None:
         self.transport = transport
-        self.times = tuple([start + f.t for f in frames])
-        self.data = tuple([f.data for f in frames])
-        self.tokens = tuple([f.tokens_out for f in frames])
+        self.times = frames.t
+        self.data = frames.data
+        self.tokens = frames.tokens
+        # Frames before this index are the head: they go first under overload.
+        self.head = frames.delta.index(True) + 1 if True in frames.delta else 1
         self.i = 0
         self.start = start
         self.stats = stats
         self.progress = progress
         self.done = done
-
-    def due(self) -> float:
-        return self.times[self.i]
 
 
 class Progress:
@@ -76,64 +75,65 @@ class FrameScheduler:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._heap: list[tuple[float, int, _Stream]] = []
+        self._heads: list[tuple[float, int, _Stream]] = []  # streams whose next frame is in their head
+        self._heap: list[tuple[float, int, _Stream]] = []  # all other streams
         self._seq = itertools.count()
         self._timer: asyncio.Handle | None = None
         self._timer_at = float("inf")
 
     def send(
-        self, transport: asyncio.Transport, frames: Sequence[Frame], start: float, stats: Stats, progress: Progress
+        self, transport: asyncio.Transport, frames: Frames, start: float, stats: Stats, progress: Progress
     ) -> asyncio.Future[None]:
         """Schedule `frames` (deadlines relative to `start`) on `transport`, whose HTTP headers are sent.
 
-        `frames` is copied into a compact form: the caller should drop its list. The future
-        completes when the last frame is written; it fails with StreamDropped after a
-        `disconnect` frame and with ConnectionResetError when the client went away. Cancel it to
-        abandon the stream.
+        The scheduler keeps `frames`' lists: the caller must not change them. The future completes
+        when the last frame is written; it fails with StreamDropped after a `disconnect` frame and
+        with ConnectionResetError when the client went away. Cancel it to abandon the stream.
         """
         done: asyncio.Future[None] = self._loop.create_future()
         if not frames:
             done.set_result(None)
             return done
-        self._push(_Stream(transport, frames, start, stats, progress, done))
-        return done
-
-    def _push(self, stream: _Stream, at: float | None = None) -> None:
-        due = stream.due() if at is None else at
-        heapq.heappush(self._heap, (due, next(self._seq), stream))
+        stream = _Stream(transport, frames, start, stats, progress, done)
+        due = start + stream.times[0]
+        self._queue(stream, due)
         if due < self._timer_at:
             if self._timer is not None:
                 self._timer.cancel()
             self._timer_at = due
             self._timer = self._loop.call_at(due, self._wake)
+        return done
+
+    def _queue(self, stream: _Stream, at: float) -> None:
+        heapq.heappush(self._heads if stream.i < stream.head else self._heap, (at, next(self._seq), stream))
 
     def _wake(self) -> None:
         self._timer = None
-        self._timer_at = float("inf")
-        heap = self._heap
         loop = self._loop
         now = loop.time()
         horizon = now + COALESCE_S
         give_up_at = now + WAKE_BUDGET_S
         written = 0
-        while heap and heap[0][0] <= horizon:
-            _, _, stream = heapq.heappop(heap)
-            if stream.done.done():  # abandoned by its handler
-                continue
-            retry_at = self._write_due(stream, now, horizon)
-            if retry_at is not None:
-                heapq.heappush(heap, (retry_at, next(self._seq), stream))
-            written += 1
-            if written % 64 == 0 and loop.time() > give_up_at:
-                # Over capacity: let the loop accept and answer new requests before the rest goes
-                # out. Those frames leave late and say so (Stats.frame_sent), rather than new
-                # streams waiting unseen in the accept queue while old ones stay on time.
-                self._timer_at = now
-                self._timer = loop.call_soon(self._wake)
-                return
-        if heap:
-            self._timer_at = heap[0][0]
-            self._timer = loop.call_at(self._timer_at, self._wake)
+        for heap in (self._heads, self._heap):
+            while heap and heap[0][0] <= horizon:
+                stream = heapq.heappop(heap)[2]
+                if stream.done.done():  # abandoned by its handler
+                    continue
+                retry_at = self._write_due(stream, now, horizon)
+                if retry_at is not None:
+                    self._queue(stream, retry_at)
+                written += 1
+                if written % 64 == 0 and loop.time() > give_up_at:
+                    # Over capacity: let the loop accept and answer new requests before the rest goes
+                    # out. Those frames leave late and say so (Stats.frame_sent), rather than new
+                    # streams waiting unseen in the accept queue while old ones stay on time.
+                    self._timer_at = now
+                    self._timer = loop.call_soon(self._wake)
+                    return
+        nxt = min(self._heads[0][0] if self._heads else float("inf"), self._heap[0][0] if self._heap else float("inf"))
+        self._timer_at = nxt
+        if nxt != float("inf"):
+            self._timer = loop.call_at(nxt, self._wake)
 
     def _write_due(self, stream: _Stream, now: float, horizon: float) -> float | None:
         """Write the stream's frames due by `horizon`; when to come back, or None when it is finished."""
@@ -141,6 +141,7 @@ class FrameScheduler:
         if transport.is_closing():
             stream.done.set_exception(ConnectionResetError("client closed the connection"))
             return None
+        start = stream.start
         if transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
             return now + SLOW_RETRY_S
         times = stream.times
@@ -148,15 +149,16 @@ class FrameScheduler:
         first = stream.i
         i = first
         n = len(times)
-        while i < n and times[i] <= horizon and data[i] is not None:
+        due_by = horizon - start
+        while i < n and times[i] <= due_by and data[i] is not None:
             i += 1
         if i > first:
-            chunk = b"".join(data[first:i])  # type: ignore[arg-type]
-            transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
-            stream.stats.frame_sent(max(0.0, now - times[first]))
+            chunk = data[first] if i == first + 1 else b"".join(data[first:i])  # type: ignore[arg-type]
+            transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))  # type: ignore[arg-type]
+            stream.stats.frame_sent(now - start - times[first])
             stream.progress.tokens = stream.tokens[i - 1]
             stream.i = i
-        if i < n and data[i] is None and times[i] <= horizon:
+        if i < n and data[i] is None and times[i] <= due_by:
             # A `disconnect` fault: cut the line right after what was due before it.
             stream.progress.tokens = stream.tokens[i]
             transport.abort()
@@ -165,7 +167,7 @@ class FrameScheduler:
         if i == n:
             stream.done.set_result(None)
             return None
-        return times[i]
+        return start + times[i]
 
 
 _schedulers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FrameScheduler]" = weakref.WeakKeyDictionary()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from mockclaude.pacing import Frame
+from mockclaude.pacing import Frames
 from mockclaude.server.scheduler import Progress, StreamDropped, scheduler
 from mockclaude.server.stats import Stats
 from mockclaude.wire.errors import ApiError
@@ -22,15 +22,14 @@ class Answer:
 
     ttft_s: float
     output_tokens: int
-    frames: list[Frame] | None = None
+    frames: Frames | None = None
     body: bytes | None = None
     at_s: float = 0.0
     fault: str | None = None  # for JSON answers: "midstream" or "disconnect"
 
-    def take_frames(self) -> list[Frame]:
-        """The frames, handed over: the answer stops holding them, so that once the scheduler has its
-        compact copy no per-frame object outlives the start of the stream."""
-        frames, self.frames = self.frames or [], None
+    def take_frames(self) -> Frames:
+        """The frames, handed over to the scheduler: the answer stops holding them."""
+        frames, self.frames = self.frames or Frames(), None
         return frames
 
 
@@ -56,9 +55,10 @@ async def send_json(
 
 
 async def send_stream(
-    request: web.Request, frames: list[Frame], headers: dict[str, str], stats: Stats, progress: Progress
+    request: web.Request, frames: Frames, start: float, headers: dict[str, str], stats: Stats, progress: Progress
 ) -> web.StreamResponse:
-    """Send SSE frames at their deadlines (the loop's FrameScheduler); `progress` counts tokens out."""
+    """Send SSE frames at their deadlines after `start` (loop time; the loop's FrameScheduler);
+    `progress` counts tokens out."""
     resp = web.StreamResponse(
         status=200,
         headers={**headers, "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"},
@@ -68,8 +68,7 @@ async def send_stream(
     if transport is None or transport.is_closing():
         stats.client_disconnects += 1
         return resp
-    done = scheduler().send(transport, frames, asyncio.get_running_loop().time(), stats, progress)
-    del frames  # the scheduler keeps a compact copy (see scheduler._Stream)
+    done = scheduler().send(transport, frames, start, stats, progress)
     try:
         await done
     except StreamDropped:
