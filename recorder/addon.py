@@ -31,6 +31,7 @@ from mitmproxy import ctx, exceptions, http
 from mockclaude.fixtures import ANONYMIZATION_MODES, FixtureWriter, iter_exchanges, make_header, read_header
 from mockclaude.pseudonyms import key_fingerprint, key_path_for, load_or_create_key
 from recorder.capture import Capture, is_recorded
+from recorder.connection_log import show_connections
 from recorder.writer_process import STOP, WriterConfig
 from recorder.writer_process import start as start_writer
 
@@ -62,10 +63,18 @@ class Recorder:
         loader.add_option("mockclaude_key_file", str, "", "Session secret for pseudonyms (default: <out>.key).")
         loader.add_option("mockclaude_fsync", bool, False, "fsync the fixture after every exchange.")
         loader.add_option("mockclaude_ready", str, "", "Line to print once the proxy listens ({url} = its URL).")
+        loader.add_option(
+            "mockclaude_connection_log",
+            bool,
+            True,
+            "Log mitmproxy's per-connection lines (client/server connect, streaming); off saves proxy time.",
+        )
 
     def configure(self, updated: set[str]) -> None:
         """Open the fixture and the anonymizer when the options are set."""
         opts = ctx.options
+        if "mockclaude_connection_log" in updated:
+            show_connections(opts.mockclaude_connection_log)
         if not updated & {"mockclaude_out", "mockclaude_anonymize", "mockclaude_key_file", "mockclaude_fsync"}:
             return
         mode = opts.mockclaude_anonymize
@@ -218,6 +227,7 @@ class Recorder:
     def done(self) -> None:
         """Let the writer finish every queued exchange, then stop it."""
         self._stop_writer()
+        show_connections(True)
 
     def _stop_writer(self) -> None:
         if self._writer is None or self._inbox is None:

@@ -74,6 +74,8 @@ def mitmdump_argv(args: argparse.Namespace) -> list[str]:
         "mockclaude_anonymize": args.anonymize,
         "mockclaude_ready": ready,
         "flow_detail": "1" if args.verbose else "0",
+        # mitmproxy's six log lines per connection are dispatched to every addon on the proxy's loop.
+        "mockclaude_connection_log": "true" if args.verbose else "false",
         # Read the request before connecting upstream, so a refused connection is still recorded
         # (the client then gets mitmproxy's 502 instead of a dropped connection).
         "connection_strategy": "lazy",

@@ -123,3 +123,26 @@ def test_regular_proxy_mode_records_http_proxy_traffic(tmp_path: Path) -> None:
             proxy.popen.wait(20)
     (ex,) = iter_exchanges(out)
     assert ex["response"]["body"]["id"] == msg.id
+
+
+def test_connection_chatter_is_dropped_only_when_asked_and_never_errors(caplog: pytest.LogCaptureFixture) -> None:
+    server_log = logging.getLogger("mitmproxy.proxy.server")
+    lines = ["client connect", "server connect 127.0.0.1:1", "Streaming response from 127.0.0.1.", "client disconnect"]
+    rec = Recorder()
+    with caplog.at_level(logging.INFO, logger="mitmproxy.proxy.server"), taddons.context(rec) as tctx:
+        tctx.configure(rec, mockclaude_connection_log=False)
+        for line in lines:
+            server_log.info(line)
+        server_log.info("error establishing server connection: [Errno 111] Connect call failed")
+        server_log.error("client connect failed badly")  # an error is never dropped, whatever it says
+        assert caplog.messages == [
+            "error establishing server connection: [Errno 111] Connect call failed",
+            "client connect failed badly",
+        ]
+        tctx.configure(rec, mockclaude_connection_log=True)
+        server_log.info("client connect")
+        assert caplog.messages[-1] == "client connect"
+        tctx.configure(rec, mockclaude_connection_log=False)
+        rec.done()  # the filter goes with the addon
+        server_log.info("client disconnect")
+        assert caplog.messages[-1] == "client disconnect"

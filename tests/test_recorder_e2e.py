@@ -323,6 +323,9 @@ def test_refused_upstream_gives_502_and_error_record(tmp_path: Path) -> None:
             client.messages.create(model=MODEL, max_tokens=5, messages=[{"role": "user", "content": "hi"}])
         assert err.value.status_code == 502
         exchanges = stop_and_read(proxy, out)
+    # mitmproxy's per-connection chatter is off (it costs the proxy time), its errors are not.
+    assert "error establishing server connection" in proxy.output()
+    assert "client connect" not in proxy.output()
     (ex,) = exchanges
     assert ex["response"]["status"] is None
     assert ex["response"]["error"]["kind"] == "upstream"
