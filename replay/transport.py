@@ -5,8 +5,10 @@ block as it arrives.
 python-requests went through ~10 Python layers per request and dropped the connection after every
 stream it did not read to the end, so each request paid a new connection (and a DNS lookup in
 gevent's thread pool); at 500 streams that kept one Locust process busy and its TTFT late.
-Errors are the built-in exceptions the caller classifies: TimeoutError (the response took longer
-than its deadline), ConnectionError (refused, reset, closed early or not HTTP), other OSError.
+An exchange runs from `send` (which arms one timer for its deadline: one per request, not one per
+recv) to `done` or `close`. Errors are the built-in exceptions the caller classifies: TimeoutError
+(the exchange outlasted its deadline), ConnectionError (refused, reset, closed early or not HTTP),
+other OSError.
 """
 
 import functools
@@ -15,6 +17,7 @@ import time
 from collections.abc import Iterator, Mapping
 from urllib.parse import urlsplit
 
+import gevent
 from gevent import socket as gsocket
 from gevent import ssl as gssl
 from geventhttpclient.header import Headers
@@ -62,10 +65,12 @@ class Connection:
         default_port = self.port == (443 if self.tls else 80)
         self.authority = parts.netloc.rpartition("@")[2] if not default_port else self.host
         self.sock: socket.socket | None = None
+        self._timer: gevent.Timeout | None = None
         self._heads: dict[tuple[str, tuple[tuple[str, str], ...]], bytes] = {}
 
     def close(self) -> None:
-        """Close the connection (the next request opens a new one)."""
+        """End the exchange and close the connection (the next request opens a new one)."""
+        self._disarm()
         if self.sock is not None:
             sock, self.sock = self.sock, None
             sock.close()
@@ -86,7 +91,11 @@ class Connection:
         return head
 
     def send(self, head: bytes, body: bytes, deadline: float) -> Response:
-        """Send one request (a `head` from `head()`) and read the response headers before `deadline`."""
+        """Start an exchange that must end by `deadline` (a perf_counter time): send one request (a
+        `head` from `head()`) and read the response headers."""
+        self._disarm()
+        left = max(deadline - time.perf_counter(), 0.0)
+        self._timer = gevent.Timeout.start_new(left, TimeoutError("the response took longer than --request-timeout"))
         data = b"%s%d\r\n\r\n%s" % (head, len(body), body)
         reused = self.sock is not None
         resp = Response()
@@ -104,9 +113,14 @@ class Connection:
             self.sock = self._connect(deadline)
         self.sock.sendall(data)
         while not resp.headers_complete or resp.status_code < 200:  # 1xx: the real answer follows
-            if not self._receive(resp, deadline):
+            if not self._receive(resp):
                 raise ConnectionError("the connection closed before a response")
         return resp
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.close()
+            self._timer = None
 
     def _connect(self, deadline: float) -> socket.socket:
         family, address = _resolve(self.host, self.port)
@@ -115,6 +129,7 @@ class Connection:
             sock.settimeout(max(min(CONNECT_TIMEOUT_S, deadline - time.perf_counter()), 0.001))
             sock.connect(address)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(None)  # the exchange's timer bounds every wait
             if self.tls:
                 sock = gssl.create_default_context().wrap_socket(sock, server_hostname=self.host)
         except BaseException:
@@ -122,15 +137,11 @@ class Connection:
             raise
         return sock
 
-    def _receive(self, resp: Response, deadline: float) -> bool:
+    def _receive(self, resp: Response) -> bool:
         """One recv fed to the parser; False when the peer closed the connection."""
         sock = self.sock
         if sock is None:
             raise ConnectionError("the connection is closed")
-        left = deadline - time.perf_counter()
-        if left <= 0:
-            raise TimeoutError("the response took longer than --request-timeout")
-        sock.settimeout(left)
         try:
             data = sock.recv(BLOCK_SIZE)
             resp.received += len(data)
@@ -139,7 +150,7 @@ class Connection:
             raise ConnectionError(f"not a valid HTTP response ({exc.args[0] if exc.args else exc})") from None
         return bool(data)
 
-    def body(self, resp: Response, deadline: float) -> Iterator[bytes]:
+    def body(self, resp: Response) -> Iterator[bytes]:
         """The body, one block per recv as it arrives; ConnectionError when it ends early."""
         while True:
             if resp.blocks:
@@ -148,21 +159,23 @@ class Connection:
                 yield block
             if resp.message_complete:
                 return
-            if not self._receive(resp, deadline) and not resp.message_complete:
+            if not self._receive(resp) and not resp.message_complete:
                 raise ConnectionError("the connection closed before the end of the response")
 
-    def read(self, resp: Response, deadline: float) -> bytes:
+    def read(self, resp: Response) -> bytes:
         """The whole body."""
-        return b"".join(self.body(resp, deadline))
+        return b"".join(self.body(resp))
 
     def done(self, resp: Response, drain_s: float) -> None:
-        """Keep the connection for the next request if `resp` was read to its end (waiting at most
-        `drain_s` for the rest of it), else close it."""
-        try:
-            if not resp.message_complete:
-                for _ in self.body(resp, time.perf_counter() + drain_s):
+        """End the exchange: keep the connection for the next request if `resp` was read to its end
+        (waiting at most `drain_s` for the rest of it), else close it."""
+        self._disarm()
+        if not resp.message_complete and drain_s > 0:
+            with gevent.Timeout(drain_s, False):
+                try:
+                    for _ in self.body(resp):
+                        pass
+                except OSError:
                     pass
-        except OSError:
-            pass
         if resp.should_close():
             self.close()

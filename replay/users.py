@@ -165,18 +165,18 @@ class ClaudeUser(User):
         rec.status = resp.status_code
         rec.error_class = status_class(resp.status_code)
         try:
-            self._read(rec, resp, since, deadline, counting)
+            self._read(rec, resp, since, counting)
         except BaseException:  # the user is being stopped (GreenletExit): no waiting for the rest
             conn.close()
             raise
         conn.done(resp, DRAIN_S if rec.error_class in (OK, MIDSTREAM_ERROR) else 0.0)
 
-    def _read(self, rec: RequestRecord, resp: Response, since: Any, deadline: float, counting: bool) -> None:
+    def _read(self, rec: RequestRecord, resp: Response, since: Any, counting: bool) -> None:
         conn = self.http
         if resp.status_code != 200:
             rec.retry_after_s = retry_after_s({k.lower(): v for k, v in resp.fields().items()})
             try:
-                rec.error = error_message(conn.read(resp, deadline))
+                rec.error = error_message(conn.read(resp))
             except OSError as exc:
                 rec.error = _describe(exc)
             rec.e2e_s = since()
@@ -187,10 +187,10 @@ class ClaudeUser(User):
             rec.error = f"asked for a stream, got {content_type or 'no content-type'}"
             rec.e2e_s = since()
         elif rec.stream:
-            read_stream(rec, conn.body(resp, deadline), since)
+            read_stream(rec, conn.body(resp), since)
         else:
             try:
-                content = conn.read(resp, deadline)
+                content = conn.read(resp)
             except OSError as exc:
                 rec.error_class = TIMEOUT if isinstance(exc, TimeoutError) else INTERRUPTED
                 rec.error, rec.e2e_s = _describe(exc), since()
