@@ -7,7 +7,10 @@ headless Locust process. Requests per CPU-second of the Locust process is the fi
 on the same 2 cores, so raw requests/s are reported too).
 Phase 2: `--streams` users stream answers from a mock that schedules TTFT at exactly `--ttft`; the
 replayer's per-request records (its --report folder) give measured TTFT, whose error against the
-schedule is reported (p50, p99), with the mock's own lateness report.
+schedule is reported (p50, p99), with the mock's own lateness report. Beside it, to split the error
+between the replayer and the rest: the Locust process's gevent loop lag (how late a 5 ms sleep
+wakes), and the TTFT error that `--probe-streams` streams from an independent asyncio client
+(bench.sse_load, in its own process, timed from its connect) see from the same mock meanwhile.
 
     .venv/bin/python -m bench.replay_throughput
 """
@@ -20,10 +23,12 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import admin_stats, machine, mock, pct
+from bench.harness import admin_stats, machine, message_body, mock, pct, run_clients
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locust_users.py"
 
@@ -70,20 +75,34 @@ def ttft_accuracy(args: argparse.Namespace) -> dict[str, Any]:
     """Streams through the replayer against a mock with a fixed TTFT; error percentiles."""
     flags = ["--ttft", str(args.ttft), "--tps", "40", "--output-tokens", str(args.stream_tokens)]
     with mock(*flags) as proc, tempfile.TemporaryDirectory() as tmp:
-        env = {"BENCH_STREAM": "1", "BENCH_TOKENS": str(args.stream_tokens)}
+        env = {"BENCH_STREAM": "1", "BENCH_TOKENS": str(args.stream_tokens), "BENCH_LAG_FILE": f"{tmp}/lag"}
+        probe: list[dict[str, Any]] = []
+        prober = threading.Thread(target=_probe, args=(proc.url, args, probe), daemon=True)
+        prober.start()
         run = locust(
             proc.url, "ReplayBenchUser", args.streams, args.stream_seconds, env, "--report", f"{tmp}/report",
             *(["--processes", str(args.processes)] if args.processes > 1 else []), spawn_rate=args.streams / 4,
         )  # fmt: skip
+        prober.join()
         server = admin_stats(proc.url)
         with open(f"{tmp}/report/records.jsonl", encoding="utf-8") as f:
             records = [json.loads(line) for line in f if line.strip()]
+        lags = [x for path in Path(tmp).glob("lag.*") for x in json.loads(path.read_text())]
     timed = [r for r in records if r.get("ttft_s") is not None and r.get("ttfb_s") is not None]
     # The mock starts a stream's clock when it sends the headers (TTFB); TTFT - TTFB against the
     # schedule is the replayer's own error, TTFT alone adds the time before the mock's handler ran.
     errors = [r["ttft_s"] - args.ttft for r in timed]
     own = [r["ttft_s"] - r["ttfb_s"] - args.ttft for r in timed]
+    probed = [r for r in probe if r["complete"] and r["first_delta"]]
+    probe_errors = [r["first_delta"] - r["connected"] - args.ttft for r in probed] or [0.0]
     return {
+        "ttfb_p50_ms": pct([r["ttfb_s"] for r in timed], 50) * 1000,
+        "probe_ttfb_p50_ms": pct([r["first_byte"] - r["connected"] for r in probed] or [0.0], 50) * 1000,
+        "lag_p50_ms": pct(lags or [0.0], 50) * 1000,
+        "lag_p99_ms": pct(lags or [0.0], 99) * 1000,
+        "probe_n": len(probed),
+        "probe_p50_ms": pct(probe_errors, 50) * 1000,
+        "probe_p99_ms": pct(probe_errors, 99) * 1000,
         "streams": len(records),
         "ok": len(timed),
         "err_p50_ms": pct(errors, 50) * 1000,
@@ -97,6 +116,14 @@ def ttft_accuracy(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _probe(url: str, args: argparse.Namespace, out: list[dict[str, Any]]) -> None:
+    """Streams from an independent asyncio client in the middle of phase 2 (after Locust's ramp)."""
+    time.sleep(args.stream_seconds * 0.3)
+    body = message_body(args.stream_tokens, True)
+    records, _ = run_clients(url, body, args.probe_streams, ramp_s=1.0, loop_s=args.stream_seconds * 0.4)
+    out.extend(records)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Both phases, with the ratio and the TTFT error."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -107,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stream-tokens", type=int, default=60)
     p.add_argument("--ttft", type=float, default=0.5)
     p.add_argument("--processes", type=int, default=1, help="Locust processes for phase 2 (--processes)")
+    p.add_argument("--probe-streams", type=int, default=20, help="independent asyncio streams beside phase 2")
     args = p.parse_args(argv)
     print(f"# bench.replay_throughput on {machine()}")
     env = {"BENCH_STREAM": "0", "BENCH_TOKENS": "20"}
@@ -132,6 +160,12 @@ def main(argv: list[str] | None = None) -> int:
         f"TTFT - scheduled p50 {t['err_p50_ms']:+.1f} ms, p99 {t['err_p99_ms']:+.1f} ms; Locust cpu "
         f"{t['locust_cpu']:.2f}; mock late frames {t['mock_late_frames']}/{t['mock_frames']}, max lateness "
         f"{t['mock_max_lateness_ms']:.0f} ms"
+    )
+    print(
+        f"beside it: Locust gevent loop lag p50 {t['lag_p50_ms']:.1f} ms, p99 {t['lag_p99_ms']:.1f} ms; independent "
+        f"asyncio client ({t['probe_n']} streams from connect) TTFT - scheduled p50 {t['probe_p50_ms']:+.1f} ms, "
+        f"p99 {t['probe_p99_ms']:+.1f} ms; TTFB p50: replayer {t['ttfb_p50_ms']:.1f} ms, asyncio client "
+        f"{t['probe_ttfb_p50_ms']:.1f} ms"
     )
     return 0
 
