@@ -39,6 +39,15 @@ log = logging.getLogger("mockclaude.recorder")
 _META = "mockclaude_capture"
 
 
+def _request_body(flow: http.HTTPFlow) -> bytes:
+    """The request body as the client sent it, content-encoding undone (b"" if unreadable)."""
+    try:
+        return flow.request.get_content(strict=False) or b""
+    except Exception:
+        log.exception("mockclaude recorder: could not read the request body")
+        return b""
+
+
 def _session_start(path: Path) -> float:
     """Arrival times count from the file's first session, so appended sessions stay in order."""
     header = read_header(path)
@@ -143,48 +152,38 @@ class Recorder:
         print(template.format(url=f"http://127.0.0.1:{port}", port=port), flush=True)
 
     # -- proxy hooks: cheap, and never raise into mitmproxy --------------------------------
-    def requestheaders(self, flow: http.HTTPFlow) -> None:
-        """Start a capture for recorded endpoints."""
-        try:
-            if self._inbox is None or not is_recorded(flow.request.path):
-                return
-            now_wall, now = time.time(), time.monotonic()
-            started = flow.request.timestamp_start
-            flow.metadata[_META] = Capture(
-                method=flow.request.method,
-                path=flow.request.path,
-                request_headers=list(flow.request.headers.items(multi=True)),
-                # The request began when its first byte arrived, slightly before this hook.
-                t0=now - max(0.0, now_wall - started),
-                started_wall=started,
-            )
-        except Exception:
-            log.exception("mockclaude recorder: requestheaders failed; exchange not recorded")
-
-    def request(self, flow: http.HTTPFlow) -> None:
-        """Keep the request body (mitmproxy has it buffered by now)."""
-        cap = flow.metadata.get(_META)
-        if cap is None:
-            return
-        try:
-            cap.request_body = flow.request.get_content(strict=False) or b""
-        except Exception:
-            log.exception("mockclaude recorder: could not read the request body")
-
+    # No requestheaders/request hooks: those run before the request goes upstream, so anything
+    # they do delays the answer. What they would note is still on the flow when it ends.
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         """Stream every response; tee the recorded ones."""
-        cap: Capture | None = flow.metadata.get(_META)
-        if cap is None:
-            flow.response.stream = True
-            return
         try:
+            cap = self._capture(flow)
+            if cap is None:
+                flow.response.stream = True
+                return
             cap.t_headers = time.monotonic()
             cap.status = flow.response.status_code
             cap.response_headers = list(flow.response.headers.items(multi=True))
+            flow.metadata[_META] = cap
             flow.response.stream = cap.tee
         except Exception:
             flow.response.stream = True
-            log.exception("mockclaude recorder: responseheaders failed")
+            log.exception("mockclaude recorder: responseheaders failed; exchange not recorded")
+
+    def _capture(self, flow: http.HTTPFlow) -> Capture | None:
+        """A new capture of a recorded endpoint's flow (None for other paths or with no writer)."""
+        if self._inbox is None or not is_recorded(flow.request.path):
+            return None
+        now_wall, now = time.time(), time.monotonic()
+        started = flow.request.timestamp_start
+        return Capture(
+            method=flow.request.method,
+            path=flow.request.path,
+            request_headers=list(flow.request.headers.items(multi=True)),
+            # The request began when its first byte arrived: its wall time, on the monotonic clock.
+            t0=now - max(0.0, now_wall - started),
+            started_wall=started,
+        )
 
     def response(self, flow: http.HTTPFlow) -> None:
         """The exchange finished: queue it for the writer process."""
@@ -195,12 +194,15 @@ class Recorder:
         self._finish(flow, flow.error.msg if flow.error else "unknown error")
 
     def _finish(self, flow: http.HTTPFlow, error: str | None) -> None:
-        cap: Capture | None = flow.metadata.pop(_META, None)
-        if cap is None:
-            return
         try:
+            # No capture yet when no response headers came (upstream refused, client gone early)
+            # or when mitmproxy or another addon made the response.
+            cap: Capture | None = flow.metadata.pop(_META, None) or self._capture(flow)
+            if cap is None:
+                return
             cap.t_end = time.monotonic()
             cap.error = error
+            cap.request_body = _request_body(flow)
             if cap.status is None and flow.response is not None and error is None:
                 # A response made by mitmproxy or another addon (no responseheaders tee).
                 cap.status = flow.response.status_code
@@ -214,7 +216,7 @@ class Recorder:
             except RuntimeError:  # no event loop (driven from outside mitmproxy)
                 self._inbox.put(cap)
         except Exception:
-            log.exception("mockclaude recorder: could not queue %s %s", cap.method, cap.path)
+            log.exception("mockclaude recorder: could not queue %s %s", flow.request.method, flow.request.path)
 
     def _writer_alive(self) -> bool:
         if self._writer is not None and self._writer.is_alive():

@@ -33,9 +33,7 @@ def sse_flow(events: list[dict[str, object]]) -> tuple[http.HTTPFlow, list[bytes
 
 
 def drive(rec: Recorder, flow: http.HTTPFlow, chunks: list[bytes]) -> list[bytes]:
-    """Run the hooks in mitmproxy's order; return what the client would have received."""
-    rec.requestheaders(flow)
-    rec.request(flow)
+    """Run the addon's hooks in mitmproxy's order; return what the client would have received."""
     rec.responseheaders(flow)
     stream = flow.response.stream
     assert callable(stream), "every response must be streamed"
