@@ -1,23 +1,26 @@
 """The recorder's cost: TTFT it adds at the median, and the proxy's requests-per-second ceiling.
 
-Three arms, side by side in one run against one mock: `direct` (straight to the mock), `mitmdump`
-(plain mitmdump in reverse-proxy mode, no addon: what mitmproxy itself costs) and `recorder`
-(`mockclaude record`: mitmdump plus our addon, anonymizing and writing a fixture).
+Arms, side by side in one run against one mock: `direct` (straight to the mock), `mitmdump`
+(plain mitmdump in reverse-proxy mode, no addon: what mitmproxy itself costs), `recorder`
+(`mockclaude record`: mitmdump plus our addon, anonymizing and writing a fixture) and `uvloop`
+(`mockclaude record --uvloop`; left out when uvloop is not installed).
 
 Phase 1, TTFT at light load (so the figure is the proxy's own delay, not queueing), in two ways:
 - `new`: `--streams` streams spread over `--ramp` seconds, each on a new connection;
 - `keepalive`: the same number of streams on `--keepalive-conns` connections, each connection
   sending its streams one after another (as the anthropic SDK's httpx pool reuses connections).
-Added TTFT = p50(arm) - p50(its baseline): mitmdump - direct, recorder - mitmdump, recorder - direct.
+Added TTFT = p50(arm) - p50(its baseline): mitmdump - direct, recorder - mitmdump, recorder - direct,
+uvloop - direct.
 Phase 2: `--conns` slots send non-streaming requests back to back for `--seconds`, per arm: the
 proxy's ceiling in requests/s, and its ratio to the mock alone.
 
-    .venv/bin/python -m bench.recorder_overhead [--arms direct,mitmdump,recorder] [--connections new,keepalive]
+    .venv/bin/python -m bench.recorder_overhead [--arms direct,mitmdump,recorder,uvloop] [--connections new,keepalive]
 """
 
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import random
 import re
 import socket
@@ -35,23 +38,29 @@ from mockclaude.processes import stop_group
 from tests.servers import run_process
 
 READY = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
-ARMS = ("direct", "mitmdump", "recorder")
+ARMS = ("direct", "mitmdump", "recorder", "uvloop")
 CONNECTIONS = ("new", "keepalive")
-LABEL = {"direct": "direct", "mitmdump": "through mitmdump", "recorder": "through recorder"}
+LABEL = {
+    "direct": "direct",
+    "mitmdump": "through mitmdump",
+    "recorder": "through recorder",
+    "uvloop": "recorder --uvloop",
+}
 # Each arm against its baseline: what mitmproxy costs, what our addon adds on top, and both.
 PAIRS = (
     ("mitmdump", "direct", "mitmdump itself"),
     ("recorder", "mitmdump", "addon on top"),
     ("recorder", "direct", "recorder in all"),
+    ("uvloop", "direct", "recorder --uvloop in all"),
 )
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:\s*(\d+)", re.IGNORECASE)
 
 
 @contextlib.contextmanager
-def recorder(upstream: str) -> Iterator[Proc]:
-    """`mockclaude record` in front of `upstream`, writing to a temporary fixture."""
+def recorder(upstream: str, *flags: str) -> Iterator[Proc]:
+    """`mockclaude record FLAGS` in front of `upstream`, writing to a temporary fixture."""
     with tempfile.TemporaryDirectory() as tmp:
-        argv = [sys.executable, "-m", "mockclaude", "record", "--upstream", upstream, "--port", "0"]
+        argv = [sys.executable, "-m", "mockclaude", "record", *flags, "--upstream", upstream, "--port", "0"]
         with run_process([*argv, "--out", f"{tmp}/bench.jsonl"], ready=READY, timeout=60) as p:
             yield p
 
@@ -162,12 +171,13 @@ def proxies(upstream: str, arms: list[str]) -> Iterator[dict[str, Proc | None]]:
     """The selected proxies in front of `upstream` (None for the direct arm)."""
     with contextlib.ExitStack() as stack:
         urls: dict[str, Proc | None] = {}
+        starts = {
+            "mitmdump": lambda: plain_mitmdump(upstream),
+            "recorder": lambda: recorder(upstream),
+            "uvloop": lambda: recorder(upstream, "--uvloop"),
+        }
         for arm in arms:
-            urls[arm] = (
-                None
-                if arm == "direct"
-                else stack.enter_context(plain_mitmdump(upstream) if arm == "mitmdump" else recorder(upstream))
-            )
+            urls[arm] = None if arm == "direct" else stack.enter_context(starts[arm]())
         yield urls
 
 
@@ -202,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--conns", type=int, default=50)
     p.add_argument("--seconds", type=float, default=10.0)
     args = p.parse_args(argv)
+    if "uvloop" in args.arms and importlib.util.find_spec("uvloop") is None:
+        print("# uvloop is not installed: the uvloop arm is left out")
+        args.arms.remove("uvloop")
     print(f"# bench.recorder_overhead on {machine()}")
     timed = mock("--ttft", "0.3", "--tps", "40", "--output-tokens", str(args.tokens), "--chunk-tokens", "1")
     with timed as m, proxies(m.url, args.arms) as arms:
@@ -229,11 +242,11 @@ def main(argv: list[str] | None = None) -> int:
             f"req/s {r['requests_per_s']:>7.0f} cpu {r['server_cpu']:.2f}"
         )
     base = ceiling.get("direct")
-    for arm in ("mitmdump", "recorder"):
+    for arm in ("mitmdump", "recorder", "uvloop"):
         if arm in ceiling:
             rps = ceiling[arm]["requests_per_s"]
             ratio = f"; ratio to the mock alone {rps / base['requests_per_s']:.2f}" if base else ""
-            print(f"{arm} ceiling {rps:.0f} requests/s{ratio}")
+            print(f"{LABEL[arm].removeprefix('through ')} ceiling {rps:.0f} requests/s{ratio}")
     return 0
 
 

@@ -9,6 +9,7 @@ to mitmdump (e.g. `--set ssl_insecure=true`).
 """
 
 import argparse
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,8 @@ ACCEPTS_EXTRA_ARGS = True
 ADDON = Path(__file__).resolve().with_name("addon.py")
 # mitmdump names itself after argv[0] in its messages: make them read "mockclaude record: ...".
 MITMDUMP = "import sys; sys.argv[0] = 'mockclaude record'; from mitmproxy.tools.main import mitmdump; mitmdump()"
+# mitmdump runs asyncio.run(): a uvloop policy set first makes it run on uvloop.
+UVLOOP = "import asyncio, uvloop; asyncio.set_event_loop_policy(uvloop.EventLoopPolicy()); "
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key-file", help="session secret for consistent pseudonyms (default: OUT.key, mode 0600)")
     parser.add_argument("--fsync", action="store_true", help="fsync the fixture after every exchange")
     parser.add_argument("-v", "--verbose", action="store_true", help="let mitmdump print every flow")
+    parser.add_argument(
+        "--uvloop",
+        action="store_true",
+        help="run the proxy on uvloop (the optional extra `speed`): less proxy CPU per request, see BENCHMARKS.md",
+    )
 
 
 def _escape(s: str) -> str:
@@ -88,7 +96,12 @@ def mitmdump_argv(args: argparse.Namespace) -> list[str]:
     # mitmdump refuses an option set twice: the user's own --set wins over our default.
     for arg in extra:
         settings.pop(arg.split("=", 1)[0], None)
-    argv = [sys.executable, "-c", MITMDUMP, "--mode", mode]
+    code = MITMDUMP
+    if getattr(args, "uvloop", False):
+        if importlib.util.find_spec("uvloop") is None:
+            raise ValueError("--uvloop: uvloop is not installed (pip install 'mockclaude[speed]')")
+        code = UVLOOP + MITMDUMP
+    argv = [sys.executable, "-c", code, "--mode", mode]
     argv += ["-s", str(ADDON)]
     for key, value in settings.items():
         argv += ["--set", f"{key}={value}"]

@@ -4,6 +4,7 @@ All smoke runs start together (each mostly waits for its servers to start), so t
 about as long as the slowest one; each test then checks its own benchmark's output.
 """
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -104,9 +105,12 @@ def test_replay_throughput(runs: dict[str, subprocess.Popen[str]]) -> None:
 
 def test_recorder_overhead(runs: dict[str, subprocess.Popen[str]]) -> None:
     out = output(runs, "recorder_overhead")
+    uvloop = importlib.util.find_spec("uvloop") is not None
     for how in ("new", "keepalive"):
-        for arm in ("direct", "through mitmdump", "through recorder"):
+        for arm in ("direct", "through mitmdump", "through recorder", *(["recorder --uvloop"] if uvloop else [])):
             assert number(rf"TTFT {how}\s+{arm}\s+n=\s*(\d+)/6", out) == 6, out
         assert re.search(rf"added TTFT at the median \({how}.*mitmdump itself .*addon on top .*recorder in all", out)
     assert number(r"mitmdump ceiling ([\d.]+) requests/s", out) > 0
     assert number(r"recorder ceiling ([\d.]+) requests/s", out) > 0
+    if uvloop:
+        assert number(r"recorder --uvloop ceiling ([\d.]+) requests/s", out) > 0

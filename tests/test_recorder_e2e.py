@@ -332,18 +332,29 @@ def test_refused_upstream_gives_502_and_error_record(tmp_path: Path) -> None:
     assert ex["request"]["body"]["messages"][0]["content"] == "hi"
 
 
-def test_concurrent_streams_each_recorded_whole(upstream: Proc, tmp_path: Path) -> None:
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_concurrent_streams_each_recorded_whole(upstream: Proc, tmp_path: Path, loop: str) -> None:
+    if loop == "uvloop":
+        pytest.importorskip("uvloop", reason="uvloop is the optional extra `speed`")
     out = tmp_path / "concurrent.jsonl"
-    with record(upstream.url, out) as proxy:
+    with record(upstream.url, out, *(["--uvloop"] if loop == "uvloop" else [])) as proxy:
         client = anthropic.Anthropic(api_key="sk-ant-x", base_url=proxy.url, max_retries=0)
 
-        def ask(i: int) -> str:
+        def ask(i: int) -> tuple[str, float]:
+            """The answer, and how long before the stream's end its first text reached the client."""
             prompt = [{"role": "user", "content": f"question number {i}"}]
             with client.messages.stream(model=MODEL, max_tokens=50, messages=prompt) as stream:
-                return stream.get_final_text()
+                next(iter(stream.text_stream))
+                first = time.monotonic()
+                text = stream.get_final_text()
+            return text, time.monotonic() - first
 
         with ThreadPoolExecutor(6) as pool:
-            answers = list(pool.map(ask, range(6)))
+            answers, leads = zip(*pool.map(ask, range(6)), strict=True)
+        # streamed, not buffered: 30 tokens at 40/s, so the first text came ~0.7 s before the end
+        assert min(leads) > 0.4, leads
+        cmdline = Path(f"/proc/{proxy.popen.pid}/cmdline").read_bytes()
+        assert (b"uvloop.EventLoopPolicy()" in cmdline) == (loop == "uvloop")
         exchanges = stop_and_read(proxy, out)
     assert len(exchanges) == 6 and all(answers)
     assert sorted(e["request"]["body"]["messages"][0]["content"] for e in exchanges) == [
