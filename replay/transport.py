@@ -71,6 +71,9 @@ class Connection:
     def close(self) -> None:
         """End the exchange and close the connection (the next request opens a new one)."""
         self._disarm()
+        self._drop()
+
+    def _drop(self) -> None:
         if self.sock is not None:
             sock, self.sock = self.sock, None
             sock.close()
@@ -100,13 +103,17 @@ class Connection:
         reused = self.sock is not None
         resp = Response()
         try:
-            return self._exchange(data, resp, deadline)
-        except ConnectionError:
-            self.close()
-            if not reused or resp.received:
-                raise
-        # The server closed the kept-alive connection while it was idle: it never saw the request.
-        return self._exchange(data, Response(), deadline)
+            try:
+                return self._exchange(data, resp, deadline)
+            except ConnectionError:
+                if not reused or resp.received:
+                    raise
+                self._drop()
+            # The server closed the kept-alive connection while it was idle: it never saw the request.
+            return self._exchange(data, Response(), deadline)
+        except BaseException:
+            self.close()  # no timer may outlive a failed exchange
+            raise
 
     def _exchange(self, data: bytes, resp: Response, deadline: float) -> Response:
         if self.sock is None:

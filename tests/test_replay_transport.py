@@ -1,12 +1,20 @@
 """The replay users' HTTP connection against a real mock and raw sockets: keep-alive, the bytes it
 sends, a connection the server closed while idle, timeouts, and streamed bodies block by block."""
 
+import datetime
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 import time
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from replay.records import RequestRecord
 from replay.stream import read_stream
@@ -92,6 +100,29 @@ def test_a_connection_closed_while_idle_is_reopened_without_sending_twice() -> N
         assert len(requests_seen) == 2 and len(target.held) == 2
 
 
+def test_the_reopened_connection_is_still_bound_by_the_deadline() -> None:
+    accepted = []
+
+    def answer_once_then_hang(sock: socket.socket) -> None:
+        accepted.append(sock)
+        read_request(sock)
+        if len(accepted) == 1:
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            sock.close()
+
+    with RawServer(answer_once_then_hang) as target:
+        conn = Connection(target.url)
+        head = conn.head("/v1/messages", HEADERS)
+        resp = conn.send(head, b"{}", time.perf_counter() + 5)
+        conn.read(resp)
+        conn.done(resp, 1.0)
+        time.sleep(0.1)
+        t0 = time.perf_counter()
+        with pytest.raises(TimeoutError):
+            conn.send(head, b"{}", t0 + 0.5)
+        assert 0.5 <= time.perf_counter() - t0 < 1.5 and len(accepted) == 2 and conn.sock is None
+
+
 def test_a_connection_closed_after_the_request_is_not_retried() -> None:
     requests_seen = []
 
@@ -136,3 +167,48 @@ def test_header_values_cannot_inject_lines() -> None:
         conn.head("/v1/messages", {"anthropic-beta": "x\r\nx-api-key: stolen"})
     with pytest.raises(ValueError):
         Connection("ftp://127.0.0.1:9")
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    return cert_path, key_path
+
+
+def test_https_targets_are_verified_and_spoken_to_over_tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cert, key = _self_signed(tmp_path)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+
+    def answer(sock: socket.socket) -> None:
+        try:
+            with server_ctx.wrap_socket(sock, server_side=True) as tls:
+                read_request(tls)
+                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                time.sleep(0.2)
+        except OSError:
+            return  # the client refused our certificate
+
+    with RawServer(answer) as target:
+        url = target.url.replace("http://", "https://")
+        with pytest.raises(ssl.SSLError):  # not trusted yet: verification is on
+            Connection(url).send(b"", b"", time.perf_counter() + 5)
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        conn = Connection(url)
+        resp = conn.send(conn.head("/v1/messages", HEADERS), b"{}", time.perf_counter() + 5)
+        assert resp.status_code == 200 and conn.read(resp) == b"{}"
+        conn.close()
