@@ -69,6 +69,7 @@ async def send_stream(
         stats.client_disconnects += 1
         return resp
     done = scheduler().send(transport, frames, start, stats, progress)
+    del frames  # the scheduler keeps tuples of it, which the garbage collector soon stops walking
     try:
         await done
     except StreamDropped:
