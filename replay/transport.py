@@ -5,6 +5,12 @@ block as it arrives.
 python-requests went through ~10 Python layers per request and dropped the connection after every
 stream it did not read to the end, so each request paid a new connection (and a DNS lookup in
 gevent's thread pool); at 500 streams that kept one Locust process busy and its TTFT late.
+geventhttpclient's own HTTPClient (and Locust's FastHttpSession with stream=True, built on it)
+cannot be used as it is: its response's read(n) waits until n bytes have arrived, so a stream's
+events would reach us in 4 KiB batches, and readline() costs a Python loop per SSE line. What we
+need is "whatever has arrived" per recv, with its arrival time: that is the loop below, around
+geventhttpclient's parser. Proxy variables (HTTPS_PROXY) are not used: the replayer connects
+directly to its target.
 An exchange runs from `send` (which arms one timer for its deadline: one per request, not one per
 recv) to `done` or `close`. Errors are the built-in exceptions the caller classifies: TimeoutError
 (the exchange outlasted its deadline), ConnectionError (refused, reset, closed early or not HTTP),
