@@ -5,25 +5,17 @@ subprocess, both are stopped (process groups killed) whatever happens.
 """
 
 import argparse
-import contextlib
 import json
-import os
-import queue
-import re
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-from mockclaude.processes import stop_group
+from mockclaude.processes import mock_server, stop_group
 from replay import options, profiles
 from replay.command import locust_argv
 from replay.summary import format_table
 
-READY = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 # A little trouble on purpose, so the failure classes show up in the report.
 MOCK_FLAGS = ("--seed", "1", "--fault", "529:0.02", "--fault", "midstream:0.01")
 
@@ -34,41 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--users", type=int, default=8, help="concurrent Locust users (default 8)")
     parser.add_argument("--profile", default="", help="replay one scenario only (default: all bundled ones)")
     parser.add_argument("--report", default="", help="report folder (default: a new temporary folder)")
-
-
-@contextlib.contextmanager
-def running_mock(timeout_s: float = 30.0) -> Iterator[str]:
-    """A `mockclaude serve` on a free loopback port; yields its URL and stops it afterwards."""
-    argv = [sys.executable, "-m", "mockclaude", "serve", "--host", "127.0.0.1", "--port", "0", *MOCK_FLAGS]
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        deadline = time.monotonic() + timeout_s
-        seen: list[str] = []
-        while True:
-            try:
-                line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
-            except queue.Empty:
-                raise RuntimeError(f"the mock did not start in {timeout_s:g} s:\n{''.join(seen)}") from None
-            if line is None:
-                raise RuntimeError(f"the mock exited:\n{''.join(seen)}")
-            seen.append(line)
-            if m := READY.search(line):
-                break
-        yield m.group(1)
-    finally:
-        stop_group(proc)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
              "--html", str(report / "locust.html"), "--csv", str(report / "locust")]  # fmt: skip
     log_path = report / "locust.log"
     try:
-        with running_mock() as url:
+        with mock_server("--host", "127.0.0.1", *MOCK_FLAGS) as mock:
+            url = mock.url
             print(f"mock: {url} (mockclaude serve {' '.join(MOCK_FLAGS)}; models' own timing profiles)")
             print(
                 f"replaying {len(workload.samples)} recorded requests ({', '.join(scenarios)}) with {users} users "
