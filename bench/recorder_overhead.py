@@ -34,8 +34,7 @@ from typing import Any
 
 from bench.harness import Proc, closed_loop, machine, message_body, mock, pct, run_clients
 from bench.sse_load import DELTA, request_bytes
-from mockclaude.processes import stop_group
-from tests.servers import run_process
+from mockclaude.processes import run_process, stop_group
 
 READY = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 ARMS = ("direct", "mitmdump", "recorder", "uvloop")

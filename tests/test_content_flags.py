@@ -11,7 +11,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from tests.servers import mock_server
+from mockclaude.processes import mock_server
 from tests.test_recorded_units import body, json_exchange, write
 
 pytestmark = pytest.mark.timeout(90)

@@ -17,8 +17,8 @@ from mockclaude.models import (
     resolve_or_generic,
     unknown_model,
 )
+from mockclaude.processes import mock_server
 from mockclaude.wire.errors import ApiError
-from tests.servers import mock_server
 
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 LISTED = [m.id for m in CATALOGUE if m.lifecycle != "retired"]

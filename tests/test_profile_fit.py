@@ -13,10 +13,10 @@ import anthropic
 import pytest
 
 from mockclaude import profile_fit
+from mockclaude.processes import mock_server
 from mockclaude.profile_fit import ProfileError, Quantiles
 from mockclaude.recorded_answer import token_pieces
 from replay.summary import percentile
-from tests.servers import mock_server
 from tests.test_recorded_server import client, streamed
 from tests.test_recorded_units import body, error_exchange, stream_exchange, write
 

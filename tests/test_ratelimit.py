@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mockclaude.processes import Proc, mock_server
 from mockclaude.ratelimit import NOMINAL, RateLimited, RateLimiter, RateLimits
 from mockclaude.wire.errors import ApiError
-from tests.servers import Proc, mock_server
 
 ORG = "36562039-1ae4-48e6-ae28-1e517e3d2d12"
 WALL0 = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC).timestamp()

@@ -15,9 +15,9 @@ import anthropic
 import pytest
 
 from mockclaude.fixtures import iter_exchanges
+from mockclaude.processes import mock_server, run_process
 from mockclaude.wire.messages import message_from_events
 from replay.summary import percentile
-from tests.servers import mock_server, run_process
 
 pytestmark = pytest.mark.timeout(150)
 MODEL = "claude-sonnet-4-5"

@@ -14,9 +14,9 @@ from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 
 from mockclaude.fixtures import FixtureWriter, iter_exchanges, make_header, read_header
+from mockclaude.processes import mock_server, run_process
 from mockclaude.wire.sse import encode_event
 from recorder.addon import Recorder
-from tests.servers import mock_server, run_process
 
 READY = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 

@@ -22,10 +22,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mockclaude.processes import Proc, mock_server
 from mockclaude.wire.errors import ERROR_TYPES
 from mockclaude.wire.sse import SSEParser
 from tests.reliability_helpers import fd_count, get_json
-from tests.servers import Proc, mock_server
 from tests.test_server_sdk import _drop_null_types
 
 KEY = {"x-api-key": "sk-ant-test"}

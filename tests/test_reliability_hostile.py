@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from mockclaude.processes import Proc, mock_server, run_process
 from tests.reliability_helpers import (
     API_HEADERS,
     RawResponse,
@@ -28,7 +29,6 @@ from tests.reliability_helpers import (
     rss_kb,
     wait_for,
 )
-from tests.servers import Proc, mock_server, run_process
 
 IDLE_S = 1.0
 # Streams of 100 tokens at 200 tokens/s last ~0.5 s: long enough to vanish in the middle.

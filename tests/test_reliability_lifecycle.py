@@ -11,10 +11,10 @@ import time
 
 import pytest
 
+from mockclaude.processes import mock_server, run_process
 from mockclaude.server.admin import TOKEN_HEADER
 from mockclaude.server.command import SHUTDOWN_GRACE_S as GRACE_S
 from tests.reliability_helpers import assert_api_error, http, open_streams, read_all, request
-from tests.servers import mock_server, run_process
 
 
 def _listening_addresses(port: int) -> set[str]:

@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from mockclaude.fixtures import iter_exchanges
-from tests.servers import Proc, mock_server, run_process
+from mockclaude.processes import Proc, mock_server, run_process
 from tests.test_recorder_e2e import READY, record, stop_and_read
 
 CORPUS = json.loads((Path(__file__).parent / "corpus" / "sensitive_values.json").read_text())

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from mockclaude.processes import mock_server
 from tests.reliability_helpers import RawServer, get_json, hang, read_request, wait_for
-from tests.servers import mock_server
 from tests.test_replay_locust import FAST, replay
 from tests.test_replay_units import write_fixture
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import mock_server
+from mockclaude.processes import mock_server
 from tests.test_replay_units import write_fixture
 
 pytestmark = pytest.mark.timeout(180)

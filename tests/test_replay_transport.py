@@ -16,11 +16,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from mockclaude.processes import mock_server
 from replay.records import RequestRecord
 from replay.stream import read_stream
 from replay.transport import Connection
 from tests.reliability_helpers import RawServer, read_request
-from tests.servers import mock_server
 
 pytestmark = pytest.mark.timeout(60)
 HEADERS = {"anthropic-version": "2023-06-01", "x-api-key": "sk-ant-test", "content-type": "application/json",

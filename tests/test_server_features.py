@@ -8,7 +8,7 @@ import anthropic
 import httpx2
 import pytest
 
-from tests.servers import Proc, mock_server
+from mockclaude.processes import Proc, mock_server
 
 MODEL = "claude-sonnet-4-6"
 HEADERS = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01", "content-type": "application/json"}

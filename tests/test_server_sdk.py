@@ -14,7 +14,7 @@ import pytest
 import referencing
 import yaml
 
-from tests.servers import Proc, mock_server
+from mockclaude.processes import Proc, mock_server
 
 MODEL = "claude-sonnet-4-6"
 WEATHER_TOOL = {

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mockclaude.models import CATALOGUE, ModelInfo, resolve
+from mockclaude.processes import Proc, mock_server
 from mockclaude.wire.errors import ApiError
 from mockclaude.wire.validation import (
     BLANK_TEXT,
@@ -25,7 +26,6 @@ from mockclaude.wire.validation import (
     validate_count_tokens,
     validate_create,
 )
-from tests.servers import Proc, mock_server
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 24).decode()
 PNG_9000_WIDE = base64.b64encode(
