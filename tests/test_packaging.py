@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from mockclaude.fixtures import read_header
+from mockclaude.fixtures_command import scan_files, validate_files
+
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = sorted(p.name for p in (ROOT / "fixtures").glob("*.jsonl"))
 # Build from a copy: setuptools writes build/ and *.egg-info next to the sources it builds.
@@ -55,3 +58,13 @@ def test_demo_runs_from_the_installed_wheel(wheel: Path, tmp_path: Path) -> None
     assert demo.returncode == 0, demo.stdout + demo.stderr
     summary = json.loads((report / "summary.json").read_text())
     assert summary["requests"] > 0, summary
+
+
+def test_bundled_sessions_are_valid_synthetic_and_scan_clean() -> None:
+    paths = [str(ROOT / "fixtures" / name) for name in BUNDLED]
+    count, problems = validate_files(paths)
+    assert count > 0 and problems == []
+    assert scan_files(paths) == []
+    for path in paths:
+        header = read_header(path)
+        assert header["source"] == "synthetic" and "SYNTHETIC" in header["note"], path
