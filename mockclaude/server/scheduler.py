@@ -31,7 +31,8 @@ MAX_BUFFERED_BYTES = 256 * 1024
 SLOW_RETRY_S = 0.05
 # One wake-up writes for at most this long before letting the loop serve new requests.
 WAKE_BUDGET_S = 0.005
-# Width of a timing-wheel slot: streams due within one slot are written in the same wake-up.
+# Width of a timing-wheel slot: streams due within one slot are written in the same wake-up. A slot is
+# taken once it ends within COALESCE_S, and the timer wakes at its start: so SLOT_S <= COALESCE_S.
 SLOT_S = 0.001
 
 
