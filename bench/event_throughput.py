@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bench.harness import Proc, closed_loop, machine, message_body, mock
-from tests.servers import run_process
+from mockclaude.processes import run_process
 
 
 @contextlib.contextmanager

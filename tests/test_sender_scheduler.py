@@ -6,7 +6,7 @@ import time
 import urllib.request
 from typing import Any
 
-from tests.servers import Proc, mock_server
+from mockclaude.processes import Proc, mock_server
 
 MODEL = "claude-sonnet-4-6"
 
