@@ -34,10 +34,14 @@ OFFLOAD_COUNT_BYTES = 256 * 1024
 INJECTED_RETRY_AFTER = "1"
 
 
-def _timing(state: MockState, info: models.ModelInfo, input_tokens: int, rng: random.Random) -> Timing:
+def _timing(
+    state: MockState, info: models.ModelInfo, body: dict[str, Any], input_tokens: int, rng: random.Random
+) -> Timing:
     s = state.settings
     ttft = s.ttft.draw(rng) if s.ttft else info.ttft_s * rng.uniform(1 - PROFILE_JITTER, 1 + PROFILE_JITTER)
-    tps = s.tps.draw(rng) if s.tps else info.tps * rng.uniform(1 - PROFILE_JITTER, 1 + PROFILE_JITTER)
+    # `speed: "fast"` speeds up a model that offers it (the profile's tokens/s); --tps is taken as given.
+    median_tps = info.output_tps(body.get("speed"))
+    tps = s.tps.draw(rng) if s.tps else median_tps * rng.uniform(1 - PROFILE_JITTER, 1 + PROFILE_JITTER)
     return Timing(ttft_s=ttft + input_tokens / s.prefill_tps, tps=tps, chunk_tokens=s.chunk_tokens)
 
 
@@ -47,12 +51,17 @@ async def _body(request: web.Request) -> tuple[Any, int]:
     return parse_json(raw), len(raw)
 
 
-async def _count(body: dict[str, Any], size: int) -> int:
-    """Input tokens; a large prompt is counted in a thread (tiktoken releases the GIL) so that
-    one 30 MB request does not stall every other stream's schedule for seconds."""
+async def _count(body: dict[str, Any], size: int, info: models.ModelInfo) -> int:
+    """Input tokens as `info`'s tokenizer counts them (an estimate: tiktoken × the model's factor).
+
+    A large prompt is counted in a thread (tiktoken releases the GIL) so that one 30 MB request does
+    not stall every other stream's schedule for seconds.
+    """
     if size < OFFLOAD_COUNT_BYTES:
-        return tokens.count_request(body)
-    return await asyncio.to_thread(tokens.count_request, body)
+        count = tokens.count_request(body)
+    else:
+        count = await asyncio.to_thread(tokens.count_request, body)
+    return round(count * info.tokenizer_factor)
 
 
 def _injected(kind: str) -> ApiError:
@@ -70,8 +79,8 @@ async def count_tokens(request: web.Request) -> web.Response:
     require_version(request)
     body, size = await _body(request)
     validate_count_tokens(body)
-    models.lookup(body["model"], any_model=state.options.any_model)
-    return web.json_response({"input_tokens": await _count(body, size)}, dumps=lambda o: dumps(o).decode())
+    info = models.lookup(body["model"], any_model=state.options.any_model)
+    return web.json_response({"input_tokens": await _count(body, size, info)}, dumps=lambda o: dumps(o).decode())
 
 
 async def create(request: web.Request) -> web.StreamResponse:
@@ -86,7 +95,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     validate_create(body)
     info = models.lookup(body["model"], any_model=state.options.any_model)
     check_model_limits(body, info)
-    input_tokens = await _count(body, size)
+    input_tokens = await _count(body, size, info)
     check_context(input_tokens, body["max_tokens"], info)
     recorded = state.recorded.find(body) if state.recorded else None
     if state.recorded and recorded is None and state.recorded.strict:
@@ -142,7 +151,7 @@ def _synthetic(
     """A made-up answer: planned content, timed by the settings or the model's profile."""
     rng = state.rng
     limit = min(body["max_tokens"], info.max_output_tokens)
-    content, timing = state.settings.content, _timing(state, info, input_tokens, rng)
+    content, timing = state.settings.content, _timing(state, info, body, input_tokens, rng)
     if state.recorded is not None:
         content, timing = state.recorded.synthetic(body["model"], input_tokens, state.settings, timing, rng)
     plan = plan_response(body, limit, content, state.source, rng)
@@ -207,7 +216,7 @@ async def _recorded(
     if body.get("stream"):
         await asyncio.sleep(recorded_answer.headers_delay(entry.exchange, state.recorded.scale))
     rng = state.rng
-    default = _timing(state, info, input_tokens, rng)
+    default = _timing(state, info, body, input_tokens, rng)
     _, timing = state.recorded.synthetic(body["model"], input_tokens, state.settings, default, rng)
     events = entry.exchange["response"].get("events") or []
     n_deltas = sum(e.get("event") == "content_block_delta" for e in events)
