@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     ratio = results[args.workers]["requests_per_s"] / results[1]["requests_per_s"]
     print(f"ratio {args.workers} workers / 1 worker: requests/s {ratio:.2f} (ideal {args.workers:.2f})")
+    # Where the cores are shared with the client, N workers cannot get N cores: requests per server
+    # CPU-second show whether each worker keeps one worker's efficiency (ideal 1.00).
+    per_cpu = [results[n]["requests_per_s"] / max(results[n]["server_cpu"], 1e-9) for n in (1, args.workers)]
+    print(f"per server CPU-second, {args.workers} workers / 1 worker: {per_cpu[1] / per_cpu[0]:.2f} (ideal 1.00)")
     e = exactness(args.workers, args.limit_rpm, args.conns)
     refill = args.limit_rpm / 60 * e["burst_s"]
     print(
