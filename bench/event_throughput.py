@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from bench.harness import Proc, closed_loop, machine, message_body, mock
+from bench.harness import Proc, closed_loop, machine, message_body, mock, run_main
 from mockclaude.processes import run_process
 
 
@@ -73,4 +73,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -3,14 +3,15 @@
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import psutil
 
@@ -157,3 +158,14 @@ def closed_loop(proc: Proc, body: dict[str, Any], conns: int, seconds: float, cl
         "server_cpu": cpu.mean,
         "client_cpu": client_cpu / cpu.wall_s,
     }
+
+
+def run_main(main: Callable[[], int | None]) -> NoReturn:
+    """Run a benchmark's main and exit with its code; SIGTERM exits through its `with` blocks too.
+
+    The servers a benchmark starts live in their own sessions (so they can be stopped as groups);
+    without this, a SIGTERM (a CI timeout, a smoke test stopping early) would kill the benchmark
+    and leave them running.
+    """
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    sys.exit(main())

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench.harness import Proc, closed_loop, machine, message_body, mock, pct, run_clients
+from bench.harness import Proc, closed_loop, machine, message_body, mock, pct, run_clients, run_main
 from bench.sse_load import DELTA, request_bytes
 from mockclaude.processes import run_process, stop_group
 
@@ -250,4 +250,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import admin_stats, machine, message_body, mock, pct, run_clients
+from bench.harness import admin_stats, machine, message_body, mock, pct, run_clients, run_main
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locust_users.py"
 
@@ -53,7 +53,12 @@ def locust(
         )
         # The child's CPU (and its forked workers') from the kernel once reaped: nothing else ends meanwhile.
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        _, err = child.communicate(timeout=seconds + 120)
+        try:
+            _, err = child.communicate(timeout=seconds + 120)
+        finally:  # stopped early (SIGTERM, timeout): Locust must not outlive the benchmark
+            if child.poll() is None:
+                child.terminate()
+                child.wait(30)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         rows = list(csv.DictReader(open(f"{tmp}/run_stats.csv", encoding="utf-8")))  # noqa: SIM115
     if child.returncode not in (0, 1):
@@ -171,4 +176,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -9,11 +9,10 @@ the figure is (end - start) / requests, and the ratio end / start.
 """
 
 import argparse
-import sys
 
 import psutil
 
-from bench.harness import machine, message_body, mock, run_clients
+from bench.harness import machine, message_body, mock, run_clients, run_main
 
 
 def block(url: str, n: int, stream: bool, conns: int) -> tuple[int, int]:
@@ -57,4 +56,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -12,10 +12,9 @@ the client's CPU, and the mock's own lateness report.
 
 import argparse
 import json
-import sys
 from typing import Any
 
-from bench.harness import CpuMeter, admin_stats, machine, message_body, mock, pct, run_clients
+from bench.harness import CpuMeter, admin_stats, machine, message_body, mock, pct, run_clients, run_main
 
 
 def measure(args: argparse.Namespace, streams: int, flags: list[str]) -> dict[str, Any]:
@@ -99,4 +98,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

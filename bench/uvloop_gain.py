@@ -7,9 +7,8 @@ Two workloads, each against `mockclaude serve` without and with `--uvloop`: unpa
 """
 
 import argparse
-import sys
 
-from bench.harness import closed_loop, machine, message_body, mock
+from bench.harness import closed_loop, machine, message_body, mock, run_main
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,4 +46,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -13,10 +13,9 @@ the burst, at most limit/60 per second, which is reported).
 """
 
 import argparse
-import sys
 from typing import Any
 
-from bench.harness import closed_loop, machine, message_body, mock, run_clients
+from bench.harness import closed_loop, machine, message_body, mock, run_clients, run_main
 
 
 def exactness(workers: int, rpm: int, conns: int) -> dict[str, Any]:
@@ -73,4 +72,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -6,10 +6,13 @@ about as long as the slowest one; each test then checks its own benchmark's outp
 
 import importlib.util
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
+import psutil
 import pytest
 
 pytestmark = pytest.mark.timeout(150)
@@ -42,8 +45,15 @@ def runs() -> Iterator[dict[str, subprocess.Popen[str]]]:
     try:
         yield procs
     finally:
+        # SIGTERM, not SIGKILL: a benchmark then stops the servers it started (bench.harness.run_main);
+        # killed outright it would leave them running (they live in sessions of their own).
         for p in procs.values():
             if p.poll() is None:
+                p.terminate()
+        for p in procs.values():
+            try:
+                p.wait(60)
+            except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
 
@@ -114,3 +124,31 @@ def test_recorder_overhead(runs: dict[str, subprocess.Popen[str]]) -> None:
     assert number(r"recorder ceiling ([\d.]+) requests/s", out) > 0
     if uvloop:
         assert number(r"recorder --uvloop ceiling ([\d.]+) requests/s", out) > 0
+
+
+def test_a_benchmark_stopped_by_sigterm_stops_its_servers() -> None:
+    argv = [sys.executable, "-m", "bench.streams", "--streams", "20", "--tokens", "2000", "--tps", "20"]
+    bench = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        servers: list[psutil.Process] = []
+        while not servers and time.monotonic() < deadline:  # until its mock listens (the load is running)
+            children = psutil.Process(bench.pid).children(recursive=True)
+            servers = [c for c in children if "serve" in c.cmdline() and _listens(c)]
+            time.sleep(0.2)
+        assert servers, "the benchmark never started its mock"
+        time.sleep(1.0)
+        bench.terminate()
+        assert bench.wait(30) == 128 + signal.SIGTERM
+        _, alive = psutil.wait_procs(servers, timeout=20)
+        assert not alive, [p.cmdline() for p in alive]
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+
+
+def _listens(proc: psutil.Process) -> bool:
+    try:
+        return any(c.status == psutil.CONN_LISTEN for c in proc.net_connections(kind="tcp"))
+    except psutil.Error:
+        return False
