@@ -1,7 +1,7 @@
 """The baseline for bench.event_throughput: a bare aiohttp handler writing pre-encoded SSE, unpaced.
 
 It answers POST /v1/messages with the frames the mock itself would send for one fixed answer
-(encoded once at start-up by mockclaude.pacing), one `await resp.write()` per frame and no timing:
+(encoded once at start-up by mockclaude.synth.pacing), one `await resp.write()` per frame and no timing:
 the cheapest honest way to stream the same bytes with aiohttp.
 
     python -m bench.bare_sse --port 0 --tokens 200 --chunk 1
@@ -14,9 +14,9 @@ import random
 from aiohttp import web
 
 from bench.harness import message_body
-from mockclaude.content import ContentSettings, OutputLength, TokenSource, plan_response
-from mockclaude.pacing import Range, Timing, stream_frames
 from mockclaude.server.command import uvloop_factory
+from mockclaude.synth.content import ContentSettings, OutputLength, TokenSource, plan_response
+from mockclaude.synth.pacing import Range, Timing, stream_frames
 
 
 def frames_bytes(tokens: int, chunk: int, seed: int = 1) -> list[bytes]:

@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("mockclaude.server.command", "run the mock Anthropic API server"),
     "record": ("recorder.command", "record real API traffic through mitmproxy into anonymized fixtures"),
     "replay": ("replay.command", "replay fixtures as a Locust load test against the mock or the real API"),
-    "fixtures": ("mockclaude.fixtures_command", "inspect fixture files: stats, validate, scan, fit"),
+    "fixtures": ("mockclaude.fixtures.command", "inspect fixture files: stats, validate, scan, fit"),
     "demo": ("replay.demo", "start a mock, replay a bundled session for ~30 s, print the report"),
 }
 

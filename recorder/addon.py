@@ -28,8 +28,8 @@ if __package__ in (None, ""):
 
 from mitmproxy import ctx, exceptions, http
 
-from mockclaude.fixtures import ANONYMIZATION_MODES, FixtureWriter, iter_exchanges, make_header, read_header
-from mockclaude.pseudonyms import key_fingerprint, key_path_for, load_or_create_key
+from mockclaude.fixtures.format import ANONYMIZATION_MODES, FixtureWriter, iter_exchanges, make_header, read_header
+from mockclaude.privacy.pseudonyms import key_fingerprint, key_path_for, load_or_create_key
 from recorder.capture import Capture, is_recorded
 from recorder.connection_log import show_connections
 from recorder.writer_process import STOP, WriterConfig

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from mockclaude.anonymize import Anonymizer
-from mockclaude.fixtures import match_key
+from mockclaude.fixtures.format import match_key
+from mockclaude.privacy.anonymize import Anonymizer
 from mockclaude.tokens import count_request, count_response_content
 from mockclaude.wire.messages import message_from_events
 from mockclaude.wire.sse import SSEParser

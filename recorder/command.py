@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from mockclaude.fixtures import ANONYMIZATION_MODES, read_header
+from mockclaude.fixtures.format import ANONYMIZATION_MODES, read_header
 
 ACCEPTS_EXTRA_ARGS = True
 ADDON = Path(__file__).resolve().with_name("addon.py")

@@ -20,9 +20,9 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from typing import Any
 
-from mockclaude.anonymize import Anonymizer
-from mockclaude.fixtures import FixtureWriter
-from mockclaude.pseudonyms import Pseudonymizer
+from mockclaude.fixtures.format import FixtureWriter
+from mockclaude.privacy.anonymize import Anonymizer
+from mockclaude.privacy.pseudonyms import Pseudonymizer
 from mockclaude.tokens import encoding
 from recorder.capture import Capture, build_exchange
 

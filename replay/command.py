@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mockclaude.fixtures import FixtureError
+from mockclaude.fixtures.format import FixtureError
 from replay import options, profiles
 from replay.safety import UnsafeTarget, check_target
 

@@ -17,7 +17,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
 
-from mockclaude.fixtures import FixtureError
+from mockclaude.fixtures.format import FixtureError
 from replay import arrivals, profiles, summary
 from replay.budget import Budget, share
 from replay.options import OptionError, ReplayConfig, add_arguments, from_namespace

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import mockclaude
-from mockclaude.fixtures import FixtureError
+from mockclaude.fixtures.format import FixtureError
 from replay.options import OptionError, ReplayConfig
 from replay.workload import Sample, Workload, load
 

@@ -17,7 +17,7 @@ import orjson
 from locust import User, constant, task
 from locust.exception import StopUser
 
-from mockclaude.content import TokenSource
+from mockclaude.synth.content import TokenSource
 from replay import plugin
 from replay.classify import (
     CONNECTION_ERROR,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from mockclaude.fixtures import FixtureError, expand_shape, iter_many
+from mockclaude.fixtures.format import FixtureError, expand_shape, iter_many
 from mockclaude.tokens import count_request
 
 MESSAGES_PATH = "/v1/messages"

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from mockclaude.content import ContentSettings, OutputLength, ResponsePlan, TokenSource, plan_response
+from mockclaude.synth.content import ContentSettings, OutputLength, ResponsePlan, TokenSource, plan_response
 from mockclaude.tokens import count_text, encoding
 from mockclaude.wire.errors import ApiError
 

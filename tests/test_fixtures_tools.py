@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from mockclaude.anonymize import Anonymizer
-from mockclaude.fixtures import FixtureWriter, make_header
-from mockclaude.pseudonyms import Pseudonymizer
+from mockclaude.fixtures.format import FixtureWriter, make_header
+from mockclaude.privacy.anonymize import Anonymizer
+from mockclaude.privacy.pseudonyms import Pseudonymizer
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

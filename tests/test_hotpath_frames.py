@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockclaude.content import ContentSettings, OutputLength, TokenSource, plan_response
-from mockclaude.pacing import Frame, Frames, Range, Timing, delta_template, stream_frames
+from mockclaude.synth.content import ContentSettings, OutputLength, TokenSource, plan_response
+from mockclaude.synth.pacing import Frame, Frames, Range, Timing, delta_template, stream_frames
 from mockclaude.wire import messages as wm
 from mockclaude.wire.sse import PING, encode_event
 

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from mockclaude.pacing import Frames
 from mockclaude.server import scheduler as sched_mod
 from mockclaude.server.scheduler import FrameScheduler, Progress
 from mockclaude.server.stats import Stats
+from mockclaude.synth.pacing import Frames
 
 
 def frames_of(n: int, gap: float) -> Frames:

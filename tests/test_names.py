@@ -2,10 +2,10 @@
 
 import pytest
 
-from mockclaude.anonymize import Anonymizer
-from mockclaude.fixtures_command import scan_exchange
-from mockclaude.pseudonyms import Pseudonymizer
-from mockclaude.sensitive import carries_name_mark, find_names
+from mockclaude.fixtures.command import scan_exchange
+from mockclaude.privacy.anonymize import Anonymizer
+from mockclaude.privacy.pseudonyms import Pseudonymizer
+from mockclaude.privacy.sensitive import carries_name_mark, find_names
 
 KEY = bytes(range(32))
 

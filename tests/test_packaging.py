@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mockclaude.fixtures import read_header
-from mockclaude.fixtures_command import scan_files, validate_files
+from mockclaude.fixtures.command import scan_files, validate_files
+from mockclaude.fixtures.format import read_header
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = sorted(p.name for p in (ROOT / "fixtures").glob("*.jsonl"))

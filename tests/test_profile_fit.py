@@ -1,4 +1,4 @@
-"""Latency profiles: fitting (`mockclaude.profile_fit`), `mockclaude fixtures fit`, `serve --profile`."""
+"""Latency profiles: fitting (`mockclaude.fixtures.profile_fit`), `mockclaude fixtures fit`, `serve --profile`."""
 
 import json
 import random
@@ -12,10 +12,10 @@ from typing import Any
 import anthropic
 import pytest
 
-from mockclaude import profile_fit
+from mockclaude.fixtures import profile_fit
+from mockclaude.fixtures.profile_fit import ProfileError, Quantiles
+from mockclaude.fixtures.recorded_answer import token_pieces
 from mockclaude.processes import mock_server
-from mockclaude.profile_fit import ProfileError, Quantiles
-from mockclaude.recorded_answer import token_pieces
 from replay.summary import percentile
 from tests.test_recorded_server import client, streamed
 from tests.test_recorded_units import body, error_exchange, stream_exchange, write

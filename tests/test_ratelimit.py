@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mockclaude.limits.ratelimit import NOMINAL, RateLimited, RateLimiter, RateLimits
 from mockclaude.processes import Proc, mock_server
-from mockclaude.ratelimit import NOMINAL, RateLimited, RateLimiter, RateLimits
 from mockclaude.wire.errors import ApiError
 
 ORG = "36562039-1ae4-48e6-ae28-1e517e3d2d12"

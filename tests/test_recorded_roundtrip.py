@@ -14,7 +14,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from mockclaude.fixtures import iter_exchanges
+from mockclaude.fixtures.format import iter_exchanges
 from mockclaude.processes import mock_server, run_process
 from mockclaude.wire.messages import message_from_events
 from replay.summary import percentile

@@ -1,4 +1,4 @@
-"""Fixture index and matching (`mockclaude.recorded`), in process, on fixture files written here."""
+"""Fixture index and matching (`mockclaude.fixtures.recorded`), in process, on fixture files written here."""
 
 import json
 import random
@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from mockclaude import recorded
-from mockclaude.anonymize import Anonymizer
-from mockclaude.content import ContentSettings, OutputLength, TokenSource
-from mockclaude.fixtures import FixtureError, FixtureWriter, expand_shape, is_placeholder, make_header, match_key
-from mockclaude.pacing import Range, Timing
-from mockclaude.pseudonyms import Pseudonymizer, key_fingerprint
-from mockclaude.recorded_answer import Rendering, answer, token_pieces
+from mockclaude.fixtures import recorded
+from mockclaude.fixtures.format import FixtureError, FixtureWriter, expand_shape, is_placeholder, make_header, match_key
+from mockclaude.fixtures.recorded_answer import Rendering, answer, token_pieces
+from mockclaude.privacy.anonymize import Anonymizer
+from mockclaude.privacy.pseudonyms import Pseudonymizer, key_fingerprint
 from mockclaude.server.settings import Settings
+from mockclaude.synth.content import ContentSettings, OutputLength, TokenSource
+from mockclaude.synth.pacing import Range, Timing
 from mockclaude.tokens import count_text
 from mockclaude.wire import messages as wm
 from mockclaude.wire.messages import message_from_events

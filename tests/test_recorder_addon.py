@@ -13,7 +13,7 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 
-from mockclaude.fixtures import FixtureWriter, iter_exchanges, make_header, read_header
+from mockclaude.fixtures.format import FixtureWriter, iter_exchanges, make_header, read_header
 from mockclaude.processes import mock_server, run_process
 from mockclaude.wire.sse import encode_event
 from recorder.addon import Recorder

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockclaude.anonymize import TINY_PNG, Anonymizer, split_apply
-from mockclaude.fixtures import expand_shape
-from mockclaude.pseudonyms import Pseudonymizer, load_or_create_key
-from mockclaude.sensitive import find, is_harmless, luhn_valid
+from mockclaude.fixtures.format import expand_shape
+from mockclaude.privacy.anonymize import TINY_PNG, Anonymizer, split_apply
+from mockclaude.privacy.pseudonyms import Pseudonymizer, load_or_create_key
+from mockclaude.privacy.sensitive import find, is_harmless, luhn_valid
 from mockclaude.tokens import count_text
 
 KEY = bytes(range(32))

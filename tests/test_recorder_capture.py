@@ -5,9 +5,9 @@ import json
 import zlib
 from typing import Any
 
-from mockclaude.anonymize import Anonymizer
-from mockclaude.fixtures import match_key, validate_exchange
-from mockclaude.pseudonyms import Pseudonymizer
+from mockclaude.fixtures.format import match_key, validate_exchange
+from mockclaude.privacy.anonymize import Anonymizer
+from mockclaude.privacy.pseudonyms import Pseudonymizer
 from mockclaude.wire.sse import encode_event
 from recorder.capture import Capture, build_exchange, is_recorded
 

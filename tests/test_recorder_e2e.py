@@ -18,7 +18,7 @@ import anthropic
 import httpx2
 import pytest
 
-from mockclaude.fixtures import iter_exchanges, read_header
+from mockclaude.fixtures.format import iter_exchanges, read_header
 from mockclaude.processes import Proc, mock_server, run_process
 from mockclaude.tokens import count_text
 from recorder.headers import REQUEST_HEADERS

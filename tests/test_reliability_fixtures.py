@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mockclaude.fixtures import FixtureError, FixtureWriter, iter_exchanges, make_header
+from mockclaude.fixtures.format import FixtureError, FixtureWriter, iter_exchanges, make_header
 from replay import profiles
 from replay.options import ReplayConfig
 
@@ -161,7 +161,7 @@ def hwm():
             return int(line.split()[1])
 from mockclaude.cli import main
 from replay.workload import load
-import mockclaude.fixtures_command
+import mockclaude.fixtures.command
 base = hwm()
 what, path = sys.argv[1], sys.argv[2]
 if what == "load":

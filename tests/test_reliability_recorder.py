@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from mockclaude.fixtures import iter_exchanges
+from mockclaude.fixtures.format import iter_exchanges
 from mockclaude.processes import Proc, mock_server, run_process
 from tests.test_recorder_e2e import READY, record, stop_and_read
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mockclaude.fixtures import FixtureError, FixtureWriter, make_header
+from mockclaude.fixtures.format import FixtureError, FixtureWriter, make_header
 from mockclaude.tokens import count_text
 from mockclaude.wire.sse import PING, encode_event
 from replay import arrivals, profiles
@@ -232,7 +232,7 @@ def test_workload_keeps_conversations_think_times_and_mix(tmp_path: Path) -> Non
 
 
 def test_shape_fixtures_get_text_of_the_recorded_token_length(tmp_path: Path) -> None:
-    from mockclaude.content import TokenSource
+    from mockclaude.synth.content import TokenSource
 
     w = load([write_fixture(tmp_path / "s.jsonl", shape=True)])
     src, rng = TokenSource(1), random.Random(1)

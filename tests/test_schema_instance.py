@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.validators import validator_for
 
-from mockclaude.schema_instance import SchemaError, instance_from_schema
+from mockclaude.synth.schema_instance import SchemaError, instance_from_schema
 
 # jsonschema's 2020-12 checker covers date, email, ipv4, ipv6 and uuid; date-time, time, uri and
 # hostname need optional packages, so they are checked here with the standard library.

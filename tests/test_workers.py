@@ -18,9 +18,9 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
+from mockclaude.limits.ratelimit import Bucket, MemoryBucketStore
+from mockclaude.limits.ratelimit_shared import SharedMemoryBucketStore
 from mockclaude.processes import Proc, mock_server, run_process
-from mockclaude.ratelimit import Bucket, MemoryBucketStore
-from mockclaude.ratelimit_shared import SharedMemoryBucketStore
 
 BODY = json.dumps(
     {"model": "claude-sonnet-4-6", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}

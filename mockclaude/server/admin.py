@@ -10,8 +10,9 @@ import json
 
 from aiohttp import web
 
-from mockclaude.server.common import STATE, dumps, read_body
+from mockclaude.server.common import STATE, read_body
 from mockclaude.wire.errors import ApiError
+from mockclaude.wire.messages import dumps
 
 PREFIX = "/_mockclaude"
 TOKEN_HEADER = "x-mockclaude-admin-token"

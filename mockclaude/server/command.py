@@ -10,18 +10,20 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from mockclaude import ratelimit, recorded, tokens
-from mockclaude import turns as turn_counters
-from mockclaude.content import ContentSettings, OutputLength
-from mockclaude.faults import FaultSpec
-from mockclaude.pacing import Range
-from mockclaude.ratelimit import RateLimits
-from mockclaude.ratelimit_shared import RedisBucketStore, SharedStores
+from mockclaude import tokens
+from mockclaude.fixtures import recorded
+from mockclaude.fixtures import turns as turn_counters
+from mockclaude.limits import ratelimit
+from mockclaude.limits.faults import FaultSpec
+from mockclaude.limits.ratelimit import RateLimits
+from mockclaude.limits.ratelimit_shared import RedisBucketStore, SharedStores
 from mockclaude.server.app import make_app
 from mockclaude.server.protocol_errors import ApiAppRunner
 from mockclaude.server.settings import CONTENT_RATES, DEFAULT_PREFILL_TPS, Settings, positive, probability
 from mockclaude.server.state import MockState, Options
 from mockclaude.server.workers import run_workers
+from mockclaude.synth.content import ContentSettings, OutputLength
+from mockclaude.synth.pacing import Range
 
 SHUTDOWN_GRACE_S = 5.0
 

@@ -1,7 +1,6 @@
 """Pieces every handler shares: the state key, the API's common headers, errors, auth."""
 
 import asyncio
-import json
 
 from aiohttp import web
 
@@ -42,10 +41,6 @@ async def read_body(request: web.Request) -> bytes:
         reason = getattr(exc.__cause__, "message", None) or "malformed payload"
         raise ApiError(400, f"The request body could not be read: {reason}") from None
 
-
-def dumps(obj: object) -> bytes:
-    """Compact JSON, as the API sends it."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def api_key(request: web.Request) -> str:

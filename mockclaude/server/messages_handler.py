@@ -6,17 +6,19 @@ from typing import Any
 
 from aiohttp import web
 
-from mockclaude import models, recorded_answer, tokens
-from mockclaude.content import plan_response
-from mockclaude.faults import FAULT_HEADER
-from mockclaude.pacing import Timing, stream_frames
-from mockclaude.recorded import Entry
-from mockclaude.server.common import STATE, api_key, common_headers, dumps, read_body, require_version
-from mockclaude.server.sender import Answer, Progress, drop, send_json, send_stream
+from mockclaude import models, tokens
+from mockclaude.fixtures import recorded_answer
+from mockclaude.fixtures.recorded import Entry
+from mockclaude.limits.faults import FAULT_HEADER
+from mockclaude.server.common import STATE, api_key, common_headers, read_body, require_version
+from mockclaude.server.sender import Progress, drop, send_json, send_stream
 from mockclaude.server.state import MockState
+from mockclaude.synth.content import plan_response
+from mockclaude.synth.pacing import Answer, Timing, stream_frames
 from mockclaude.wire import ids
 from mockclaude.wire import messages as wm
 from mockclaude.wire.errors import ApiError
+from mockclaude.wire.messages import dumps
 from mockclaude.wire.validation import (
     check_context,
     check_model_limits,

@@ -3,7 +3,8 @@
 from aiohttp import web
 
 from mockclaude import models
-from mockclaude.server.common import STATE, api_key, dumps, require_version
+from mockclaude.server.common import STATE, api_key, require_version
+from mockclaude.wire.messages import dumps
 
 
 def _json(obj: object) -> web.Response:

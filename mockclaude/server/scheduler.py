@@ -20,8 +20,8 @@ import heapq
 import itertools
 import weakref
 
-from mockclaude.pacing import Frames
 from mockclaude.server.stats import Stats
+from mockclaude.synth.pacing import Frames
 
 # Frames due within this window are written together: fewer syscalls, same timing to the eye.
 COALESCE_S = 0.002

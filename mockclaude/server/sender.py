@@ -6,31 +6,13 @@
 import asyncio
 import contextlib
 import random
-from dataclasses import dataclass
 
 from aiohttp import web
 
-from mockclaude.pacing import Frames
 from mockclaude.server.scheduler import Progress, StreamDropped, scheduler
 from mockclaude.server.stats import Stats
+from mockclaude.synth.pacing import Answer, Frames
 from mockclaude.wire.errors import ApiError
-
-
-@dataclass
-class Answer:
-    """What to send: SSE `frames`, or a JSON `body` due `at_s` after the request started."""
-
-    ttft_s: float
-    output_tokens: int
-    frames: Frames | None = None
-    body: bytes | None = None
-    at_s: float = 0.0
-    fault: str | None = None  # for JSON answers: "midstream" or "disconnect"
-
-    def take_frames(self) -> Frames:
-        """The frames, handed over to the scheduler: the answer stops holding them."""
-        frames, self.frames = self.frames or Frames(), None
-        return frames
 
 
 def drop(request: web.Request) -> None:

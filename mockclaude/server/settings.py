@@ -5,10 +5,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from mockclaude.content import ContentSettings, OutputLength
-from mockclaude.faults import FaultSpec
-from mockclaude.pacing import Range
-from mockclaude.ratelimit import RateLimits
+from mockclaude.limits.faults import FaultSpec
+from mockclaude.limits.ratelimit import RateLimits
+from mockclaude.synth.content import ContentSettings, OutputLength
+from mockclaude.synth.pacing import Range
 
 # Input tokens processed per second before the first token (TTFT grows with the prompt).
 # Our choice, in the range public long-context measurements suggest for Claude (a 100k-token

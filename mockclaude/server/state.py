@@ -5,14 +5,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from mockclaude.content import TokenSource
-from mockclaude.faults import FaultInjector
-from mockclaude.ratelimit import RateLimiter
+from mockclaude.limits.faults import FaultInjector
+from mockclaude.limits.ratelimit import RateLimiter
 from mockclaude.server.settings import Settings
 from mockclaude.server.stats import Stats
+from mockclaude.synth.content import TokenSource
 
 if TYPE_CHECKING:
-    from mockclaude.recorded import Recordings
+    from mockclaude.fixtures.recorded import Recordings
 
 
 @dataclass(frozen=True)

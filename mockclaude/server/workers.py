@@ -7,7 +7,7 @@ if a worker dies, the parent stops the others and exits 1.
 
 What is shared and what is per worker:
 - rate limits: shared (one bucket per API key across workers; Redis with `--redis`);
-- with --fixtures, which recording of a request comes next: shared (mockclaude.turns);
+- with --fixtures, which recording of a request comes next: shared (mockclaude.fixtures.turns);
 - the organization id header: one for all workers;
 - `--seed`: worker i uses seed + i·1000003, so workers never repeat each other's ids and text;
 - admin API and /metrics: PER WORKER. A GET of /_mockclaude/stats or /metrics shows the worker that
@@ -31,8 +31,8 @@ from collections.abc import Callable
 from multiprocessing.connection import wait
 from typing import Any
 
-from mockclaude import ratelimit
-from mockclaude.ratelimit_shared import SharedMemoryBucketStore, SharedStores
+from mockclaude.limits import ratelimit
+from mockclaude.limits.ratelimit_shared import SharedMemoryBucketStore, SharedStores
 
 SEED_STRIDE = 1_000_003
 READY_TIMEOUT_S = 60.0

@@ -5,6 +5,10 @@ from typing import Any
 
 SERVICE_TIER = "standard"
 
+def dumps(obj: object) -> bytes:
+    """Compact JSON, as the API sends it."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
 
 def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
     """A full `usage` object as 2026 responses carry it."""

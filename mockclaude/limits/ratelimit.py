@@ -158,7 +158,7 @@ class MemoryBucketStore:
 
 
 # The store a RateLimiter gets when none is given; `serve --workers/--redis` installs a shared one
-# (mockclaude.ratelimit_shared) before any limiter is made.
+# (mockclaude.limits.ratelimit_shared) before any limiter is made.
 default_store: Callable[[], BucketStore] = MemoryBucketStore
 
 

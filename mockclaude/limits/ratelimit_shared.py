@@ -21,7 +21,7 @@ import struct
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from mockclaude.ratelimit import _EPS, Bucket, BucketStore, MemoryBucketStore, TakeResult
+from mockclaude.limits.ratelimit import _EPS, Bucket, BucketStore, MemoryBucketStore, TakeResult
 
 # The buckets RateLimiter uses, in the order their cells are laid out in a shared slot.
 BUCKET_NAMES = ("requests", "input-tokens", "output-tokens")

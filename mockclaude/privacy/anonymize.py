@@ -6,8 +6,8 @@ requests, so real text finds the recording made of it.
 - Every mode drops credentials: strings shaped like keys or tokens are replaced by `[REDACTED]`
   (the recorder filters headers earlier, see recorder.headers).
 - `pii` also replaces emails, phone and card numbers, IP addresses, URLs and names (in a clear
-  context, or bare when first and last name are known ones: mockclaude.sensitive) with keyed Faker
-  pseudonyms (mockclaude.pseudonyms). A name learnt anywhere in the session is replaced everywhere
+  context, or bare when first and last name are known ones: mockclaude.privacy.sensitive) with keyed Faker
+  pseudonyms (mockclaude.privacy.pseudonyms). A name learnt anywhere in the session is replaced everywhere
   after that, word by word, so "Alice" and "Alice Smith" agree; a name word that is also an
   everyday word ("Summer", "White") is replaced only where the whole name appears.
   In tool inputs, string values under name-like keys ("name", "customer_name", ...) are names.
@@ -27,9 +27,9 @@ from typing import Any
 
 from faker.providers.lorem.en_US import Provider as EnglishWords
 
-from mockclaude.fixtures import ANONYMIZATION_MODES, SHAPE_KEY
-from mockclaude.pseudonyms import Pseudonymizer
-from mockclaude.sensitive import REDACTED, SECRET_KINDS, Intervals, find, find_names, streamed_text_groups
+from mockclaude.privacy.modes import ANONYMIZATION_MODES, SHAPE_KEY
+from mockclaude.privacy.pseudonyms import Pseudonymizer
+from mockclaude.privacy.sensitive import REDACTED, SECRET_KINDS, Intervals, find, find_names, streamed_text_groups
 from mockclaude.tokens import count_text
 
 # Everyday English words: a name word that is one of these is replaced only inside the whole name.

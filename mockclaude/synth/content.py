@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from faker import Faker
 
-from mockclaude.schema_instance import SchemaError, instance_from_schema
+from mockclaude.synth.schema_instance import SchemaError, instance_from_schema
 from mockclaude.tokens import count_text, encoding
 from mockclaude.wire.errors import ApiError
 from mockclaude.wire.ids import tool_use_id

@@ -3,7 +3,7 @@
 HMAC-SHA256(session secret, kind + value) seeds Faker, so the same value gets the same pseudonym
 for the whole session, and without the secret nobody can confirm a guess by hashing it. The secret
 lives in a key file next to the fixture (mode 0600), never inside it. Pseudonyms are recognisably
-fake (see mockclaude.sensitive) so `mockclaude fixtures scan` does not flag them.
+fake (see mockclaude.privacy.sensitive) so `mockclaude fixtures scan` does not flag them.
 """
 
 import hashlib
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from faker import Faker
 
-from mockclaude.sensitive import PHONE_MARK, carries_name_mark, is_reserved_host, luhn_valid
+from mockclaude.privacy.sensitive import PHONE_MARK, carries_name_mark, is_reserved_host, luhn_valid
 
 KEY_BYTES = 32
 _RESERVED_EMAIL_DOMAINS = ("example.com", "example.org", "example.net")

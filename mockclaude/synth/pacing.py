@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from mockclaude.content import PlannedBlock, ResponsePlan
+from mockclaude.synth.content import PlannedBlock, ResponsePlan
 from mockclaude.wire import messages as wm
 from mockclaude.wire.sse import PING, encode_event
 
@@ -251,3 +251,19 @@ def stream_frames(
     frames.add(times[-1], end, plan.output_tokens)
     return frames
 
+
+@dataclass
+class Answer:
+    """What to send: SSE `frames`, or a JSON `body` due `at_s` after the request started."""
+
+    ttft_s: float
+    output_tokens: int
+    frames: Frames | None = None
+    body: bytes | None = None
+    at_s: float = 0.0
+    fault: str | None = None  # for JSON answers: "midstream" or "disconnect"
+
+    def take_frames(self) -> Frames:
+        """The frames, handed over to the scheduler: the answer stops holding them."""
+        frames, self.frames = self.frames or Frames(), None
+        return frames
