@@ -19,6 +19,7 @@ the nearest measured sibling.
 from dataclasses import dataclass
 from typing import Any
 
+from mockclaude.wire import pages
 from mockclaude.wire.errors import ApiError
 
 _NO_THINKING = ("disabled",)
@@ -314,21 +315,6 @@ def model_json(info: ModelInfo) -> dict[str, Any]:
     }
 
 
-def _parse_limit(limit: int | str | None) -> int:
-    if limit is None:
-        return 20
-    try:
-        value = int(limit)
-    except (TypeError, ValueError):
-        message = "Input should be a valid integer, unable to parse string as an integer"
-        raise ApiError(400, f"limit: {message}") from None
-    if value < 1:
-        raise ApiError(400, "limit: Input should be greater than or equal to 1")
-    if value > 1000:
-        raise ApiError(400, "limit: Input should be less than or equal to 1000")
-    return value
-
-
 def _listed(lifecycle: list[str] | tuple[str, ...] | None) -> list[ModelInfo]:
     # Default is active + deprecated; retired appear only when asked for [SDK model_list_params.py].
     wanted = set(lifecycle) if lifecycle else {"active", "deprecated"}
@@ -339,13 +325,6 @@ def _listed(lifecycle: list[str] | tuple[str, ...] | None) -> list[ModelInfo]:
     return [info for info in CATALOGUE if info.lifecycle in wanted]
 
 
-def _cursor(models: list[ModelInfo], name: str, param: str) -> int:
-    for i, info in enumerate(models):
-        if info.id == name:
-            return i
-    raise ApiError(400, f"{param}: invalid cursor {name!r}: no model with this id in the list")
-
-
 def list_models(
     limit: int | str | None = None,
     after_id: str | None = None,
@@ -353,22 +332,12 @@ def list_models(
     lifecycle: list[str] | tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """One page of GET /v1/models: newest first, cursor-paginated by id like the real API."""
-    size = _parse_limit(limit)
-    if after_id is not None and before_id is not None:
-        raise ApiError(400, "after_id and before_id cannot both be provided")
-    models = _listed(lifecycle)
-    if before_id is not None:
-        end = _cursor(models, before_id, "before_id")
-        start = max(0, end - size)
-        page = models[start:end]
-        has_more = start > 0
-    else:
-        start = _cursor(models, after_id, "after_id") + 1 if after_id is not None else 0
-        page = models[start : start + size]
-        has_more = start + size < len(models)
-    return {
-        "data": [model_json(info) for info in page],
-        "first_id": page[0].id if page else None,
-        "last_id": page[-1].id if page else None,
-        "has_more": has_more,
-    }
+    return pages.page(
+        _listed(lifecycle),
+        lambda info: info.id,
+        model_json,
+        limit=limit,
+        after_id=after_id,
+        before_id=before_id,
+        noun="model",
+    )

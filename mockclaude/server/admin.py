@@ -57,13 +57,16 @@ async def patch_config(request: web.Request) -> web.Response:
 
 
 async def reset(request: web.Request) -> web.Response:
-    """Zero the counters, refill every rate-limit bucket, start recorded answers from the first again."""
+    """Zero the counters, refill every rate-limit bucket, start recorded answers from the first again,
+    forget every Message Batch."""
     _authorize(request)
     state = request.app[STATE]
     state.stats.reset()
     state.reset_limits()
     if state.recorded is not None:
         state.recorded.restart()
+    if state.batches is not None:
+        state.batches.clear()
     return _json({"ok": True})
 
 

@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from mockclaude.server import admin, messages_handler, models_handler
+from mockclaude.server import admin, batches, messages_handler, models_handler
 from mockclaude.server.common import MAX_BODY_BYTES, STATE, common_headers, error_response
 from mockclaude.server.state import MockState
 from mockclaude.wire import ids
@@ -72,6 +72,7 @@ def make_app(state: MockState) -> web.Application:
     app.router.add_get("/v1/models", models_handler.list_models)
     app.router.add_get("/v1/models/{model_id}", models_handler.get_model)
     app.router.add_get("/metrics", metrics)
+    batches.add_routes(app)
     if state.options.admin:
         admin.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", _not_found)

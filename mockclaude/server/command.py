@@ -18,6 +18,7 @@ from mockclaude.limits.faults import FaultSpec
 from mockclaude.limits.ratelimit import RateLimits
 from mockclaude.limits.ratelimit_shared import RedisBucketStore, SharedStores
 from mockclaude.server.app import make_app
+from mockclaude.server.batch_store import DAY_S, DEFAULT_QUEUE, BatchOptions
 from mockclaude.server.protocol_errors import ApiAppRunner
 from mockclaude.server.settings import CONTENT_RATES, DEFAULT_PREFILL_TPS, Settings, positive, probability
 from mockclaude.server.state import MockState, Options
@@ -57,6 +58,16 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise ValueError(f"--port must be 0-65535, not {port}")
     return port
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"expected a whole number >= 1, not {text!r}") from None
+    if value < 1:
+        raise ValueError(f"expected a whole number >= 1, not {text!r}")
+    return value
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -146,6 +157,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KIND:PROB",
         help="inject a fault with a probability; kinds 429, 500, 529, midstream, disconnect (repeatable)",
     )
+    batch = p.add_argument_group("message batches (see README: Message Batches)")
+    batch.add_argument(
+        "--batch-speed",
+        type=_flag(lambda s: positive(s, "--batch-speed"), "--batch-speed"),
+        default=1.0,
+        metavar="X",
+        help="run batch processing X times faster than real time (each request takes its generation time; "
+        "default 1)",
+    )
+    batch.add_argument(
+        "--batch-expiry",
+        type=_flag(lambda s: positive(s, "--batch-expiry"), "--batch-expiry"),
+        default=DAY_S,
+        metavar="S",
+        help="simulated seconds after which a batch's unfinished requests expire (default 86400, the API's 24 h)",
+    )
+    batch.add_argument(
+        "--batch-queue",
+        type=_flag(_positive_int, "--batch-queue"),
+        default=DEFAULT_QUEUE,
+        metavar="N",
+        help=f"requests per API key in batches not yet ended; more is a 429 (default {DEFAULT_QUEUE:,}, Tier 1)",
+    )
     rec = p.add_argument_group("recorded traffic (see README: Make the mock behave like your production)")
     rec.add_argument(
         "--fixtures",
@@ -220,6 +254,8 @@ def build(args: argparse.Namespace, org_id: str | None = None) -> MockState:
         admin_token=args.admin_token,
         seed=args.seed,
         idle_timeout_s=args.idle_timeout,
+        # Batches live in one process's memory: with --workers N the batch endpoints answer 400.
+        batches=BatchOptions(args.batch_speed, args.batch_expiry, args.batch_queue) if args.workers == 1 else None,
         **({"org_id": org_id} if org_id else {}),
     )
     state = MockState(options, settings)

@@ -85,6 +85,17 @@ async def count_tokens(request: web.Request) -> web.Response:
     return web.json_response({"input_tokens": await _count(body, size, info)}, dumps=lambda o: dumps(o).decode())
 
 
+async def checked(state: MockState, body: Any, size: int) -> tuple[models.ModelInfo, int]:
+    """Validate a create body as the API does (shape, model, the model's limits, the context window);
+    its model and input tokens. `size` is the body's size in bytes."""
+    validate_create(body)
+    info = models.lookup(body["model"], any_model=state.options.any_model)
+    check_model_limits(body, info)
+    input_tokens = await _count(body, size, info)
+    check_context(input_tokens, body["max_tokens"], info)
+    return info, input_tokens
+
+
 async def create(request: web.Request) -> web.StreamResponse:
     """Create a message: validate, rate-limit, maybe inject a fault, then answer on schedule."""
     # A synthetic stream's schedule counts from here, so the mock's own work on the request (and any
@@ -94,11 +105,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     key = api_key(request)
     require_version(request)
     body, size = await _body(request)
-    validate_create(body)
-    info = models.lookup(body["model"], any_model=state.options.any_model)
-    check_model_limits(body, info)
-    input_tokens = await _count(body, size, info)
-    check_context(input_tokens, body["max_tokens"], info)
+    info, input_tokens = await checked(state, body, size)
     recorded = state.recorded.find(body) if state.recorded else None
     if state.recorded and recorded is None and state.recorded.strict:
         raise state.recorded.unmatched(body)
@@ -125,7 +132,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     answer = (
         await _recorded(request, state, body, info, input_tokens, fault, recorded)
         if recorded is not None
-        else _synthetic(request, state, body, info, input_tokens, fault)
+        else synthetic(request["request_id"], state, body, info, input_tokens, fault)
     )
     headers = {**common_headers(request), **admission.headers}
     progress = Progress()
@@ -142,8 +149,8 @@ async def create(request: web.Request) -> web.StreamResponse:
         state.stats.stream_ended(progress.tokens)
 
 
-def _synthetic(
-    request: web.Request,
+def synthetic(
+    request_id: str | None,
     state: MockState,
     body: dict[str, Any],
     info: models.ModelInfo,
@@ -170,7 +177,7 @@ def _synthetic(
             rng=rng,
             fault=fault,
             fault_after=state.faults.cut_point(n_deltas) if fault else 0,
-            request_id=request["request_id"],
+            request_id=request_id,
         )
         return Answer(ttft_s=timing.ttft_s, frames=frames, output_tokens=plan.output_tokens)
     msg = wm.message(

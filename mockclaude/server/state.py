@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from mockclaude.limits.faults import FaultInjector
 from mockclaude.limits.ratelimit import RateLimiter
+from mockclaude.server.batch_store import BatchOptions, BatchStore
 from mockclaude.server.settings import Settings
 from mockclaude.server.stats import Stats
 from mockclaude.synth.content import TokenSource
@@ -26,6 +27,7 @@ class Options:
     seed: int | None = None
     idle_timeout_s: float = 120.0  # a silent client (idle, or stalled in headers or body) is closed
     org_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    batches: BatchOptions | None = field(default_factory=BatchOptions)  # None: no batches (--workers N)
 
 
 class MockState:
@@ -40,6 +42,7 @@ class MockState:
         self.settings = settings
         self.limiter = RateLimiter(settings.rate_limit, org_id=options.org_id)
         self.recorded: Recordings | None = None  # --fixtures / --profile: answer like the recording
+        self.batches = BatchStore(options.batches) if options.batches is not None else None
 
     def apply(self, new: Settings) -> None:
         """Swap in new settings; the rate limiter restarts (full buckets) only if its limits changed."""
