@@ -367,3 +367,14 @@ def test_batch_flags_are_checked() -> None:
             timeout=60,
         )
         assert out.returncode == 2 and flag in out.stderr, out.stderr
+
+
+def test_a_batch_may_be_larger_than_a_message(fast: Proc) -> None:
+    """The batch endpoint takes up to 256 MB; POST /v1/messages stops at 32 MB (413)."""
+    c = client(fast, key="sk-ant-big")
+    big = params(metadata={"user_id": "u" * 40_000_000})
+    with pytest.raises(anthropic.APIStatusError) as info:
+        c.messages.create(**big)
+    assert info.value.status_code == 413
+    batch = c.messages.batches.create(requests=[{"custom_id": "big", "params": big}])
+    assert wait_ended(c, batch.id).request_counts.succeeded == 1

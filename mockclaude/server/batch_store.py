@@ -8,9 +8,11 @@ The batch's clock runs `speed` times faster than real time (`serve --batch-speed
 A cancel at simulated time c lets the requests already started finish; the others are `canceled`.
 
 Answers are planned by a background task as soon as the batch is created (in slices, so a 100,000
-request batch never stalls other traffic); a request cannot start before it is planned, so the
-clock never runs ahead of the work. Everything else (status, counts, ended_at) is computed from the
-planned start and end times when asked, so no timer runs per batch.
+request batch never stalls other traffic). Which requests succeed, expire or are canceled depends
+only on the planned durations (and the moment of a cancel), never on how fast the mock plans: the
+same seed gives the same outcome on a loaded machine. A batch is not seen to end before its planning
+is done, so at speeds where planning cannot keep up, it ends later than its clock says. Everything
+else (status, counts, ended_at) is computed from the planned times when asked: no timer per batch.
 """
 
 import asyncio
@@ -76,7 +78,7 @@ class Batch:
     kinds: list[str] = field(default_factory=list)  # "succeeded" | "errored"
     lines: list[bytes] = field(default_factory=list)
     cancel_sim: float | None = None
-    planned_sim: float | None = None  # when planning finished (or stopped), in simulated seconds
+    planned_sim: float | None = None  # when planning was done, in simulated seconds
     final_sim: float | None = None  # when it ends, once that is known
     task: asyncio.Task[None] | None = None
 
@@ -100,17 +102,17 @@ class BatchStore:
 
     def ended_sim(self, b: Batch) -> float | None:
         """When `b` ended in simulated seconds, or None while it is processing."""
-        now = self._sim(b)
-        if b.final_sim is not None:
-            return b.final_sim if now >= b.final_sim else None
-        return self.options.expiry_s if now >= self.options.expiry_s else None
+        if b.final_sim is None:
+            return None  # still being planned
+        return b.final_sim if self._sim(b) >= b.final_sim else None
 
     def _settle(self, b: Batch) -> None:
-        """Fix when `b` ends, once its planning is over: when the last request that runs is done."""
+        """Fix when `b` ends, once its planning is over: when the last request that runs is done
+        (at the latest at expiry), or when planning was over if that came later."""
         assert b.planned_sim is not None
         c = b.cancel_sim
         last = max((e for s, e in zip(b.starts, b.ends, strict=True) if c is None or s < c), default=0.0)
-        b.final_sim = min(self.options.expiry_s, max(last, c or 0.0, b.planned_sim))
+        b.final_sim = max(min(self.options.expiry_s, max(last, c or 0.0)), b.planned_sim)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -139,14 +141,12 @@ class BatchStore:
         return batch
 
     async def _plan(self, b: Batch, planner: Planner) -> None:
-        """Plan every request in order on LANES lanes, until done, canceled or expired."""
+        """Plan every request in order on LANES lanes (all of them, even after a cancel, so that an
+        invalid request is always `errored`, whenever it comes)."""
         loop = asyncio.get_running_loop()
         lanes = [0.0] * LANES
         slice_start = loop.time()
         for i, params in enumerate(b.params):
-            now = self._sim(b)
-            if b.cancel_sim is not None or now >= self.options.expiry_s:
-                break
             try:
                 planned = await planner(params)
             except ApiError as err:
@@ -154,9 +154,9 @@ class BatchStore:
             except Exception:
                 log.exception("planning request %d of batch %s", i, b.id)
                 planned = Planned(wb.errored("api_error", "Internal server error"), 0.0)
-            start = now
+            start = 0.0  # a request that fails validation takes no lane and no time
             if planned.duration_s > 0:
-                start = max(heapq.heappop(lanes), now)
+                start = heapq.heappop(lanes)
                 heapq.heappush(lanes, start + planned.duration_s)
             b.starts.append(start)
             b.ends.append(start + planned.duration_s)
@@ -217,8 +217,6 @@ class BatchStore:
 
     def _outcome(self, b: Batch, i: int) -> str:
         c = b.cancel_sim
-        if i >= len(b.kinds):
-            return "canceled" if c is not None else "expired"
         if c is not None and b.starts[i] >= c:
             return "canceled"
         if b.ends[i] > self.options.expiry_s:
