@@ -7,6 +7,7 @@ README ("Message Batches").
 """
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -14,7 +15,7 @@ from aiohttp import web
 
 from mockclaude.limits.faults import FAULT_HEADER
 from mockclaude.server import messages_handler
-from mockclaude.server.batch_store import BatchStore, Planned, Planner
+from mockclaude.server.batch_store import Batch, BatchStore, Planned, Planner
 from mockclaude.server.common import STATE, api_key, common_headers, read_body, require_version
 from mockclaude.server.state import MockState
 from mockclaude.wire import batches as wb
@@ -121,11 +122,16 @@ async def create(request: web.Request) -> web.Response:
     return _json(request, store.to_json(batch, _base_url(request)))
 
 
+def _one(request: web.Request, action: Callable[[BatchStore, str, str], Batch]) -> web.Response:
+    """`action(store, key, batch_id)` for the batch in the path, answered with the batch as of now."""
+    _, store, key = _store(request)
+    batch = action(store, key, request.match_info["batch_id"])
+    return _json(request, store.to_json(batch, _base_url(request)))
+
+
 async def retrieve(request: web.Request) -> web.Response:
     """GET /v1/messages/batches/{id}: the batch as of now (poll it until `processing_status` is ended)."""
-    _, store, key = _store(request)
-    batch = store.get(key, request.match_info["batch_id"])
-    return _json(request, store.to_json(batch, _base_url(request)))
+    return _one(request, BatchStore.get)
 
 
 async def list_batches(request: web.Request) -> web.Response:
@@ -147,9 +153,7 @@ async def list_batches(request: web.Request) -> web.Response:
 
 async def cancel(request: web.Request) -> web.Response:
     """POST /v1/messages/batches/{id}/cancel: `canceling` until the started requests are done."""
-    _, store, key = _store(request)
-    batch = store.cancel(key, request.match_info["batch_id"])
-    return _json(request, store.to_json(batch, _base_url(request)))
+    return _one(request, BatchStore.cancel)
 
 
 async def delete(request: web.Request) -> web.Response:
