@@ -21,8 +21,11 @@ import jsonschema
 import pytest
 import referencing
 import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from mockclaude.processes import Proc, mock_server
+from tests.test_reliability_fuzz import MESSAGE_LIKE
 from tests.test_server_sdk import _drop_null_types
 
 MODEL = "claude-sonnet-4-6"
@@ -378,3 +381,54 @@ def test_a_batch_may_be_larger_than_a_message(fast: Proc) -> None:
     assert info.value.status_code == 413
     batch = c.messages.batches.create(requests=[{"custom_id": "big", "params": big}])
     assert wait_ended(c, batch.id).request_counts.succeeded == 1
+
+
+@pytest.fixture(scope="module")
+def any_model() -> Iterator[Proc]:
+    """Fast, and accepting any model name, so generated params get past the model check."""
+    flags = ("--ttft", "0", "--tps", "100000", "--output-tokens", "1-8", "--any-model", "--batch-speed", "1000")
+    with mock_server(*flags, "--seed", "11") as p:
+        yield p
+
+
+def raw_post(p: Proc, path: str, body: Any) -> tuple[int, bytes]:
+    """POST `body` as JSON with the SDK's headers; the status and the raw answer."""
+    req = urllib.request.Request(
+        p.url + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"x-api-key": "sk-ant-fuzz", "anthropic-version": "2023-06-01", "content-type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+@given(bodies=st.lists(MESSAGE_LIKE, min_size=1, max_size=4))
+def test_any_params_get_the_answer_a_direct_call_gets(any_model: Proc, bodies: list[dict[str, Any]]) -> None:
+    """Generated params (mostly invalid): each result is what POST /v1/messages says of the same body."""
+    try:
+        json.dumps(bodies, allow_nan=False)
+    except ValueError:
+        assume(False)  # infinities: not JSON, so not a batch (the body would be a 400 as a whole)
+    requests = [{"custom_id": f"r{i}", "params": b} for i, b in enumerate(bodies)]
+    status, created = raw_post(any_model, "/v1/messages/batches", {"requests": requests})
+    assert status == 200, created
+    batch_id = json.loads(created)["id"]
+    c = client(any_model, key="sk-ant-fuzz")
+    wait_ended(c, batch_id)
+    _, _, data = raw_get(any_model, f"/v1/messages/batches/{batch_id}/results", key="sk-ant-fuzz")
+    results = {line["custom_id"]: line["result"] for line in map(json.loads, data.splitlines())}
+    for i, body in enumerate(bodies):
+        result = results[f"r{i}"]
+        direct_status, direct = raw_post(any_model, "/v1/messages", body)
+        if direct_status == 200:
+            expected = "errored" if body.get("stream") is True else "succeeded"
+            assert result["type"] == expected, (body, result)
+        else:
+            envelope = {k: v for k, v in json.loads(direct).items() if k != "request_id"}
+            assert result == {"type": "errored", "error": envelope}, body
+    assert "Traceback" not in any_model.output(), any_model.output()
