@@ -56,12 +56,19 @@ async def patch_config(request: web.Request) -> web.Response:
     return _json(new.to_json())
 
 
+async def verdict(request: web.Request) -> web.Response:
+    """The client verdict: per client, what it did wrong (and how to fix it) and what it did well."""
+    _authorize(request)
+    return _json(request.app[STATE].watch.judge.verdict())
+
+
 async def reset(request: web.Request) -> web.Response:
     """Zero the counters, refill every rate-limit bucket, start recorded answers from the first again,
-    forget every Message Batch."""
+    forget every Message Batch, restart outage windows, forget the client verdict."""
     _authorize(request)
     state = request.app[STATE]
     state.stats.reset()
+    state.watch.judge.reset()
     state.reset_limits()
     if state.recorded is not None:
         state.recorded.restart()
@@ -76,3 +83,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(f"{PREFIX}/config", get_config)
     app.router.add_patch(f"{PREFIX}/config", patch_config)
     app.router.add_post(f"{PREFIX}/reset", reset)
+    app.router.add_get(f"{PREFIX}/verdict", verdict)

@@ -29,6 +29,7 @@ async def api_shape(request: web.Request, handler: Handler) -> web.StreamRespons
     request["request_id"] = ids.request_id()
     endpoint = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
     state = request.app[STATE]
+    arrival = state.watch.arrive(request)
     try:
         resp = await handler(request)
     except ApiError as err:
@@ -38,6 +39,8 @@ async def api_shape(request: web.Request, handler: Handler) -> web.StreamRespons
         resp = error_response(request, ApiError(status, message))
     except ConnectionResetError:
         # The client went away mid-answer: nobody to answer, and not a bug of ours to log.
+        if arrival is not None:
+            state.watch.finish(request, arrival, 0, {}, None)
         raise
     except Exception:
         # A bug of ours, never the client's fault: log it and answer like the API's own 500.
@@ -47,6 +50,9 @@ async def api_shape(request: web.Request, handler: Handler) -> web.StreamRespons
         for k, v in common_headers(request).items():
             resp.headers.setdefault(k, v)
     state.stats.answered(endpoint, resp.status)
+    if arrival is not None:
+        limits = state.settings.rate_limit
+        state.watch.finish(request, arrival, resp.status, resp.headers, limits.rpm if limits else None)
     return resp
 
 

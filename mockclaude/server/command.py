@@ -14,7 +14,9 @@ from mockclaude import tokens
 from mockclaude.fixtures import recorded
 from mockclaude.fixtures import turns as turn_counters
 from mockclaude.limits import ratelimit
-from mockclaude.limits.faults import FaultSpec
+from mockclaude.limits.acceleration import AccelerationSpec
+from mockclaude.limits.faults import KINDS as FAULT_KINDS
+from mockclaude.limits.faults import FaultSpec, Outage
 from mockclaude.limits.ratelimit import RateLimits
 from mockclaude.limits.ratelimit_shared import RedisBucketStore, SharedStores
 from mockclaude.server.app import make_app
@@ -34,8 +36,11 @@ EXAMPLES = """examples:
   mockclaude serve --rate-limit 50rpm,30000itpm,8000otpm --fault 529:0.05 --fault midstream:0.01
   mockclaude serve --api-key sk-ant-test --admin-token s3cret --port 9000
 
-per-request override for deterministic tests: header `x-mockclaude-fault: 429|500|529|midstream|disconnect|none`
-admin API: GET /_mockclaude/stats, GET|PATCH /_mockclaude/config, POST /_mockclaude/reset; metrics: GET /metrics
+  mockclaude serve --outage 529@30s-60s --fault truncate:0.02 --acceleration-limit 2x,60rpm
+
+per-request override for deterministic tests: header `x-mockclaude-fault: KIND` (a kind below, or none)
+admin API: GET /_mockclaude/stats, GET|PATCH /_mockclaude/config, POST /_mockclaude/reset,
+GET /_mockclaude/verdict (how each client handled errors; `mockclaude verdict URL`); metrics: GET /metrics
 """
 
 
@@ -155,7 +160,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         type=_flag(FaultSpec.parse, "--fault"),
         metavar="KIND:PROB",
-        help="inject a fault with a probability; kinds 429, 500, 529, midstream, disconnect (repeatable)",
+        help=f"inject a fault with a probability; kinds {', '.join(FAULT_KINDS)} (repeatable)",
+    )
+    limits.add_argument(
+        "--outage",
+        action="append",
+        default=[],
+        type=_flag(Outage.parse, "--outage"),
+        metavar="KIND@START-END",
+        help="fail every request with KIND between START and END into the run (or since the admin reset), "
+        "e.g. 529@30s-60s (repeatable)",
+    )
+    limits.add_argument(
+        "--stall-seconds",
+        type=_flag(lambda v: positive(v, "--stall-seconds"), "--stall-seconds"),
+        default=30.0,
+        metavar="S",
+        help="how long a `stall` fault holds a silent connection before closing it (default 30)",
+    )
+    limits.add_argument(
+        "--slow-headers-seconds",
+        type=_flag(lambda v: positive(v, "--slow-headers-seconds"), "--slow-headers-seconds"),
+        default=5.0,
+        metavar="S",
+        help="how long a `slow-headers` fault delays the status line (default 5)",
+    )
+    limits.add_argument(
+        "--acceleration-limit",
+        type=_flag(AccelerationSpec.parse, "--acceleration-limit"),
+        default=None,
+        metavar="FACTORx[,FLOORrpm]",
+        help="429 a key whose requests in a minute exceed FACTOR times the minute before (and FLOOR), "
+        "like the API's acceleration limits, e.g. 2x,60rpm",
     )
     batch = p.add_argument_group("message batches (see README: Message Batches)")
     batch.add_argument(
@@ -256,6 +292,10 @@ def build(args: argparse.Namespace, org_id: str | None = None) -> MockState:
         idle_timeout_s=args.idle_timeout,
         # Batches live in one process's memory: with --workers N the batch endpoints answer 400.
         batches=BatchOptions(args.batch_speed, args.batch_expiry, args.batch_queue) if args.workers == 1 else None,
+        outages=tuple(args.outage),
+        stall_s=args.stall_seconds,
+        slow_headers_s=args.slow_headers_seconds,
+        acceleration=args.acceleration_limit,
         **({"org_id": org_id} if org_id else {}),
     )
     state = MockState(options, settings)

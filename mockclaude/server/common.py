@@ -34,13 +34,13 @@ async def read_body(request: web.Request) -> bytes:
     """The whole body; 408 when the client stops sending it, 400 when it cannot be decoded (bad gzip, chunks)."""
     try:
         async with asyncio.timeout(request.app[STATE].options.idle_timeout_s):
-            return await request.read()
+            request["body"] = data = await request.read()  # the client verdict fingerprints it
+            return data
     except TimeoutError:
         raise ApiError(408, "Request timed out while reading the request body") from None
     except web.RequestPayloadError as exc:
         reason = getattr(exc.__cause__, "message", None) or "malformed payload"
         raise ApiError(400, f"The request body could not be read: {reason}") from None
-
 
 
 def api_key(request: web.Request) -> str:

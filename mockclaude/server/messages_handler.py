@@ -9,7 +9,7 @@ from aiohttp import web
 from mockclaude import models, tokens
 from mockclaude.fixtures import recorded_answer
 from mockclaude.fixtures.recorded import Entry
-from mockclaude.limits.faults import FAULT_HEADER
+from mockclaude.limits.faults import FAULT_HEADER, STREAM_CUTS
 from mockclaude.server.common import STATE, api_key, common_headers, read_body, require_version
 from mockclaude.server.sender import Progress, drop, send_json, send_stream
 from mockclaude.server.state import MockState
@@ -106,6 +106,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     require_version(request)
     body, size = await _body(request)
     info, input_tokens = await checked(state, body, size)
+    request["body_json"] = body
     recorded = state.recorded.find(body) if state.recorded else None
     if state.recorded and recorded is None and state.recorded.strict:
         raise state.recorded.unmatched(body)
@@ -123,26 +124,32 @@ async def create(request: web.Request) -> web.StreamResponse:
     if recorded is not None:
         await _recorded_failure(request, state, key, recorded)
     try:
+        if state.acceleration is not None:
+            state.acceleration.admit(key, asyncio.get_running_loop().time())
         admission = state.limiter.admit(key, info.id, input_tokens, body["max_tokens"])
     except ApiError:
         state.stats.limited()
         raise
     if fault:
         state.stats.fault(fault)
+        request["fault"] = fault
+    if fault == "slow-headers":
+        await asyncio.sleep(state.faults.slow_headers_s)
     answer = (
         await _recorded(request, state, body, info, input_tokens, fault, recorded)
         if recorded is not None
         else synthetic(request["request_id"], state, body, info, input_tokens, fault)
     )
     headers = {**common_headers(request), **admission.headers}
+    stall_s = state.faults.stall_s if fault == "stall" else 0.0
     progress = Progress()
     state.stats.stream_started(answer.ttft_s)
     try:
         if body.get("stream"):
             # A recorded stream's frames are offset from the end of its recorded headers delay.
             start = arrived if recorded is None else asyncio.get_running_loop().time()
-            return await send_stream(request, answer.take_frames(), start, headers, state.stats, progress)
-        return await send_json(request, answer, headers, state.rng, progress)
+            return await send_stream(request, answer.take_frames(), start, headers, state.stats, progress, stall_s)
+        return await send_json(request, answer, headers, state.rng, progress, stall_s)
     finally:
         # A cut or abandoned response is charged the output it actually delivered.
         state.limiter.settle(admission, progress.tokens)
@@ -158,6 +165,7 @@ def synthetic(
     fault: str | None,
 ) -> Answer:
     """A made-up answer: planned content, timed by the settings or the model's profile."""
+    fault = fault if fault in STREAM_CUTS else None
     rng = state.rng
     limit = min(body["max_tokens"], info.max_output_tokens)
     content, timing = state.settings.content, _timing(state, info, body, input_tokens, rng)
@@ -222,6 +230,7 @@ async def _recorded(
 ) -> Answer:
     """The recorded answer, on the recorded clock (`--time-scale`); a stream's headers when they came."""
     assert state.recorded is not None
+    fault = fault if fault in STREAM_CUTS else None
     if body.get("stream"):
         await asyncio.sleep(recorded_answer.headers_delay(entry.exchange, state.recorded.scale))
     rng = state.rng

@@ -14,6 +14,9 @@ from mockclaude.server.stats import Stats
 from mockclaude.synth.pacing import Answer, Frames
 from mockclaude.wire.errors import ApiError
 
+# How often a held (stalled) connection is checked for the client giving up.
+STALL_POLL_S = 0.05
+
 
 def drop(request: web.Request) -> None:
     """Cut the connection without a response (a `disconnect` fault)."""
@@ -22,13 +25,24 @@ def drop(request: web.Request) -> None:
 
 
 async def send_json(
-    request: web.Request, answer: Answer, headers: dict[str, str], rng: random.Random, progress: Progress
+    request: web.Request,
+    answer: Answer,
+    headers: dict[str, str],
+    rng: random.Random,
+    progress: Progress,
+    stall_s: float = 0.0,
 ) -> web.Response:
     """A non-streaming answer, after as long as the whole generation would take."""
     if answer.fault:
-        # Mid-generation failure of a non-streamed call: an overloaded error or a dropped line.
+        # Mid-generation failure of a non-streamed call: an overloaded error, a dropped line, half
+        # the body with a clean end (truncate), or a hold with nothing sent (stall).
         await asyncio.sleep(answer.at_s * rng.uniform(0.2, 0.8))
-        if answer.fault == "disconnect":
+        if answer.fault == "truncate" and answer.body is not None:
+            half = answer.body[: len(answer.body) // 2]
+            return web.Response(body=half, content_type="application/json", headers=headers)
+        if answer.fault == "stall":
+            await hold(request, stall_s)
+        if answer.fault in ("disconnect", "stall"):
             drop(request)
         raise ApiError(529, "Overloaded", headers=headers)
     await asyncio.sleep(answer.at_s)
@@ -36,11 +50,29 @@ async def send_json(
     return web.Response(body=answer.body, content_type="application/json", headers=headers)
 
 
+async def hold(request: web.Request, seconds: float) -> None:
+    """Keep the connection open and silent for `seconds` or until the client gives up; record which
+    (request["stall"] = (waited_s, client_gave_up)) for the client verdict."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    transport = request.transport
+    while loop.time() - start < seconds and transport is not None and not transport.is_closing():
+        await asyncio.sleep(min(STALL_POLL_S, seconds))
+    request["stall"] = (loop.time() - start, transport is None or transport.is_closing())
+
+
 async def send_stream(
-    request: web.Request, frames: Frames, start: float, headers: dict[str, str], stats: Stats, progress: Progress
+    request: web.Request,
+    frames: Frames,
+    start: float,
+    headers: dict[str, str],
+    stats: Stats,
+    progress: Progress,
+    stall_s: float = 0.0,
 ) -> web.StreamResponse:
     """Send SSE frames at their deadlines after `start` (loop time; the loop's FrameScheduler);
-    `progress` counts tokens out."""
+    `progress` counts tokens out. With `stall_s`, the connection is then held silent that long (or
+    until the client gives up) and cut."""
     resp = web.StreamResponse(
         status=200,
         headers={**headers, "Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"},
@@ -54,6 +86,10 @@ async def send_stream(
     del frames  # the scheduler keeps tuples of it, which the garbage collector soon stops walking
     try:
         await done
+        if stall_s:
+            await hold(request, stall_s)
+            drop(request)
+            return resp
     except StreamDropped:
         return resp
     except (ConnectionResetError, asyncio.CancelledError) as exc:

@@ -111,11 +111,14 @@ class Frames:
         return map(Frame, self.t, self.data, self.delta, self.tokens)
 
     def cut(self, fault: str | None, request_id: str | None) -> None:
-        """End early with a fault, when the last frame went out: a dropped line ("disconnect") or an
-        overloaded `error` event."""
+        """End early with a fault, when the last frame went out: a dropped line ("disconnect"),
+        nothing more ("truncate" and "stall": the sender ends or holds the stream) or an overloaded
+        `error` event."""
         t, tokens_out = (self.t[-1], self.tokens[-1]) if self.t else (0.0, 0)
         if fault == "disconnect":
             self.add(t, None, tokens_out)
+        elif fault in ("truncate", "stall"):
+            return
         else:
             self.add(t, encode_event(wm.stream_error("overloaded_error", "Overloaded", request_id)), tokens_out)
 
@@ -205,8 +208,9 @@ def stream_frames(
 ) -> Frames:
     """The whole SSE response as timed frames.
 
-    With `fault` "midstream" or "disconnect", the stream ends after `fault_after` content deltas
-    with an overloaded `error` event or a dropped connection.
+    With `fault` "midstream", "disconnect", "truncate" or "stall", the stream ends after
+    `fault_after` content deltas with an overloaded `error` event, a dropped connection, or no more
+    frames (see Frames.cut).
     """
     frames = Frames()
     times, datas, counts, is_delta = frames.t, frames.data, frames.tokens, frames.delta
@@ -261,7 +265,7 @@ class Answer:
     frames: Frames | None = None
     body: bytes | None = None
     at_s: float = 0.0
-    fault: str | None = None  # for JSON answers: "midstream" or "disconnect"
+    fault: str | None = None  # for JSON answers: a kind in faults.STREAM_CUTS
 
     def take_frames(self) -> Frames:
         """The frames, handed over to the scheduler: the answer stops holding them."""

@@ -1,0 +1,92 @@
+"""Feeds the client verdict (mockclaude.verdict): what each Messages request and its answer told the client."""
+
+import asyncio
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from mockclaude.limits.faults import STREAM_CUTS
+from mockclaude.verdict.judge import Judge, Seen, key_name
+
+WATCHED = frozenset({"/v1/messages", "/v1/messages/count_tokens"})
+SCOPE_HEADER = "x-mockclaude-scope"
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """What is known when a watched request arrives."""
+
+    key: str
+    scope: str | None
+    arrived: float
+    in_flight: int
+
+
+class Watch:
+    """One per server process: counts open requests per client and hands finished ones to the judge."""
+
+    def __init__(self) -> None:
+        self.judge = Judge()
+        self._open: Counter[tuple[str, str | None]] = Counter()
+
+    def arrive(self, request: web.Request) -> Arrival | None:
+        """Note a request; None for what the verdict does not judge (other paths, no API key)."""
+        if request.method != "POST" or request.path not in WATCHED:
+            return None
+        key = request.headers.get("x-api-key", "").strip()
+        if not key:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            key = token.strip() if scheme.lower() == "bearer" else ""
+        if not key:
+            return None
+        who = (key_name(key), request.headers.get(SCOPE_HEADER) or None)
+        self._open[who] += 1
+        return Arrival(who[0], who[1], asyncio.get_running_loop().time(), self._open[who])
+
+    def finish(self, request: web.Request, a: Arrival, status: int, headers: dict[str, str], rpm: int | None) -> None:
+        """Judge the finished request with what its answer said."""
+        who = (a.key, a.scope)
+        self._open[who] -= 1
+        if not self._open[who]:
+            del self._open[who]
+        done = asyncio.get_running_loop().time()
+        body = request.get("body_json")
+        body = body if isinstance(body, dict) else {}
+        fault = request.get("fault")
+        at_zero = rpm and headers.get("anthropic-ratelimit-requests-remaining") == "0"
+        fingerprint = hashlib.blake2b(request.path.encode() + b"\0" + request.get("body", b""), digest_size=16)
+        self.judge.observe(
+            Seen(
+                key=a.key,
+                scope=a.scope,
+                fingerprint=fingerprint.digest(),
+                request_id=request["request_id"],
+                arrived=a.arrived,
+                done=done,
+                status=0 if fault == "disconnect" else status,
+                retry_after_s=_retry_after(headers),
+                should_retry={"true": True, "false": False}.get(headers.get("x-should-retry", "")),
+                broken=fault if fault in STREAM_CUTS else None,
+                # A token bucket gives one request back every 60/rpm s: sending sooner cannot pass.
+                quiet_until=done + 60.0 / rpm if rpm and at_zero else None,
+                stream=bool(body.get("stream")),
+                max_tokens=int(body.get("max_tokens") or 0),
+                in_flight=a.in_flight,
+                capacity=rpm,
+                stall=request.get("stall"),
+            )
+        )
+
+
+def _retry_after(headers: dict[str, str]) -> float | None:
+    """The wait an answer asked for, as the SDKs read it: retry-after-ms first, then retry-after seconds."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value:
+            try:
+                return float(value) * scale
+            except ValueError:
+                continue
+    return None
