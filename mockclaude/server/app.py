@@ -1,5 +1,6 @@
 """The aiohttp application: routes, and the middleware that gives every answer the API's shape."""
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -37,8 +38,9 @@ async def api_shape(request: web.Request, handler: Handler) -> web.StreamRespons
     except web.HTTPException as exc:
         status, message = _HTTP_ERRORS.get(exc.status, (exc.status, exc.reason))
         resp = error_response(request, ApiError(status, message))
-    except ConnectionResetError:
-        # The client went away mid-answer: nobody to answer, and not a bug of ours to log.
+    except (ConnectionResetError, asyncio.CancelledError):
+        # The client went away mid-answer (aiohttp cancels the handler): nobody to answer, and not a
+        # bug of ours to log.
         if arrival is not None:
             state.watch.finish(request, arrival, 0, {}, None)
         raise

@@ -56,8 +56,12 @@ async def hold(request: web.Request, seconds: float) -> None:
     loop = asyncio.get_running_loop()
     start = loop.time()
     transport = request.transport
-    while loop.time() - start < seconds and transport is not None and not transport.is_closing():
-        await asyncio.sleep(min(STALL_POLL_S, seconds))
+    try:
+        while loop.time() - start < seconds and transport is not None and not transport.is_closing():
+            await asyncio.sleep(min(STALL_POLL_S, seconds))
+    except asyncio.CancelledError:  # aiohttp cancels the handler when the client hangs up
+        request["stall"] = (loop.time() - start, True)
+        raise
     request["stall"] = (loop.time() - start, transport is None or transport.is_closing())
 
 
