@@ -32,6 +32,8 @@ _FAULT_ERRORS = {
     "529": ("overloaded_error", "Overloaded"),
     "midstream": ("overloaded_error", "Overloaded"),
     "disconnect": ("overloaded_error", "Overloaded"),
+    "truncate": ("overloaded_error", "Overloaded"),
+    "stall": ("overloaded_error", "Overloaded"),
 }
 RESULTS_CHUNK_BYTES = 64 * 1024
 # Rate-limit headers of the batch endpoints: requests only (they take no tokens).
