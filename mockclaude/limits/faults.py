@@ -30,6 +30,15 @@ def _seconds(text: str, what: str) -> float:
     return value
 
 
+def _split_kind(flag: str, spec: str, sep: str) -> tuple[str, str, str]:
+    """`KIND<sep>REST` of a flag value, the kind checked; ValueError names the flag and the kinds."""
+    kind, found, rest = spec.strip().partition(sep)
+    kind = kind.strip().lower()
+    if kind not in KINDS:
+        raise ValueError(f"{flag} {spec!r}: unknown kind {kind!r}; kinds are {', '.join(KINDS)}")
+    return kind, found, rest
+
+
 @dataclass(frozen=True)
 class FaultSpec:
     """One `KIND:PROB` rule."""
@@ -40,10 +49,7 @@ class FaultSpec:
     @classmethod
     def parse(cls, spec: str) -> "FaultSpec":
         """Parse `KIND:PROB` (e.g. `529:0.05`); ValueError names the problem."""
-        kind, sep, prob = spec.strip().partition(":")
-        kind = kind.strip().lower()
-        if kind not in KINDS:
-            raise ValueError(f"--fault {spec!r}: unknown kind {kind!r}; kinds are {', '.join(KINDS)}")
+        kind, sep, prob = _split_kind("--fault", spec, ":")
         if not sep:
             raise ValueError(f"--fault {spec!r}: expected KIND:PROB, e.g. {kind}:0.05")
         try:
@@ -66,10 +72,7 @@ class Outage:
     @classmethod
     def parse(cls, spec: str) -> "Outage":
         """Parse `KIND@START-END` (e.g. `529@30s-60s`); ValueError names the problem."""
-        kind, sep, window = spec.strip().partition("@")
-        kind = kind.strip().lower()
-        if kind not in KINDS:
-            raise ValueError(f"--outage {spec!r}: unknown kind {kind!r}; kinds are {', '.join(KINDS)}")
+        kind, sep, window = _split_kind("--outage", spec, "@")
         start, dash, end = window.partition("-")
         if not sep or not dash:
             raise ValueError(f"--outage {spec!r}: expected KIND@START-END, e.g. {kind}@30s-60s")
