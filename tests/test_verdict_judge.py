@@ -61,6 +61,17 @@ def test_more_attempts_than_the_cap_is_a_storm_once() -> None:
     assert kinds(c) == {"retry_storm": 1}
 
 
+def test_retries_beyond_the_announced_limit_are_a_storm() -> None:
+    # Ten logical requests each retried once after its retry-after, 11 retries a minute against 10 rpm.
+    requests = []
+    for i in range(11):
+        body = bytes([i])
+        requests += [seen(i, 429, body=body, retry_after_s=1.0, capacity=10), seen(i + 1.5, body=body, capacity=10)]
+    c = judged(*requests)
+    assert kinds(c) == {"retry_storm": 1} and clean(c)["honoured_retry_after"] == 11
+    assert c["findings"][0]["first"] == "11 retries in 60 s, limit 10 per minute"
+
+
 def test_retrying_a_non_retryable_answer() -> None:
     assert kinds(judged(seen(0, 400), seen(2))) == {"retried_non_retryable": 1}
     assert kinds(judged(seen(0, 500, should_retry=False), seen(2))) == {"retried_non_retryable": 1}

@@ -8,7 +8,7 @@ the same body starts a new logical request. Retries are then judged against what
 told the client (see kinds.py for the rules and their sources).
 """
 
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +76,7 @@ class _Client:
     clean: Counter[str] = field(default_factory=Counter)
     chains: dict[bytes, _Chain] = field(default_factory=dict)
     quiet_until: float | None = None
+    recent_retries: deque[float] = field(default_factory=deque)  # arrival times of the last minute's retries
 
 
 class Judge:
@@ -128,6 +129,15 @@ class Judge:
         if chain.attempts > self.max_attempts and not chain.storm:
             chain.storm = True
             self._find(c, "retry_storm", s, f"{chain.attempts} attempts for one request")
+        if s.capacity is not None:
+            # Retries alone at more than the limit announces per minute can never all pass.
+            c.recent_retries.append(s.arrived)
+            while c.recent_retries[0] <= s.arrived - 60.0:
+                c.recent_retries.popleft()
+            if len(c.recent_retries) > s.capacity:
+                detail = f"{len(c.recent_retries)} retries in 60 s, limit {s.capacity} per minute"
+                self._find(c, "retry_storm", s, detail)
+                c.recent_retries.clear()
         if prev.should_retry is False or (400 <= prev.status < 500 and prev.status not in RETRYABLE_4XX):
             self._find(c, "retried_non_retryable", s, f"retried a {prev.status} (x-should-retry: {prev.should_retry})")
         elif prev.retry_after_s is not None and 0 < prev.retry_after_s <= 60:

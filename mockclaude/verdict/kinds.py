@@ -43,7 +43,8 @@ KINDS = {
         Kind(
             "retry_storm",
             FINDING,
-            "made more attempts for one request than a client should",
+            "made more attempts for one request than a client should, or more retries in a minute than the "
+            "limit admits",
             "cap retries (the SDKs' default is 2 retries, 3 attempts) and surface the error to the caller",
         ),
         Kind(
