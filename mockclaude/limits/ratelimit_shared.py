@@ -1,27 +1,31 @@
 """Rate-limit buckets shared between processes, so N copies of the mock enforce one limit.
 
 - SharedMemoryBucketStore: the workers of one host (`serve --workers N`). MemoryBucketStore's own
-  arithmetic, run on one key's cells copied out of an anonymous shared mapping under one lock;
-  created before the workers fork, which inherit mapping and lock. time.monotonic is one clock for
-  every process of a Linux host.
+  arithmetic, run on one key's cells copied out of an anonymous shared mapping under one lock
+  (a SharedLock, so a worker killed while holding it does not stop the others); created before the
+  workers fork, which inherit mapping and lock, as a restarted worker does. time.monotonic is one
+  clock for every process of a Linux host.
 - RedisBucketStore: several hosts (`serve --redis URL`). The same arithmetic in a Lua script that
   Redis runs atomically, on Redis's clock (TIME), because the hosts' monotonic clocks differ.
 
 API keys are stored as BLAKE2 digests, never in clear. Both stores are synchronous, as the
 BucketStore protocol is: a shared-memory call takes microseconds, a Redis call one loopback round
-trip (~0.1-0.3 ms) during which the worker's event loop waits.
+trip (~0.1-0.3 ms) during which the worker's event loop waits. A Redis that cannot be reached
+raises StoreUnavailable (with short timeouts and no back-off sleeps, which would hold the event
+loop); mockclaude.limits.store_guard decides what the limiter does then.
 """
 
 import contextlib
 import hashlib
 import math
 import mmap
-import multiprocessing
 import struct
+import urllib.parse
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from mockclaude.limits.ratelimit import _EPS, Bucket, BucketStore, MemoryBucketStore, TakeResult
+from mockclaude.shared_lock import SharedLock
 
 # The buckets RateLimiter uses, in the order their cells are laid out in a shared slot.
 BUCKET_NAMES = ("requests", "input-tokens", "output-tokens")
@@ -29,7 +33,6 @@ _DIGEST = 16
 _CELL = struct.Struct("dd")  # level, stamp (NaN stamp: never touched, so full)
 _SLOT = _DIGEST + _CELL.size * len(BUCKET_NAMES)
 _EMPTY = bytes(_DIGEST)
-SPIN_TRIES = 200  # non-blocking attempts (~0.3 us each) before a blocking acquire
 
 
 def key_digest(key: str) -> bytes:
@@ -44,7 +47,7 @@ class SharedMemoryBucketStore(MemoryBucketStore):
         super().__init__()
         self._slots = slots
         self._mem = mmap.mmap(-1, slots * _SLOT)
-        self._lock = multiprocessing.get_context("fork").Lock()
+        self._lock = SharedLock()
 
     def _offset(self, key: str) -> int:
         """The key's slot (open addressing), claimed on first use."""
@@ -65,7 +68,7 @@ class SharedMemoryBucketStore(MemoryBucketStore):
     @contextlib.contextmanager
     def _loaded(self, key: str) -> Iterator[None]:
         """Under the lock, the key's cells as MemoryBucketStore keeps them; written back afterwards."""
-        self._acquire()
+        self._lock.acquire()
         try:
             off = self._offset(key)
             cells: dict[str, list[float]] = {}
@@ -80,16 +83,6 @@ class SharedMemoryBucketStore(MemoryBucketStore):
             for name, (level, stamp) in cells.items():
                 _CELL.pack_into(self._mem, off + _DIGEST + BUCKET_NAMES.index(name) * _CELL.size, level, stamp)
             self._lock.release()
-
-    def _acquire(self) -> None:
-        """Spin briefly before sleeping on the lock: it is held for ~10 us, and a worker put to sleep
-        waits for a wake-up that takes far longer on a busy machine (measured: with a plain blocking
-        acquire, two workers served fewer requests per second than one)."""
-        lock = self._lock
-        for _ in range(SPIN_TRIES):
-            if lock.acquire(False):
-                return
-        lock.acquire()
 
     def take(self, key: str, buckets: Sequence[Bucket], amounts: Sequence[float], now: float) -> TakeResult:
         """See BucketStore.take."""
@@ -158,17 +151,40 @@ return out
 """
 
 
+class StoreUnavailable(Exception):
+    """The shared store cannot be reached (or refused the command): no answer about the buckets."""
+
+
+def public_url(url: str) -> str:
+    """`url` without its password, to name a store in logs and error messages."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else "***@"
+    return urllib.parse.urlunsplit(parts._replace(netloc=user + netloc))
+
+
 class RedisBucketStore:
     """Buckets in Redis hashes (`PREFIX:<key digest>`), expiring once they would be full again."""
 
     def __init__(self, url: str, prefix: str = "mockclaude:ratelimit") -> None:
         import redis  # optional: only `serve --redis` needs it
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
 
-        self._redis: Any = redis.Redis.from_url(url, socket_timeout=5)
+        self.name = public_url(url)
+        # One immediate retry: a pooled connection that died with a restarted Redis fails once, and
+        # the retry reconnects. No back-off sleeps and short timeouts: every wait here holds the
+        # worker's event loop, and an unreachable store is the guard's business.
+        self._redis: Any = redis.Redis.from_url(
+            url, socket_timeout=2, socket_connect_timeout=1, retry=Retry(NoBackoff(), 1)
+        )
+        self._errors = (redis.RedisError, OSError)
         try:
             self._redis.ping()
         except redis.RedisError as exc:
-            raise ValueError(f"--redis {url}: cannot reach Redis ({exc})") from None
+            raise ValueError(f"--redis {self.name}: cannot reach Redis ({exc})") from None
         self._script = self._redis.register_script(_LUA)
         self._prefix = prefix
 
@@ -176,8 +192,18 @@ class RedisBucketStore:
         args: list[str | int] = [op, repr(_EPS)]
         for b, a in zip(buckets, amounts, strict=True):
             args += [b.name, b.capacity, repr(b.rate), 1 if b.enforced else 0, repr(float(a))]
-        ok, *levels = self._script(keys=[f"{self._prefix}:{key_digest(key).hex()}"], args=args)
+        try:
+            ok, *levels = self._script(keys=[f"{self._prefix}:{key_digest(key).hex()}"], args=args)
+        except self._errors as exc:
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from None
         return ok == 1, [float(x) for x in levels]
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless Redis answers."""
+        try:
+            self._redis.ping()
+        except self._errors as exc:
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from None
 
     def take(self, key: str, buckets: Sequence[Bucket], amounts: Sequence[float], now: float) -> TakeResult:
         """See BucketStore.take (`now` is ignored: Redis's clock is the one all hosts share)."""
@@ -193,8 +219,19 @@ class RedisBucketStore:
 
     def clear(self) -> None:
         """Forget every key under the prefix: all buckets full again."""
-        for name in self._redis.scan_iter(match=f"{self._prefix}:*", count=500):
-            self._redis.unlink(name)
+        try:
+            for name in self._redis.scan_iter(match=f"{self._prefix}:*", count=500):
+                self._redis.unlink(name)
+        except self._errors as exc:
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from None
+
+
+class ClearableStore(BucketStore, Protocol):
+    """A shared BucketStore that can forget every key at once."""
+
+    def clear(self) -> None:
+        """All buckets full again, for every process sharing them."""
+        ...
 
 
 class SharedStores:
@@ -202,7 +239,7 @@ class SharedStores:
     shared buckets as they are; every later one (admin reset, new limits by PATCH) starts them full,
     for every process sharing them, as a fresh in-memory limiter would."""
 
-    def __init__(self, store: SharedMemoryBucketStore | RedisBucketStore) -> None:
+    def __init__(self, store: ClearableStore) -> None:
         self.store = store
         self._first = True
 

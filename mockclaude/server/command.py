@@ -5,6 +5,7 @@ import asyncio
 import gc
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Callable
 
@@ -19,6 +20,7 @@ from mockclaude.limits.faults import KINDS as FAULT_KINDS
 from mockclaude.limits.faults import FaultSpec, Outage
 from mockclaude.limits.ratelimit import RateLimits
 from mockclaude.limits.ratelimit_shared import RedisBucketStore, SharedStores
+from mockclaude.limits.store_guard import POLICIES, GuardedStore
 from mockclaude.server.app import make_app
 from mockclaude.server.batch_store import DAY_S, DEFAULT_QUEUE, BatchOptions
 from mockclaude.server.protocol_errors import ApiAppRunner
@@ -90,8 +92,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=1,
-        help="processes accepting on the port (SO_REUSEPORT); rate limits stay exact across them, "
-        "admin stats and /metrics are per worker (default 1)",
+        help="processes accepting on one listening socket, restarted if they die; rate limits stay exact "
+        "across them, admin stats and /metrics are per worker (default 1)",
     )
     net.add_argument(
         "--idle-timeout",
@@ -148,6 +150,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="keep rate-limit buckets in Redis (e.g. redis://127.0.0.1:6379/0), so every mock using it "
         "enforces one limit per key; needs `pip install redis`",
+    )
+    limits.add_argument(
+        "--limits-on-store-failure",
+        choices=POLICIES,
+        help="while the --redis store is unreachable: 'open' admits requests unchecked (default), "
+        "'closed' answers 529 overloaded_error; one log line when it goes away and one when it is back",
     )
     limits.add_argument(
         "--rate-limit",
@@ -310,7 +318,12 @@ def announce(host: str, port: int) -> None:
 
 
 async def serve(
-    state: MockState, host: str, port: int, *, reuse_port: bool = False, on_ready: Callable[[int], None] | None = None
+    state: MockState,
+    host: str,
+    port: int,
+    *,
+    sock: socket.socket | None = None,
+    on_ready: Callable[[int], None] | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT; open streams get SHUTDOWN_GRACE_S to finish, then are closed."""
     # aiohttp waits shutdown_timeout for each handler, then as long again after a "cancel" that a
@@ -330,7 +343,8 @@ async def serve(
     # frozen, full collections stop walking it again (25-35 ms each, measured, at 1,000+ streams).
     gc.collect()
     gc.freeze()
-    site = web.TCPSite(runner, host, port, backlog=4096, reuse_port=reuse_port or None)
+    # A worker of --workers N accepts on the parent's listening socket (see server.workers).
+    site = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port, backlog=4096)
     await site.start()
     bound = runner.addresses[0][1]
     if on_ready is None:
@@ -379,15 +393,21 @@ def _shared_limits(args: argparse.Namespace) -> None:
     if args.workers < 1:
         raise ValueError(f"--workers {args.workers}: needs at least 1")
     if args.redis:
-        ratelimit.default_store = SharedStores(RedisBucketStore(args.redis))
+        policy = args.limits_on_store_failure or "open"
+        ratelimit.default_store = SharedStores(GuardedStore(RedisBucketStore(args.redis), policy))
+    elif args.limits_on_store_failure:
+        raise ValueError("--limits-on-store-failure applies to the --redis store; without --redis the buckets "
+                         "live in this host's memory, which cannot become unreachable")
 
 
-def _serve_worker(args: argparse.Namespace, port: int, org_id: str, on_ready: Callable[[int], None]) -> None:
-    """One worker of `--workers N`: its own state, the shared port and limits."""
+def _serve_worker(
+    args: argparse.Namespace, sock: socket.socket, org_id: str, on_ready: Callable[[int], None]
+) -> None:
+    """One worker of `--workers N`: its own state, the shared listening socket and limits."""
     try:
         state = build(args, org_id=org_id)
     except ValueError as exc:
         print(f"mockclaude serve: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
     loop_factory = uvloop_factory(args.uvloop)
-    asyncio.run(serve(state, args.host, port, reuse_port=True, on_ready=on_ready), loop_factory=loop_factory)
+    asyncio.run(serve(state, args.host, 0, sock=sock, on_ready=on_ready), loop_factory=loop_factory)

@@ -127,8 +127,9 @@ async def create(request: web.Request) -> web.StreamResponse:
         if state.acceleration is not None:
             state.acceleration.admit(key, asyncio.get_running_loop().time())
         admission = state.limiter.admit(key, info.id, input_tokens, body["max_tokens"])
-    except ApiError:
-        state.stats.limited()
+    except ApiError as err:
+        if err.status == 429:  # not the 529 of an unreachable store (--limits-on-store-failure closed)
+            state.stats.limited()
         raise
     if fault:
         state.stats.fault(fault)

@@ -10,6 +10,8 @@ from prometheus_client import Counter as PromCounter
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
+from mockclaude.server import health, supervision
+
 _TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 _LATE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
@@ -47,6 +49,9 @@ class Stats:
         self._limited = PromCounter(
             "mockclaude_rate_limited", "429s produced by the rate limiter", registry=self.registry
         )
+        self.registry.register(health.HealthCollector())
+        # Responses in flight, never zeroed by reset(): the supervisor counts them lost if this worker dies.
+        self._in_flight = 0
         self.reset()
 
     def reset(self) -> None:
@@ -75,12 +80,16 @@ class Stats:
         """A response began generating."""
         self.active += 1
         self._active.inc()
+        self._in_flight += 1
+        supervision.set_in_flight(self._in_flight)
         self._ttft.observe(scheduled_ttft_s)
 
     def stream_ended(self, tokens_out: int) -> None:
         """A response finished (or was cut) after `tokens_out` output tokens."""
         self.active -= 1
         self._active.dec()
+        self._in_flight -= 1
+        supervision.set_in_flight(self._in_flight)
         self.output_tokens += tokens_out
         self._tokens.inc(tokens_out)
 
@@ -132,6 +141,7 @@ class Stats:
             "frames": self.frames,
             "late_frames": self.late_frames,
             "max_lateness_s": round(self.max_lateness_s, 6),
+            **health.to_json(),
         }
 
     def prometheus(self) -> bytes:

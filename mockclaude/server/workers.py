@@ -1,16 +1,31 @@
-"""`serve --workers N`: N forked processes accept on one port (SO_REUSEPORT), one limit for all.
+"""`serve --workers N`: N forked processes accept on one listening socket, one limit for all, supervised.
 
-The parent reserves the port (binding it with SO_REUSEPORT, without listening, so port 0 becomes a
-real port every worker can share), installs a shared rate-limit store, forks the workers and prints
-the single `listening on` line once every worker listens. SIGTERM/SIGINT to the parent stop all;
-if a worker dies, the parent stops the others and exits 1.
+The parent opens the listening socket, installs a shared rate-limit store, forks the workers and
+prints the single `listening on` line once every worker listens. Then it supervises them: a worker
+that dies (SIGKILL, the OOM killer, a crash) is forked again, after a back-off that doubles while
+it keeps dying young, with one log line naming its exit cause. SIGTERM/SIGINT to the parent stop all.
+
+Why this survives a dead worker:
+- the parent owns the listening socket, so it never closes: connections waiting to be accepted stay
+  queued for the workers still alive (with one SO_REUSEPORT socket per worker, a dead worker's
+  queue would be reset with it);
+- everything shared lives in memory the parent created before forking (rate-limit buckets, the
+  turn counters of --fixtures, the supervision board, any store added later): a restarted worker is
+  forked from the same parent and so attaches to the very same memory, with no per-store code here;
+- a worker killed while holding a shared lock would stop every other one: the parent frees every
+  SharedLock the dead process held (mockclaude.shared_lock) before it restarts the worker;
+- the responses in flight in the dead worker are lost (their clients see the connection close) and
+  counted on the board (mockclaude.server.supervision), with the restarts, for /_mockclaude/stats
+  and /metrics.
 
 What is shared and what is per worker:
 - rate limits: shared (one bucket per API key across workers; Redis with `--redis`);
 - with --fixtures, which recording of a request comes next: shared (mockclaude.fixtures.turns);
+- restarts and lost streams: shared (every worker shows the server's figures);
 - the organization id header: one for all workers;
-- `--seed`: worker i uses seed + i·1000003, so workers never repeat each other's ids and text;
-- admin API and /metrics: PER WORKER. A GET of /_mockclaude/stats or /metrics shows the worker that
+- `--seed`: each start of a worker gets seed + k·1000003 with its own k, so workers (first or
+  restarted) never repeat each other's ids and text;
+- admin API and other metrics: PER WORKER. A GET of /_mockclaude/stats or /metrics shows the worker that
   happened to accept that connection; a PATCH of /_mockclaude/config changes that worker only (a
   changed rate limit, like POST /_mockclaude/reset, refills the shared buckets for all). Use flags
   for settings that must hold everywhere.
@@ -20,7 +35,6 @@ import argparse
 import contextlib
 import multiprocessing
 import os
-import queue
 import signal
 import socket
 import sys
@@ -28,55 +42,152 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from multiprocessing.connection import wait
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from mockclaude import shared_lock
 from mockclaude.limits import ratelimit
 from mockclaude.limits.ratelimit_shared import SharedMemoryBucketStore, SharedStores
+from mockclaude.server import supervision
 
 SEED_STRIDE = 1_000_003
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
+BACKLOG = 4096
+BACKOFF_START_S = 0.5  # before the first restart of a worker
+BACKOFF_MAX_S = 30.0  # the back-off doubles up to this while a worker keeps dying young
+STABLE_S = 10.0  # a worker that lived this long died "old": its back-off starts again
+
+ServeWorker = Callable[[argparse.Namespace, socket.socket, str, Callable[[int], None]], None]
 
 
-def reserve_port(host: str, port: int) -> socket.socket:
-    """A socket bound to (host, port) with SO_REUSEPORT and not listening: it fixes the port number."""
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The socket every worker accepts on; the parent holds it open for the life of the server."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(BACKLOG)
+    sock.setblocking(False)
     return sock
+
+
+def exit_cause(exitcode: int) -> str:
+    """How a process ended, from multiprocessing's exit code (negative: the signal that killed it)."""
+    if exitcode < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-exitcode).name}"
+        return f"killed by signal {-exitcode}"
+    return f"exited with code {exitcode}"
+
+
+@dataclass
+class _Slot:
+    """One worker position: the process in it now, and its history of deaths."""
+
+    index: int
+    proc: Any = None  # multiprocessing Process while one runs
+    started: float = 0.0
+    restart_at: float = 0.0
+    early_deaths: int = 0  # consecutive deaths before STABLE_S
+
+
+class _Supervisor:
+    """Starts, watches and restarts the workers of one server."""
+
+    def __init__(self, args: argparse.Namespace, sock: socket.socket, serve_worker: ServeWorker) -> None:
+        self.args = args
+        self.sock = sock
+        self.serve_worker = serve_worker
+        self.org_id = str(uuid.uuid4())
+        self.ctx = multiprocessing.get_context("fork")
+        self.slots = [_Slot(i) for i in range(args.workers)]
+        self.starts = 0  # every start gets its own seed offset
+
+    def start(self, slot: _Slot, ready: Connection | None) -> None:
+        """Fork a worker into `slot`."""
+        k, self.starts = self.starts, self.starts + 1
+        slot.proc = self.ctx.Process(
+            target=_worker,
+            args=(self.args, slot.index, k, self.sock, self.org_id, ready, self.serve_worker),
+            name=f"mockclaude-worker-{slot.index}",
+        )
+        slot.proc.start()
+        slot.started = time.monotonic()
+
+    def watch(self, stop: threading.Event) -> None:
+        """Restart workers as they die, until `stop` is set."""
+        while not stop.is_set():
+            now = time.monotonic()
+            waiting = [s.restart_at - now for s in self.slots if s.proc is None]
+            wait([s.proc.sentinel for s in self.slots if s.proc is not None], min([0.2, *waiting]))
+            now = time.monotonic()
+            for slot in self.slots:
+                if slot.proc is not None and slot.proc.exitcode is not None:
+                    self._died(slot, now)
+                if slot.proc is None and now >= slot.restart_at and not stop.is_set():
+                    self.start(slot, None)
+
+    def _died(self, slot: _Slot, now: float) -> None:
+        proc = slot.proc
+        proc.join()
+        slot.proc = None
+        # The dead process may have held a shared lock: free it before anyone waits on it for long.
+        shared_lock.recover_all(proc.pid)
+        lost = supervision.board.worker_died(slot.index) if supervision.board is not None else 0
+        slot.early_deaths = slot.early_deaths + 1 if now - slot.started < STABLE_S else 1
+        delay = min(BACKOFF_MAX_S, BACKOFF_START_S * 2 ** (slot.early_deaths - 1))
+        slot.restart_at = now + delay
+        in_flight = f" with {lost} response{'s' if lost != 1 else ''} in flight (lost)" if lost else ""
+        print(
+            f"mockclaude serve: worker {slot.index} (pid {proc.pid}) {exit_cause(proc.exitcode)}{in_flight}; "
+            f"restarting in {delay:g} s",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def stop_all(self) -> None:
+        """SIGTERM every live worker, wait for them (SIGKILL after STOP_TIMEOUT_S)."""
+        procs = [s.proc for s in self.slots if s.proc is not None]
+        for p in procs:
+            if p.is_alive() and p.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p.pid, signal.SIGTERM)
+        for p in procs:
+            p.join(STOP_TIMEOUT_S)
+            if p.is_alive():
+                p.kill()
+                p.join(5)
 
 
 def _worker(
     args: argparse.Namespace,
     index: int,
-    port: int,
+    start: int,
+    sock: socket.socket,
     org_id: str,
-    ready: Any,
-    serve_worker: Callable[[argparse.Namespace, int, str, Callable[[int], None]], None],
+    ready: Connection | None,
+    serve_worker: ServeWorker,
 ) -> None:
     # Back to default signal handling: the worker's loop installs its own SIGTERM/SIGINT handlers.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    supervision.worker_index = index
     if args.seed is not None:
-        args.seed += index * SEED_STRIDE
-    serve_worker(args, port, org_id, lambda _bound: ready.put(index))
+        args.seed += start * SEED_STRIDE
+    serve_worker(args, sock, org_id, lambda _bound: ready.send(index) if ready is not None else None)
 
 
-def run_workers(
-    args: argparse.Namespace,
-    serve_worker: Callable[[argparse.Namespace, int, str, Callable[[int], None]], None],
-    announce: Callable[[int], None],
-) -> int:
-    """Fork `args.workers` processes running `serve_worker(args, port, org_id, on_ready)`; wait for a signal."""
-    reserved = reserve_port(args.host, args.port)
-    port = reserved.getsockname()[1]
+def run_workers(args: argparse.Namespace, serve_worker: ServeWorker, announce: Callable[[int], None]) -> int:
+    """Fork `args.workers` processes running `serve_worker(args, sock, org_id, on_ready)`; supervise them
+    until a signal."""
+    sock = listening_socket(args.host, args.port)
+    port = sock.getsockname()[1]
     if not isinstance(ratelimit.default_store, SharedStores):  # --redis may have installed one
         ratelimit.default_store = SharedStores(SharedMemoryBucketStore())
-    ctx = multiprocessing.get_context("fork")
-    ready = ctx.Queue()
-    org_id = str(uuid.uuid4())
+    supervision.board = supervision.Board(args.workers)
+    sup = _Supervisor(args, sock, serve_worker)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -84,48 +195,40 @@ def run_workers(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    procs = [
-        ctx.Process(target=_worker, args=(args, i, port, org_id, ready, serve_worker), name=f"mockclaude-worker-{i}")
-        for i in range(args.workers)
-    ]
-    for p in procs:
-        p.start()
+    readers = []
+    for slot in sup.slots:
+        reader, writer = sup.ctx.Pipe(duplex=False)
+        sup.start(slot, writer)
+        writer.close()  # the child has its copy; EOF on the reader then means the child is gone
+        readers.append(reader)
     try:
-        if not _all_ready(ready, procs, stop):
+        if not _all_ready(readers, sup.slots, stop):
             return 0 if stop.is_set() else 1
         announce(port)
-        while not stop.is_set():
-            if wait([p.sentinel for p in procs], timeout=0.2):
-                print("mockclaude serve: a worker exited; stopping the others", file=sys.stderr, flush=True)
-                return 1
+        sup.watch(stop)
         return 0
     finally:
-        _stop_all(procs)
-        reserved.close()
+        # Stop accepting at once: the workers close their copies of the socket as they stop.
+        sock.close()
+        sup.stop_all()
+        for reader in readers:
+            reader.close()
 
 
-def _all_ready(ready: Any, procs: list[Any], stop: threading.Event) -> bool:
+def _all_ready(readers: list[Connection], slots: list[_Slot], stop: threading.Event) -> bool:
     """Wait until every worker listens; False if one died or a signal came first."""
-    seen: set[int] = set()
+    pending = list(readers)
     deadline = time.monotonic() + READY_TIMEOUT_S
-    while len(seen) < len(procs):
+    while pending:
         if stop.is_set():
             return False
-        if any(p.exitcode is not None for p in procs) or time.monotonic() > deadline:
+        if any(s.proc.exitcode is not None for s in slots) or time.monotonic() > deadline:
             print("mockclaude serve: a worker failed to start", file=sys.stderr, flush=True)
             return False
-        with contextlib.suppress(queue.Empty):
-            seen.add(ready.get(timeout=0.1))
+        for reader in wait(pending, timeout=0.1):
+            try:
+                reader.recv()  # type: ignore[union-attr]
+            except EOFError:
+                continue  # the worker is gone without listening: its exit code says so next round
+            pending.remove(reader)  # type: ignore[arg-type]
     return True
-
-
-def _stop_all(procs: list[Any]) -> None:
-    for p in procs:
-        if p.is_alive() and p.pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(p.pid, signal.SIGTERM)
-    for p in procs:
-        p.join(STOP_TIMEOUT_S)
-        if p.is_alive():
-            p.kill()
-            p.join(5)
