@@ -1,6 +1,7 @@
 """Child processes on 127.0.0.1: start one, wait until it says it is ready, stop its whole group.
 
-Used by the demo, the benchmarks, our tests and the pytest plugin (`mockclaude.testing`).
+Used by the demo, the benchmarks, our tests and the pytest plugin (`mockclaude.testing`); the
+supervisors of the mock's workers and of the recorder's writer share `exit_cause` and `RestartBackoff`.
 """
 
 import contextlib
@@ -12,6 +13,32 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+
+
+def exit_cause(exitcode: int) -> str:
+    """How a process ended, from its exit code as multiprocessing gives it (negative: the signal)."""
+    if exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exited with code {exitcode}"
+
+
+@dataclass
+class RestartBackoff:
+    """How long to wait before restarting a process that died: `start_s`, doubling while it keeps
+    dying within `stable_s` of its start, at most `max_s`; a process that lived longer starts over."""
+
+    start_s: float = 0.5
+    max_s: float = 30.0
+    stable_s: float = 10.0
+    _early_deaths: int = 0
+
+    def after_death(self, lived_s: float) -> float:
+        """The delay before the next start of a process that died after `lived_s` seconds."""
+        self._early_deaths = self._early_deaths + 1 if lived_s < self.stable_s else 1
+        return min(self.max_s, self.start_s * 2 ** (self._early_deaths - 1))
 
 
 def stop_group(proc: subprocess.Popen[str], grace_s: float = 10.0) -> None:

@@ -9,7 +9,7 @@ Every response is streamed (`flow.response.stream` is a tee that only notes the 
 chunk), so the client gets each SSE event as soon as the upstream sends it. Building the record
 (decompression, SSE parsing, token estimates, anonymization) and writing it happen in a separate
 writer process (recorder.writer_process); a failure there is logged and never touches the proxied
-exchange.
+exchange, and a writer that dies is restarted (recorder.writer_supervisor), what it lost counted.
 """
 
 import asyncio
@@ -17,8 +17,6 @@ import logging
 import sys
 import time
 from datetime import datetime
-from multiprocessing.process import BaseProcess
-from multiprocessing.queues import Queue
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +30,8 @@ from mockclaude.fixtures.format import ANONYMIZATION_MODES, FixtureWriter, iter_
 from mockclaude.privacy.pseudonyms import key_fingerprint, key_path_for, load_or_create_key
 from recorder.capture import Capture, is_recorded
 from recorder.connection_log import show_connections
-from recorder.writer_process import STOP, WriterConfig
-from recorder.writer_process import start as start_writer
+from recorder.writer_process import WriterConfig
+from recorder.writer_supervisor import SupervisedWriter
 
 log = logging.getLogger("mockclaude.recorder")
 _META = "mockclaude_capture"
@@ -61,9 +59,7 @@ class Recorder:
     """The addon: tees recorded flows and hands finished captures to the writer process."""
 
     def __init__(self) -> None:
-        self._writer: BaseProcess | None = None
-        self._inbox: Queue[Capture | None] | None = None
-        self._writer_lost = False
+        self._writer: SupervisedWriter | None = None
 
     def load(self, loader: Any) -> None:
         """Declare the addon's options."""
@@ -137,8 +133,7 @@ class Recorder:
         # Write (or check) the header here, so a bad file stops the proxy before it listens.
         FixtureWriter(out, header).close()
         config = WriterConfig(str(out), mode, key, header, fsync, session_start, first_seq)
-        self._writer, self._inbox = start_writer(config)
-        self._writer_lost = False
+        self._writer = SupervisedWriter(config)
         log.info("mockclaude recorder: writing %s (anonymize=%s)", out, mode)
 
     def running(self) -> None:
@@ -172,7 +167,7 @@ class Recorder:
 
     def _capture(self, flow: http.HTTPFlow) -> Capture | None:
         """A new capture of a recorded endpoint's flow (None for other paths or with no writer)."""
-        if self._inbox is None or not is_recorded(flow.request.path):
+        if self._writer is None or not is_recorded(flow.request.path):
             return None
         now_wall, now = time.time(), time.monotonic()
         started = flow.request.timestamp_start
@@ -208,23 +203,16 @@ class Recorder:
                 cap.status = flow.response.status_code
                 cap.response_headers = list(flow.response.headers.items(multi=True))
                 cap.chunks = [(cap.t_end, flow.response.raw_content or b"")]
-            if not self._writer_alive():
+            writer = self._writer
+            if writer is None:
                 return
             try:
                 # Queue it after mitmproxy has sent the end of the response, which comes first.
-                asyncio.get_running_loop().call_soon(self._inbox.put, cap)
+                asyncio.get_running_loop().call_soon(writer.submit, cap)
             except RuntimeError:  # no event loop (driven from outside mitmproxy)
-                self._inbox.put(cap)
+                writer.submit(cap)
         except Exception:
             log.exception("mockclaude recorder: could not queue %s %s", flow.request.method, flow.request.path)
-
-    def _writer_alive(self) -> bool:
-        if self._writer is not None and self._writer.is_alive():
-            return True
-        if not self._writer_lost:
-            self._writer_lost = True
-            log.error("mockclaude recorder: the writer process is gone; exchanges are passed through, not recorded")
-        return False
 
     def done(self) -> None:
         """Let the writer finish every queued exchange, then stop it."""
@@ -232,14 +220,9 @@ class Recorder:
         show_connections(True)
 
     def _stop_writer(self) -> None:
-        if self._writer is None or self._inbox is None:
-            return
-        self._inbox.put(STOP)
-        self._writer.join(timeout=60)
-        if self._writer.is_alive():
-            log.error("mockclaude recorder: the writer did not finish in 60 s; stopping it")
-            self._writer.terminate()
-        self._writer, self._inbox = None, None
+        if self._writer is not None:
+            self._writer.stop()
+            self._writer = None
 
 
 addons = [Recorder()]

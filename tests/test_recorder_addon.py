@@ -61,19 +61,30 @@ def test_failures_inside_the_recorder_never_break_the_exchange(
         deadline = time.monotonic() + 20
         while len(out.read_text().splitlines()) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
-        # 3. the writer process crashes: the proxied bytes are still handed on unchanged
-        rec._writer.kill()
-        rec._writer.join(5)
+        # 3. the writer process crashes: the proxied bytes are still handed on unchanged, the
+        # exchanges that find no writer are counted, and the writer is restarted after its back-off
+        assert rec._writer is not None and rec._writer._writer is not None
+        dead = rec._writer._writer.proc
+        dead.kill()
+        dead.join(5)
         lost, lost_chunks = sse_flow([START, {"type": "message_stop"}])
-        with caplog.at_level(logging.ERROR, logger="mockclaude.recorder"):
+        with caplog.at_level(logging.WARNING, logger="mockclaude.recorder"):
             assert drive(rec, lost, lost_chunks) == lost_chunks
             assert drive(rec, *sse_flow([START])) == [encode_event(START)]
-        rec.done()
-    assert caplog.text.count("the writer process is gone") == 1
-    assert "could not record POST /v1/messages" in capfd.readouterr().err
-    (ex,) = iter_exchanges(out)
-    assert [e["event"] for e in ex["response"]["events"]] == ["message_start", "message_stop"]
-    assert "x-api-key" not in ex["request"]["headers"]
+            time.sleep(0.6)  # the first restart comes 0.5 s after the death
+            later, later_chunks = sse_flow([START, {"type": "ping"}, {"type": "message_stop"}])
+            assert drive(rec, later, later_chunks) == later_chunks
+            rec.done()
+    assert caplog.text.count(f"the writer process (pid {dead.pid}) killed by SIGKILL") == 1, caplog.text
+    assert "2 exchanges passed through unrecorded" in caplog.text
+    err = capfd.readouterr().err
+    assert "could not record POST /v1/messages" in err
+    exchanges = list(iter_exchanges(out))
+    assert [[e["event"] for e in ex["response"]["events"]] for ex in exchanges] == [
+        ["message_start", "message_stop"],
+        ["message_start", "ping", "message_stop"],
+    ]
+    assert "x-api-key" not in exchanges[0]["request"]["headers"]
 
 
 def test_appending_continues_a_fixture_and_survives_a_torn_line(tmp_path: Path) -> None:

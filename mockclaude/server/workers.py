@@ -42,22 +42,20 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from mockclaude import shared_lock
 from mockclaude.limits import ratelimit
 from mockclaude.limits.ratelimit_shared import SharedMemoryBucketStore, SharedStores
+from mockclaude.processes import RestartBackoff, exit_cause
 from mockclaude.server import supervision
 
 SEED_STRIDE = 1_000_003
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 BACKLOG = 4096
-BACKOFF_START_S = 0.5  # before the first restart of a worker
-BACKOFF_MAX_S = 30.0  # the back-off doubles up to this while a worker keeps dying young
-STABLE_S = 10.0  # a worker that lived this long died "old": its back-off starts again
 
 ServeWorker = Callable[[argparse.Namespace, socket.socket, str, Callable[[int], None]], None]
 
@@ -73,15 +71,6 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def exit_cause(exitcode: int) -> str:
-    """How a process ended, from multiprocessing's exit code (negative: the signal that killed it)."""
-    if exitcode < 0:
-        with contextlib.suppress(ValueError):
-            return f"killed by {signal.Signals(-exitcode).name}"
-        return f"killed by signal {-exitcode}"
-    return f"exited with code {exitcode}"
-
-
 @dataclass
 class _Slot:
     """One worker position: the process in it now, and its history of deaths."""
@@ -90,7 +79,7 @@ class _Slot:
     proc: Any = None  # multiprocessing Process while one runs
     started: float = 0.0
     restart_at: float = 0.0
-    early_deaths: int = 0  # consecutive deaths before STABLE_S
+    backoff: RestartBackoff = field(default_factory=RestartBackoff)
 
 
 class _Supervisor:
@@ -136,8 +125,7 @@ class _Supervisor:
         # The dead process may have held a shared lock: free it before anyone waits on it for long.
         shared_lock.recover_all(proc.pid)
         lost = supervision.board.worker_died(slot.index) if supervision.board is not None else 0
-        slot.early_deaths = slot.early_deaths + 1 if now - slot.started < STABLE_S else 1
-        delay = min(BACKOFF_MAX_S, BACKOFF_START_S * 2 ** (slot.early_deaths - 1))
+        delay = slot.backoff.after_death(now - slot.started)
         slot.restart_at = now + delay
         in_flight = f" with {lost} response{'s' if lost != 1 else ''} in flight (lost)" if lost else ""
         print(
