@@ -34,7 +34,7 @@ from typing import Any
 import psutil
 
 from bench.harness import MODEL, machine, mock, run_main
-from mockclaude.processes import Proc, run_process
+from mockclaude.processes import Proc, run_process, with_file_size_limit
 
 KINDS = {"stream": 0.4, "json": 0.3, "count_tokens": 0.15, "bad": 0.15}
 EXPECTED = {"stream": 200, "json": 200, "count_tokens": 200, "bad": 400}
@@ -54,15 +54,9 @@ def _redis(binary: str, port: int) -> contextlib.AbstractContextManager[Proc]:
 
 
 def _recorder(upstream: str, out: Path, disk_bytes: int) -> contextlib.AbstractContextManager[Proc]:
-    """`mockclaude record` whose files may not grow past `disk_bytes` (RLIMIT_FSIZE: a full disk)."""
-    code = (
-        "import resource, sys\n"
-        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({disk_bytes}, {disk_bytes}))\n"
-        "from mockclaude.cli import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
-    argv = [sys.executable, "-c", code, "record", "--upstream", upstream, "--port", "0", "--out", str(out)]
-    return run_process(argv, ready=RECORDER_READY, timeout=90)
+    """`mockclaude record` whose files may not grow past `disk_bytes`."""
+    argv = ["record", "--upstream", upstream, "--port", "0", "--out", str(out)]
+    return run_process(with_file_size_limit(argv, disk_bytes), ready=RECORDER_READY, timeout=90)
 
 
 def _request(kind: str, i: int) -> tuple[str, bytes]:

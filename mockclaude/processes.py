@@ -104,6 +104,18 @@ def run_process(
         stop_group(popen)
 
 
+def with_file_size_limit(args: list[str], max_bytes: int) -> list[str]:
+    """The argv of `mockclaude ARGS` in a process that may not write a file past `max_bytes` (RLIMIT_FSIZE):
+    a disk that fills, without filling one."""
+    code = (
+        "import resource, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({max_bytes}, {max_bytes}))\n"
+        "from mockclaude.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    return [sys.executable, "-c", code, *args]
+
+
 @contextlib.contextmanager
 def mock_server(*flags: str, timeout: float = 30.0) -> Iterator[Proc]:
     """A real `mockclaude serve` on 127.0.0.1 and a free port; `.url` is its base URL."""

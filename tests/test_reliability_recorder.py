@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from mockclaude.fixtures.format import iter_exchanges
-from mockclaude.processes import Proc, mock_server, run_process
+from mockclaude.processes import Proc, mock_server, run_process, with_file_size_limit
 from tests.test_recorder_e2e import READY, record, stop_and_read
 
 CORPUS = json.loads((Path(__file__).parent / "corpus" / "sensitive_values.json").read_text())
@@ -242,14 +242,8 @@ def test_tls_error_and_hanging_upstream_fail_in_bounded_time_and_are_recorded(up
 
 def _record_limited(upstream_url: str, out: Path, fsize: int) -> Any:
     """`mockclaude record` whose process may not write files larger than `fsize` bytes (a full disk)."""
-    code = (
-        "import resource, sys\n"
-        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({fsize}, {fsize}))\n"
-        "from mockclaude.cli import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
-    argv = [sys.executable, "-c", code, "record", "--upstream", upstream_url, "--port", "0", "--out", str(out)]
-    return run_process(argv, ready=READY, timeout=60)
+    argv = ["record", "--upstream", upstream_url, "--port", "0", "--out", str(out)]
+    return run_process(with_file_size_limit(argv, fsize), ready=READY, timeout=60)
 
 
 def test_disk_full_mid_run_is_logged_and_never_breaks_traffic(upstream: Proc, tmp_path: Path) -> None:
