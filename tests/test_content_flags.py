@@ -80,7 +80,7 @@ def test_recorded_turns_hold_across_workers(tmp_path: Path) -> None:
     with mock_server("--workers", "2", "--fixtures", str(fx), "--strict-fixtures", timeout=60) as srv:
         texts = []
         for _ in range(12):
-            with client(srv.url) as c:  # a new connection each time: SO_REUSEPORT spreads them over workers
+            with client(srv.url) as c:  # a new connection each time: any worker may accept it
                 texts.append(c.messages.create(**req).content[0].text)
         assert texts == ["first recording", "second recording"] * 6
         admin(srv.url, "reset", "POST", {})  # one worker's reset restarts the shared turns

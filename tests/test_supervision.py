@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.request
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -19,6 +20,7 @@ from mockclaude import shared_lock
 from mockclaude.limits.ratelimit import Bucket
 from mockclaude.limits.ratelimit_shared import SharedMemoryBucketStore
 from mockclaude.processes import Proc, mock_server
+from tests.test_content_flags import body, client, json_exchange, write
 from tests.test_workers import post
 
 BUCKET = (Bucket("requests", "requests", 5, True),)
@@ -190,3 +192,22 @@ def test_a_worker_that_keeps_dying_backs_off_and_sigterm_still_stops_everything(
         assert time.monotonic() - stopped_at < 5.0 + 3.0  # the grace, and room for a loaded machine
     delays = [float(m.group(4)) for line in p.lines if (m := DEATH.search(line))]
     assert delays == [0.5, 1.0], p.output()
+
+
+def test_recorded_turns_count_on_after_every_worker_was_restarted(tmp_path: Path) -> None:
+    req = body("Which turn is this, after the crashes?")
+    fx = write(tmp_path / "f.jsonl", [json_exchange(req, f"recording {k}", seq=k) for k in range(4)])
+    with mock_server("--workers", "2", "--fixtures", str(fx), "--strict-fixtures", timeout=60) as p:
+
+        def ask() -> str:
+            with client(p.url) as c:
+                return c.messages.create(**req).content[0].text
+
+        assert [ask(), ask()] == ["recording 0", "recording 1"]
+        for original in _workers(p):  # replace both workers, one after the other
+            original.kill()
+            _wait_for(
+                "its replacement",
+                lambda o=original: len(_workers(p)) == 2 and o.pid not in {w.pid for w in _workers(p)},
+            )
+        assert [ask(), ask(), ask()] == ["recording 2", "recording 3", "recording 0"]
