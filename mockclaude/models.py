@@ -13,6 +13,10 @@ Sources, cited per entry below:
   [BB]    bridgebench.ai/speedbench/claude-sonnet-4-6: 95.3 tok/s median, 1.207 s median TTFT.
   [CACHE] platform.claude.com/docs/en/build-with-claude/prompt-caching, "Cache limitations" (2026-09
           mirror): minimum cacheable prompt length per model.
+  [PAI]   pydantic-ai-slim==2.78.0 `profiles/anthropic.py` (its comments say "verified live 2026-11-04"):
+          output limits, forced tool_choice, thinking defaults, sampling rules.
+  [VER4]  npm @ai-sdk/anthropic@4.0.112 `anthropic-model-catalog.ts` (one row per model).
+  [LC]    langchain-anthropic==1.7.10 `data/_profiles.py` and `profile_augmentations.toml`.
   [LMS]   lmspeed.net Haiku 4.5 vs Sonnet 4.6: Haiku 4.5 97 tok/s, 1.336 s first token.
 Where no public measurement exists, `latency_source` says "estimate" and the figures are scaled from
 the nearest measured sibling.
@@ -60,6 +64,19 @@ class ModelInfo:
     exclusive_sampling: bool = False  # "`temperature` and `top_p` cannot both be specified"
     system_role: bool = False  # role "system" inside messages (Opus 4.8 and later)
     fast_mode: bool = False  # accepts speed "fast" ([MDEV] experimental.modes.fast)
+    # tool_choice "any"/"tool" accepted at all: [PAI] `supports_forced_tool_choice`, [VER4]
+    # `forcedToolUse`, [LC] sonnet-5-5 `tool_choice = false`; the 400 text is in wire.validation.
+    forced_tool_choice: bool = True
+    # Thinks (adaptively) when the request has no `thinking` [PAI] `thinking_enabled_by_default`;
+    # [DOCS] haiku-5-5/overview "Adaptive thinking is on by default".
+    thinks_by_default: bool = False
+    # effort xhigh/max only while thinking: with `disabled` or `between_tools` the effort is capped
+    # at high [PAI] `disallows_top_effort_when_thinking_disabled`, [VER4] `canBeDisabled:
+    # 'up-to-high-effort'`; [MDEV] sonnet-5-5 "between_tools works only at low, medium, or high effort".
+    top_effort_needs_thinking: bool = False
+    # output_config.format / strict tools [VER4] `nativeStructuredOutput`, [PAI]
+    # `models_that_support_json_schema_output` (both false for Claude 3 and the 4.0 models).
+    structured_outputs: bool = True
     # Tokens this model counts for a text, relative to the models before Opus 4.7: their newer
     # tokenizer yields "approximately 30% more tokens" for the same text ([DOCS] haiku-5-5/overview;
     # Simon Willison's Sonnet 5 measurement as reported by QbitAI, 2026-07-01).
@@ -99,6 +116,8 @@ _NEW_GEN = dict(  # what Opus 4.7 changed and later models kept [DOCS, MDEV temp
     supports_prefill=False, accepts_sampling=False, system_role=True, efforts=EFFORTS_ALL,
     tokenizer_factor=_NEW_TOKENIZER,
 )
+_GEN_5 = dict(_NEW_GEN, thinks_by_default=True)  # Opus/Sonnet 5+, Haiku 5.5, Fable, Mythos [PAI]
+_NO_FORCING = dict(_GEN_5, forced_tool_choice=False)  # forced tool_choice → 400 [PAI, VER4, LC, DOCS]
 
 # Newest first, as /v1/models lists them.
 CATALOGUE: tuple[ModelInfo, ...] = (
@@ -106,45 +125,46 @@ CATALOGUE: tuple[ModelInfo, ...] = (
     # limits copied from 5.1, date estimated.
     _m(id="claude-fable-5-2", display_name="Claude Fable 5.2", created_at="2026-11-01",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="fable", thinking_types=_ALWAYS_ON,
-       min_cache_tokens=512, ttft_s=3.5, tps=40.0, source="[SDK] id; date/limits estimate", **_NEW_GEN),
+       min_cache_tokens=512, ttft_s=3.5, tps=40.0, source="[SDK] id; date/limits estimate", **_NO_FORCING),
     _m(id="claude-mythos-5-2", display_name="Claude Mythos 5.2", created_at="2026-11-01",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="mythos", thinking_types=_ALWAYS_ON,
-       min_cache_tokens=512, ttft_s=3.5, tps=40.0, source="[SDK] id; date/limits estimate", **_NEW_GEN),
-    _m(id="claude-haiku-5-5", display_name="Claude Haiku 5.5", created_at="2026-10-07",
+       min_cache_tokens=512, ttft_s=3.5, tps=40.0, source="[SDK] id; date/limits estimate", **_NO_FORCING),
+    _m(top_effort_needs_thinking=True, id="claude-haiku-5-5", display_name="Claude Haiku 5.5", created_at="2026-10-07",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="haiku", thinking_types=_ADAPTIVE,
-       min_cache_tokens=512, ttft_s=0.9, tps=110.0, source="[MDEV] models/anthropic/claude-haiku-5-5.toml", **_NEW_GEN),
-    _m(id="claude-sonnet-5-5", display_name="Claude Sonnet 5.5", created_at="2026-09-29",
+       min_cache_tokens=512, ttft_s=0.9, tps=110.0, source="[MDEV] models/anthropic/claude-haiku-5-5.toml", **_GEN_5),
+    _m(top_effort_needs_thinking=True, id="claude-sonnet-5-5", display_name="Claude Sonnet 5.5",
+       created_at="2026-09-28",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="sonnet", thinking_types=_SONNET_55,
-       min_cache_tokens=512,
-       ttft_s=1.3, tps=85.0, source="[DOCS] sonnet-5-5/overview; date: first public mention 2026-09-29",
-       **_NEW_GEN),
+       min_cache_tokens=512, ttft_s=1.3, tps=85.0,
+       source="[DOCS] sonnet-5-5/overview ('Released September 28, 2026'); [LC] 2026-09-28", **_NO_FORCING),
     _m(id="claude-opus-5-5", fast_mode=True, display_name="Claude Opus 5.5", created_at="2026-09-22",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="opus", thinking_types=_ALWAYS_ON,
        min_cache_tokens=512,
        ttft_s=2.2, tps=55.0, source="[DOCS] opus-5-5/overview; date: anthropic.com/claude-opus-5-5 as "
        "cited in AkihikoWatanabe/paper_notes#6619 and datacurve-ai/deep-swe#98 (2026-09-22)",
-       **_NEW_GEN),
+       **_NO_FORCING),
     _m(id="claude-fable-5-1", display_name="Claude Fable 5.1", created_at="2026-09-01",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="fable", thinking_types=_ALWAYS_ON,
        min_cache_tokens=512,
        ttft_s=3.5, tps=40.0, source="[DOCS] fable-5-1/overview; anthropic.com/claude-fable-and-mythos-5-1",
-       **_NEW_GEN),
+       **_NO_FORCING),
     _m(id="claude-mythos-5-1", display_name="Claude Mythos 5.1", created_at="2026-09-01",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="mythos", thinking_types=_ALWAYS_ON,
-       min_cache_tokens=512, ttft_s=3.5, tps=40.0, source="[DOCS] mythos-5-1/overview", **_NEW_GEN),
-    _m(id="claude-opus-5", fast_mode=True, display_name="Claude Opus 5", created_at="2026-07-24",
+       min_cache_tokens=512, ttft_s=3.5, tps=40.0, source="[DOCS] mythos-5-1/overview", **_NO_FORCING),
+    _m(top_effort_needs_thinking=True, id="claude-opus-5", fast_mode=True, display_name="Claude Opus 5",
+       created_at="2026-07-24",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="opus", thinking_types=_ADAPTIVE,
-       min_cache_tokens=512, ttft_s=2.2, tps=55.0, source="[MDEV] models/anthropic/claude-opus-5.toml", **_NEW_GEN),
+       min_cache_tokens=512, ttft_s=2.2, tps=55.0, source="[MDEV] models/anthropic/claude-opus-5.toml", **_GEN_5),
     _m(id="claude-sonnet-5", display_name="Claude Sonnet 5", created_at="2026-06-30",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="sonnet", thinking_types=_ADAPTIVE,
        min_cache_tokens=1_024,
-       ttft_s=1.3, tps=85.0, source="[MDEV] claude-sonnet-5.toml; [DOCS] sonnet-5/overview", **_NEW_GEN),
+       ttft_s=1.3, tps=85.0, source="[MDEV] claude-sonnet-5.toml; [DOCS] sonnet-5/overview", **_GEN_5),
     _m(id="claude-fable-5", display_name="Claude Fable 5", created_at="2026-06-09",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="fable", thinking_types=_ALWAYS_ON,
-       min_cache_tokens=512, ttft_s=3.5, tps=40.0, source="[MDEV] claude-fable-5.toml", **_NEW_GEN),
+       min_cache_tokens=512, ttft_s=3.5, tps=40.0, source="[MDEV] claude-fable-5.toml", **_GEN_5),
     _m(id="claude-mythos-5", display_name="Claude Mythos 5", created_at="2026-06-09",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="mythos", thinking_types=_ALWAYS_ON,
-       min_cache_tokens=512, ttft_s=3.5, tps=40.0, source="[MDEV] models/anthropic/claude-mythos-5.toml", **_NEW_GEN),
+       min_cache_tokens=512, ttft_s=3.5, tps=40.0, source="[MDEV] models/anthropic/claude-mythos-5.toml", **_GEN_5),
     _m(id="claude-opus-4-8", fast_mode=True, display_name="Claude Opus 4.8", created_at="2026-05-28",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="opus", thinking_types=_ADAPTIVE,
        min_cache_tokens=1_024,
@@ -155,10 +175,11 @@ CATALOGUE: tuple[ModelInfo, ...] = (
        min_cache_tokens=2_048, ttft_s=2.2, tps=50.0, source="[MDEV] claude-opus-4-7.toml", supports_prefill=False,
        accepts_sampling=False, efforts=EFFORTS_ALL, tokenizer_factor=_NEW_TOKENIZER),
     _m(id="claude-sonnet-4-6", display_name="Claude Sonnet 4.6", created_at="2026-02-17",
-       max_input_tokens=1_000_000, max_output_tokens=64_000, line="sonnet", min_cache_tokens=1_024,
+       max_input_tokens=1_000_000, max_output_tokens=128_000, line="sonnet", min_cache_tokens=1_024,
        thinking_types=_BUDGET_AND_ADAPTIVE, ttft_s=1.207, tps=95.3, latency_source="[BB] bridgebench.ai",
        supports_prefill=False, exclusive_sampling=True, efforts=("low", "medium", "high", "max"),
-       source="[MDEV] claude-sonnet-4-6.toml; released 2026-02-17 (betagouv/ComparIA#332)"),
+       source="[MDEV] claude-sonnet-4-6.toml, but its 64K output is stale: [PAI], [VER4], [LC] say 128K; "
+       "released 2026-02-17 (betagouv/ComparIA#332)"),
     _m(id="claude-opus-4-6", fast_mode=True, display_name="Claude Opus 4.6", created_at="2026-02-05",
        max_input_tokens=1_000_000, max_output_tokens=128_000, line="opus", min_cache_tokens=4_096,
        thinking_types=_BUDGET_AND_ADAPTIVE, ttft_s=2.4, tps=48.0, supports_prefill=False,
@@ -186,38 +207,41 @@ CATALOGUE: tuple[ModelInfo, ...] = (
        ttft_s=2.67, tps=45.0, latency_source="[AA] via lattice.uptownhr.com", exclusive_sampling=True,
        lifecycle="retired", deprecated_at="2026-05-05", retires_at="2026-08-05",
        source="[MDEV]; retired 2026-08-05 (multidotdev/cli v0.0.135 notes); deprecation date estimate"),
-    _m(id="claude-mythos-preview", display_name="Claude Mythos Preview", created_at="2026-04-07",
+    _m(thinks_by_default=True, id="claude-mythos-preview", display_name="Claude Mythos Preview",
+       created_at="2026-04-07",
        max_input_tokens=1_000_000, max_output_tokens=128_000, thinking_types=_BUDGET_AND_ADAPTIVE,
        min_cache_tokens=2_048,
        ttft_s=3.5, tps=40.0, supports_prefill=False, lifecycle="retired", deprecated_at="2026-06-09",
        retires_at="2026-06-30", source="[SDK] DEPRECATED_MODELS; created/deprecated dates estimate"),
-    _m(id="claude-opus-4-20250514", display_name="Claude Opus 4", created_at="2025-05-22",
+    _m(structured_outputs=False, id="claude-opus-4-20250514", display_name="Claude Opus 4", created_at="2025-05-22",
        aliases=("claude-opus-4-0",), max_input_tokens=200_000, max_output_tokens=32_000, line="opus",
        min_cache_tokens=1_024,
        ttft_s=2.67, tps=45.0, lifecycle="retired", deprecated_at="2026-04-14", retires_at="2026-06-15",
        source="[MDEV]; retirement [SDK] DEPRECATED_MODELS; deprecation date estimate"),
-    _m(id="claude-sonnet-4-20250514", display_name="Claude Sonnet 4", created_at="2025-05-22",
+    _m(structured_outputs=False, id="claude-sonnet-4-20250514", display_name="Claude Sonnet 4", created_at="2025-05-22",
        aliases=("claude-sonnet-4-0",), max_input_tokens=200_000, max_output_tokens=64_000, line="sonnet",
        min_cache_tokens=1_024,
        ttft_s=1.8, tps=63.0, lifecycle="retired", deprecated_at="2026-04-14", retires_at="2026-06-15",
        source="[MDEV]; retirement [SDK] DEPRECATED_MODELS; deprecation date estimate"),
-    _m(id="claude-3-7-sonnet-20250219", display_name="Claude Sonnet 3.7", created_at="2025-02-24",
+    _m(structured_outputs=False, id="claude-3-7-sonnet-20250219", display_name="Claude Sonnet 3.7",
+       created_at="2025-02-24",
        aliases=("claude-3-7-sonnet-latest",), max_input_tokens=200_000, max_output_tokens=64_000,
        min_cache_tokens=1_024, line="sonnet", ttft_s=1.2, tps=63.0, lifecycle="retired", deprecated_at="2025-10-28",
        retires_at="2026-02-19", source="[MDEV]; retirement [SDK] DEPRECATED_MODELS"),
-    _m(id="claude-3-5-haiku-20241022", display_name="Claude Haiku 3.5", created_at="2024-10-22",
+    _m(structured_outputs=False, id="claude-3-5-haiku-20241022", display_name="Claude Haiku 3.5",
+       created_at="2024-10-22",
        aliases=("claude-3-5-haiku-latest",), max_input_tokens=200_000, max_output_tokens=8_192, min_cache_tokens=2_048,
        line="haiku", thinking_types=_NO_THINKING, ttft_s=0.8, tps=67.0,
        latency_source="[AA] artificialanalysis.ai/models/claude-3-5-haiku/providers", lifecycle="retired",
        deprecated_at="2025-12-19", retires_at="2026-02-19", pdf_input=False,
        source="[MDEV]; retirement [SDK] DEPRECATED_MODELS; deprecation date estimate"),
-    _m(id="claude-3-haiku-20240307", display_name="Claude Haiku 3", created_at="2024-03-07",
+    _m(structured_outputs=False, id="claude-3-haiku-20240307", display_name="Claude Haiku 3", created_at="2024-03-07",
        max_input_tokens=200_000, max_output_tokens=4_096, line="haiku", thinking_types=_NO_THINKING,
        min_cache_tokens=2_048,
        ttft_s=0.7, tps=120.0, lifecycle="retired", deprecated_at="2026-02-19", retires_at="2026-04-20",
        pdf_input=False, source="[MDEV] claude-3-haiku-20240307.toml; retired 2026-04-20 "
        "(BerriAI/litellm#26139, anthropics/skills#1607); deprecation date estimate"),
-    _m(id="claude-3-opus-20240229", display_name="Claude Opus 3", created_at="2024-02-29",
+    _m(structured_outputs=False, id="claude-3-opus-20240229", display_name="Claude Opus 3", created_at="2024-02-29",
        max_input_tokens=200_000, max_output_tokens=4_096, line="opus", thinking_types=_NO_THINKING,
        min_cache_tokens=1_024,
        ttft_s=1.5, tps=25.0, lifecycle="retired", deprecated_at="2025-06-30", retires_at="2026-01-05",
@@ -306,7 +330,7 @@ def _capabilities(info: ModelInfo) -> dict[str, Any]:
             "code_execution": flag(info.line is not None),
             "web_search": flag(info.line is not None),
         },
-        "structured_outputs": flag(not info.id.startswith("claude-3")),
+        "structured_outputs": flag(info.structured_outputs),
         "thinking": {
             "supported": info.supports_thinking,
             "types": {

@@ -37,6 +37,9 @@ PDF_101_PAGES = base64.b64encode(
 JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\0" * 24).decode()
 
 
+CLOSED_OBJECT = {"type": "object", "additionalProperties": False}
+
+
 def body(**changes: Any) -> dict[str, Any]:
     """A valid create body with some top-level fields replaced (None deletes)."""
     base: dict[str, Any] = {
@@ -180,7 +183,7 @@ def test_parse_json_raises_only_api_errors(raw: bytes) -> None:
         ),
         body(thinking={"type": "enabled", "budget_tokens": 1024}, max_tokens=2048),
         body(thinking={"type": "adaptive", "display": "omitted"}, output_config={"effort": "xhigh"}),
-        body(output_config={"format": {"type": "json_schema", "schema": {"type": "object"}}}),
+        body(output_config={"format": {"type": "json_schema", "schema": CLOSED_OBJECT}}),
         body(
             messages=[
                 user(
@@ -466,7 +469,8 @@ CASES: list[tuple[str, dict[str, Any] | Any, str]] = [
     (
         "thinking with forced tool",
         body(
-            thinking={"type": "adaptive"},
+            thinking={"type": "enabled", "budget_tokens": 1024},
+            max_tokens=4096,
             tools=[{"name": "t", "input_schema": {"type": "object"}}],
             tool_choice={"type": "any"},
         ),
@@ -577,13 +581,48 @@ def test_strict_mode_rejects_unknown_top_level_fields() -> None:
     assert validate_count_tokens(body(max_tokens=None), strict=True) is None
 
 
-def test_forced_tool_use_on_models_that_always_think() -> None:
-    forced = body(
-        tools=[{"name": "t", "input_schema": {"type": "object"}}], tool_choice={"type": "tool", "name": "t"}
+NO_FORCING = ("claude-opus-5-5", "claude-sonnet-5-5", "claude-fable-5-1", "claude-fable-5-2", "claude-mythos-5-1",
+              "claude-mythos-5-2")  # fmt: skip
+
+
+@pytest.mark.parametrize("choice", [{"type": "any"}, {"type": "tool", "name": "t"}])
+def test_forced_tool_choice_per_model(choice: dict[str, Any]) -> None:
+    forced = body(tools=[{"name": "t", "input_schema": {"type": "object"}}], tool_choice=choice)
+    for name in NO_FORCING:
+        message = 'tool_choice: type "tool" and "any" are not supported for this model.'
+        assert rejection(check_model_limits, forced, model(name)) == message
+    # Fable 5 and Mythos 5 (5.0) accept forcing now, as do the models that can think adaptively.
+    for name in ("claude-fable-5", "claude-mythos-5", "claude-opus-5", "claude-opus-4-8", "claude-haiku-4-5"):
+        assert check_model_limits(forced, model(name)) is None
+    adaptive = {**forced, "thinking": {"type": "adaptive"}}
+    assert validate_create(adaptive) is None
+    assert check_model_limits(adaptive, model("claude-sonnet-4-6")) is None
+    budget = {**forced, "thinking": {"type": "enabled", "budget_tokens": 1024}, "max_tokens": 4096}
+    assert rejection(validate_create, budget) == "Thinking may not be enabled when tool_choice forces tool use."
+
+
+def test_sampling_while_thinking() -> None:
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    assert rejection(validate_create, body(thinking=thinking, max_tokens=4096, top_k=5)).startswith(
+        "`top_k` must be unset when thinking is enabled."
     )
-    message = "Thinking may not be enabled when tool_choice forces tool use."
-    assert rejection(check_model_limits, forced, model("claude-opus-5-5")) == message
-    assert check_model_limits(forced, model("claude-opus-4-8")) is None
+    assert rejection(validate_create, body(thinking={"type": "adaptive"}, top_p=0.9)).startswith("`top_p` must be")
+    assert validate_create(body(thinking=thinking, max_tokens=4096, top_p=0.95, temperature=1)) is None
+
+
+@pytest.mark.parametrize("effort", ["xhigh", "max"])
+def test_top_effort_needs_thinking_on_opus_5(effort: str) -> None:
+    for kind in ("disabled", "between_tools"):
+        request = body(thinking={"type": kind}, output_config={"effort": effort})
+        info = model("claude-sonnet-5-5" if kind == "between_tools" else "claude-opus-5")
+        assert rejection(check_model_limits, request, info) == (
+            f"output_config.effort '{effort}' is not supported when thinking is disabled on this model. "
+            "Use effort 'high' or below, or enable thinking."
+        )
+    assert check_model_limits(body(thinking={"type": "disabled"}, output_config={"effort": "high"}),
+                              model("claude-opus-5")) is None  # fmt: skip
+    assert check_model_limits(body(thinking={"type": "disabled"}, output_config={"effort": effort}),
+                              model("claude-sonnet-5")) is None  # fmt: skip
 
 
 def test_count_tokens_needs_no_max_tokens() -> None:
@@ -889,7 +928,12 @@ def test_sdk_request_that_passes_validation_gets_a_message(server: Proc) -> None
 WEATHER_TOOL = {
     "name": "get_weather",
     "description": "Weather for a city",
-    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    "input_schema": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+        "additionalProperties": False,
+    },
     "cache_control": {"type": "ephemeral"},
     "strict": True,
 }

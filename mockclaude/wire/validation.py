@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import orjson
 
 from mockclaude.wire.errors import ApiError
+from mockclaude.wire.structured import check_structured
 
 if TYPE_CHECKING:
     from mockclaude.models import ModelInfo
@@ -96,8 +97,28 @@ INITIAL_SYSTEM_MESSAGE = (
     "use the top-level 'system' parameter for the initial system prompt; "
     "the directive-only form (content: [] with output_config) is accepted at any position"
 )
-# [ISS] mastra-ai/mastra#7507 (2025-09), can1357/oh-my-pi#341 (2026-03, Sonnet 4.6)
+# [ISS] mastra-ai/mastra#7507 (2025-09), can1357/oh-my-pi#341 (2026-03, Sonnet 4.6). Budget thinking
+# only: adaptive thinking accepts a forced tool and answers without thinking (pydantic-ai-slim 2.78
+# `_thinking_type.request_allows_tool_forcing`, "verified live"; @ai-sdk/anthropic 3.0.140 counts only
+# `enabled` as a conflict).
 FORCED_TOOL_WITH_THINKING = "Thinking may not be enabled when tool_choice forces tool use."
+# [ISS] can1357/oh-my-pi#12939 (2026-09, Opus 5.5, with request_id): models that never force a tool.
+FORCED_TOOL_UNSUPPORTED = 'tool_choice: type "tool" and "any" are not supported for this model.'
+# [ISS] quarkiverse/quarkus-langchain4j#1812 (2025-09, Opus 4.1), danny-avila/LibreChat#6023 (3.7)
+_THINKING_DOCS = (
+    "Please consult our documentation at "
+    "https://docs.claude.com/en/docs/build-with-claude/extended-thinking#important-considerations-when-using-extended-thinking"
+)
+THINKING_TOP_K = f"`top_k` must be unset when thinking is enabled. {_THINKING_DOCS}"
+# The rule (top_p >= 0.95 while thinking) is pydantic-ai-slim 2.78's `anthropic_restricts_sampling_with_
+# thinking`, citing the docs; no real text was found, so this one is ours, shaped like THINKING_TOP_K.
+THINKING_TOP_P = f"`top_p` must be greater than or equal to 0.95 or unset when thinking is enabled. {_THINKING_DOCS}"
+# [ISS] anthropics/claude-code#79798 (2026-07); the models: pydantic-ai-slim 2.78
+# `disallows_top_effort_when_thinking_disabled` (see models.ModelInfo.top_effort_needs_thinking).
+TOP_EFFORT_WITHOUT_THINKING = (
+    "output_config.effort '{effort}' is not supported when thinking is disabled on this model. "
+    "Use effort 'high' or below, or enable thinking."
+)
 # [ISS] tailcallhq/forgecode#892, microsoft/vscode#276110
 DUPLICATE_TOOLS = "tools: Tool names must be unique."
 # [ISS] anthropics/claude-code#7365 (2025-09), #63673 (2026-05)
@@ -492,6 +513,8 @@ def _check_tool(tool: Any, loc: Loc) -> str | None:
             _fail(schema_loc, INVALID_SCHEMA)
         if _optional(spec, "description") is not None:
             _str(spec["description"], (*here, "description"))
+        if _optional(spec, "strict") is not None:
+            _bool(spec["strict"], (*here, "strict"))
         return name
     if not (isinstance(kind, str) and (kind in SERVER_TOOL_TYPES or _DATED_TOOL.fullmatch(kind))):
         _tag(spec, loc, ("custom", *SERVER_TOOL_TYPES))
@@ -534,10 +557,17 @@ def _check_thinking(body: dict[str, Any], max_tokens: int | None) -> None:
             raise ApiError(400, BUDGET_TOO_BIG)
     if kind in ("enabled", "adaptive") and _optional(thinking, "display") is not None:
         _literal(thinking["display"], (*here, "display"), ("summarized", "omitted"))
+    if kind not in ("enabled", "adaptive"):
+        return
     temperature = _optional(body, "temperature")
-    if kind in ("enabled", "adaptive") and temperature is not None and temperature != 1:
+    if temperature is not None and temperature != 1:
         raise ApiError(400, THINKING_TEMPERATURE)
-    if kind in ("enabled", "adaptive") and _forces_tool_use(body):
+    if _optional(body, "top_k") is not None:
+        raise ApiError(400, THINKING_TOP_K)
+    top_p = _optional(body, "top_p")
+    if top_p is not None and top_p < 0.95:
+        raise ApiError(400, THINKING_TOP_P)
+    if kind == "enabled" and _forces_tool_use(body):
         raise ApiError(400, FORCED_TOOL_WITH_THINKING)
 
 
@@ -620,11 +650,16 @@ def _check_small_fields(body: dict[str, Any]) -> None:
         _dict(config, ("output_config",))
         if _optional(config, "effort") is not None:
             _literal(config["effort"], ("output_config", "effort"), EFFORTS)
-        output_format = _optional(config, "format")
-        if output_format is not None:
-            _tag(output_format, ("output_config", "format"), ("json_schema",))
-            _dict(_required(output_format, "schema", ("output_config", "format", "json_schema")),
-                  ("output_config", "format", "json_schema", "schema"))  # fmt: skip
+        _check_format(_optional(config, "format"), ("output_config", "format"))
+    _check_format(_optional(body, "output_format"), ("output_format",))
+
+
+def _check_format(output_format: Any, loc: Loc) -> None:
+    """A structured-output format: `{"type": "json_schema", "schema": {...}}`."""
+    if output_format is None:
+        return
+    _tag(output_format, loc, ("json_schema",))
+    _dict(_required(output_format, "schema", (*loc, "json_schema")), (*loc, "json_schema", "schema"))
 
 
 def _check_model(body: dict[str, Any]) -> None:
@@ -659,6 +694,7 @@ def _check_common(body: Any, max_tokens: int | None, known: frozenset[str] | Non
     _check_sampling(body)
     _check_thinking(body, max_tokens)
     _check_small_fields(body)
+    check_structured(body)
     _check_cache_control(body)
     _check_attachments(body)
     if known is not None:
@@ -730,10 +766,12 @@ def check_model_limits(body: dict[str, Any], info: "ModelInfo") -> None:
         suggest = kind == "enabled" and "adaptive" in info.thinking_types
         message = f'"thinking.type.{kind}" is not supported for this model.'
         raise ApiError(400, message + (hint if suggest else ""))
-    if "disabled" not in info.thinking_types and _forces_tool_use(body):
-        # Thinking cannot be turned off on these models, so forcing a tool always conflicts ([DOCS]
-        # opus-5-5 and sonnet-5-5 overviews: "forced tool use returns an error").
-        raise ApiError(400, FORCED_TOOL_WITH_THINKING)
+    if not info.forced_tool_choice and _forces_tool_use(body):
+        raise ApiError(400, FORCED_TOOL_UNSUPPORTED)
+    config = body.get("output_config")
+    effort = config.get("effort") if isinstance(config, dict) else None
+    if info.top_effort_needs_thinking and kind in ("disabled", "between_tools") and effort in ("xhigh", "max"):
+        raise ApiError(400, TOP_EFFORT_WITHOUT_THINKING.format(effort=effort))
     # Only non-default values are refused by the models without sampling parameters [DOCS 4.7 notes].
     changed = [key for key, default in _SAMPLING_DEFAULTS if body.get(key) not in (None, default)]
     if changed and not info.accepts_sampling:
