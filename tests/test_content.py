@@ -432,7 +432,10 @@ def test_any_request_gives_a_consistent_plan(
     if max_tokens == 0:
         assert plan.blocks == [] and plan.stop_reason == "max_tokens"
     thinking = b.get("thinking", {}).get("type") in ("enabled", "adaptive")
-    if thinking and max_tokens:
+    forced = choice.get("type") in ("any", "tool") and bool(callable_tools)
+    if forced:  # a forced tool call is prefilled: no thinking before it
+        assert all(bl.kind != "thinking" for bl in plan.blocks)
+    elif thinking and max_tokens:
         assert plan.blocks[0].kind == "thinking"
         if b["thinking"]["type"] == "enabled":
             assert plan.blocks[0].tokens <= b["thinking"]["budget_tokens"]

@@ -21,6 +21,7 @@ from mockclaude.synth.schema_instance import SchemaError, instance_from_schema
 from mockclaude.tokens import count_text, encoding
 from mockclaude.wire.errors import ApiError
 from mockclaude.wire.ids import tool_use_id
+from mockclaude.wire.structured import output_schema
 
 __all__ = [
     "ContentSettings",
@@ -195,6 +196,10 @@ def plan_response(
     would stream partial JSON, but a non-streaming response has no faithful form for a half-built
     input, and dropping keeps both forms valid. Its tokens were spent, so output_tokens then equals
     max_tokens and stop_reason is `max_tokens`.
+
+    With structured outputs (`output_config.format` or `output_format`) the text is one JSON document
+    valid against the schema; cut by max_tokens it is cut mid-document, as the docs say the real API
+    does ("Invalid outputs": stop_reason max_tokens, incomplete JSON).
     """
     budget = max(0, max_output_tokens)
     blocks: list[PlannedBlock] = []
@@ -202,7 +207,12 @@ def plan_response(
         return ResponsePlan(blocks, "max_tokens", None, 0)
     used = 0
     thinking = body.get("thinking")
-    if isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive"):
+    calls, forced = _tool_calls(body, settings, rng)
+    # A forced tool_choice prefills the tool call, so adaptive thinking does not run (pydantic-ai-slim
+    # 2.78 profiles: "Opus 5, Sonnet 4.6 and Sonnet 5 return a thinking block for `auto` but none for
+    # `any` or `tool`, with adaptive thinking on"). Budget thinking with forcing is a 400 before this.
+    thinks = isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
+    if thinks and not forced:
         want = _thinking_tokens(thinking, settings, rng)
         n = min(want, budget)
         pieces = source.tokens(n, rng)
@@ -213,15 +223,21 @@ def plan_response(
         if want >= budget:
             return ResponsePlan(blocks, "max_tokens", None, budget)
     stops = [s for s in body.get("stop_sequences") or [] if isinstance(s, str) and s]
-    calls, forced = _tool_calls(body, settings, rng)
+    structured = output_schema(body)
     if calls:
-        return _plan_tool_calls(calls, forced, blocks, used, budget, stops, settings, rng)
-    drawn = settings.output_length.draw(rng)
-    n = min(drawn, budget - used)
-    pieces = source.tokens(n, rng)
-    stop_reason: StopReason = "max_tokens" if drawn > n else "end_turn"
+        # Text before a tool call would not be the JSON a structured-output client parses.
+        preamble = structured is None and not forced
+        return _plan_tool_calls(calls, preamble, blocks, used, budget, stops, settings, rng)
+    if structured is not None:
+        whole = _json_tokens(_instance(structured[1], rng, f"{structured[0]}.schema", complete=True))
+        drawn = len(whole)
+        pieces = whole[: budget - used]
+    else:
+        drawn = settings.output_length.draw(rng)
+        pieces = source.tokens(min(drawn, budget - used), rng)
+    stop_reason: StopReason = "max_tokens" if drawn > len(pieces) else "end_turn"
     pieces, seq = _cut_at_stop(pieces, stops)
-    if seq is None and stops and len(pieces) >= 2 and rng.random() < settings.stop_sequence_rate:
+    if structured is None and seq is None and stops and len(pieces) >= 2 and rng.random() < settings.stop_sequence_rate:
         # The model "emits" a stop sequence here; like the real API, the sequence is not in the text.
         pieces, seq = pieces[: rng.randint(1, len(pieces) - 1)], rng.choice(stops)
     if seq is not None:
@@ -233,7 +249,7 @@ def plan_response(
 
 def _plan_tool_calls(
     calls: list[dict[str, Any]],
-    forced: bool,
+    preamble: bool,
     blocks: list[PlannedBlock],
     used: int,
     budget: int,
@@ -242,7 +258,7 @@ def _plan_tool_calls(
     rng: random.Random,
 ) -> ResponsePlan:
     # With a forced tool_choice the API starts the answer at the tool call: no text before it.
-    if not forced and rng.random() < settings.text_before_tool_rate:
+    if preamble and rng.random() < settings.text_before_tool_rate:
         pieces = list(_preamble(rng.randrange(len(_PREAMBLES)), calls[0]["name"]))[: budget - used]
         pieces, seq = _cut_at_stop(pieces, stops)
         if pieces:
@@ -253,11 +269,7 @@ def _plan_tool_calls(
         if used >= budget:
             return ResponsePlan(blocks, "max_tokens", None, budget)
     for tool in calls:
-        try:
-            tool_input = instance_from_schema(tool.get("input_schema") or {"type": "object"}, rng)
-        except SchemaError as exc:
-            # A clear 400 beats a 500 or an input that silently breaks the tool's own schema.
-            raise ApiError(400, f"tools: mockclaude cannot build an input for tool {tool['name']!r}: {exc}") from None
+        tool_input = _instance(tool.get("input_schema") or {"type": "object"}, rng, f"tool {tool['name']!r}")
         if not isinstance(tool_input, dict):  # input_schema must be an object schema; be lenient
             tool_input = {}
         text = json.dumps(tool_input)
@@ -276,6 +288,23 @@ def _plan_tool_calls(
         )
         used += cost
     return ResponsePlan(blocks, "tool_use", None, used)
+
+
+def _instance(schema: dict[str, Any], rng: random.Random, what: str, *, complete: bool = False) -> Any:
+    """A value for a tool input or a structured answer; a schema we cannot satisfy is a clear 400."""
+    try:
+        return instance_from_schema(schema, rng, complete=complete)
+    except SchemaError as exc:
+        # A clear 400 beats a 500 or a value that silently breaks the request's own schema.
+        raise ApiError(400, f"mockclaude cannot build a value for {what}: {exc}") from None
+
+
+def _json_tokens(value: Any) -> list[str]:
+    """The JSON text of a structured answer as single-token strings, paced and counted like prose."""
+    enc = encoding()
+    # ASCII-escaped, so that every single token decodes on its own.
+    text = json.dumps(value)
+    return [enc.decode_single_token_bytes(t).decode() for t in enc.encode(text, disallowed_special=())]
 
 
 def _thinking_tokens(thinking: dict[str, Any], settings: ContentSettings, rng: random.Random) -> int:

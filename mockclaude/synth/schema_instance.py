@@ -7,6 +7,12 @@ ipv6), minimum / maximum / exclusive bounds (both drafts) / multipleOf, allOf (m
 oneOf (the value must match exactly one branch), boolean schemas, and `$ref` into the same document
 (`#`, `#/$defs/…`, `#/definitions/…`). Beyond `max_depth`, only what is required is generated, so
 recursive schemas end. Everything random comes from the `rng` passed in, so values are reproducible.
+
+Values are what a model would write: an object whose properties are all optional gets every one of
+them (near the top, where a tool's content is), required properties come first and optional ones
+after, each in schema order (the order the structured-outputs docs give for the real API), arrays
+are non-empty, and strings follow the property's `description` (its "e.g." example, or a hint such
+as "city" or "email"), `enum`, `format`, `pattern` and length bounds.
 """
 
 import copy
@@ -22,6 +28,10 @@ MAX_DEPTH = 5
 # Past this depth a schema that still demands nesting (a required self-reference) is hopeless.
 _HARD_DEPTH = MAX_DEPTH + 30
 _OPTIONAL_RATE = 0.5
+# Objects with no required property are filled completely down to this depth (0 = the tool input).
+_FILL_DEPTH = 2
+# P(a string takes the example its description gives, "e.g. San Francisco, CA") when it has one.
+_EXAMPLE_RATE = 0.5
 _ATTEMPTS = 12
 # Widest range numbers are drawn from, so an unbounded `minimum: 0` gives 0..10000, not 1e308.
 _SPAN = 10_000
@@ -42,9 +52,15 @@ class SchemaError(ValueError):
     """The schema admits no value we can build (false schema, bad $ref, endless required nesting)."""
 
 
-def instance_from_schema(schema: Any, rng: random.Random, *, max_depth: int = MAX_DEPTH) -> Any:
-    """A JSON value valid against `schema` (a tool's input_schema), drawn with `rng`."""
-    return _Generator(schema, rng, max_depth).value(schema, 0, "")
+def instance_from_schema(
+    schema: Any, rng: random.Random, *, max_depth: int = MAX_DEPTH, complete: bool = False
+) -> Any:
+    """A JSON value valid against `schema` (a tool's input_schema), drawn with `rng`.
+
+    `complete` fills every optional property above `max_depth`, as a model answering in a
+    structured-output format does; otherwise optional properties next to required ones are a draw.
+    """
+    return _Generator(schema, rng, max_depth, complete).value(schema, 0, "")
 
 
 # ---- helpers shared by generation and checking ----
@@ -270,10 +286,11 @@ def _item_schemas(s: dict[str, Any]) -> tuple[list[Any], Any]:
 
 
 class _Generator:
-    def __init__(self, root: Any, rng: random.Random, max_depth: int) -> None:
+    def __init__(self, root: Any, rng: random.Random, max_depth: int, complete: bool = False) -> None:
         self.root = root
         self.rng = rng
         self.max_depth = max_depth
+        self.complete = complete
         self.checker = _Checker(root)
 
     def value(self, s: Any, depth: int, name: str) -> Any:
@@ -384,6 +401,10 @@ class _Generator:
             raise SchemaError(f"maxLength {hi} < minLength {lo}")
         pattern = s.get("pattern")
         fmt = _FORMATS.get(s.get("format", "")) or _hinted_format(name, s)
+        example = _example(s.get("description"))
+        fits = example is not None and lo <= len(example) <= (hi if hi is not None else math.inf)
+        if pattern is None and fits and self.rng.random() < _EXAMPLE_RATE:
+            return example
         for _ in range(_ATTEMPTS):
             if pattern is not None:
                 v = _from_pattern(pattern, self.rng, lo, hi)
@@ -393,20 +414,30 @@ class _Generator:
             elif fmt is not None:
                 v = fmt(self.rng)
             else:
-                v = self._text(name, lo, hi)
+                v = self._text(name, lo, hi, s.get("description"))
             if lo <= len(v) <= (hi if hi is not None else math.inf):
                 return v
             fmt = None  # a format that misses the length bounds: use text instead
-        return self._text(name, lo, hi)
+        return self._text(name, lo, hi, s.get("description"))
 
-    def _text(self, name: str, lo: int, hi: int | None) -> str:
+    def _text(self, name: str, lo: int, hi: int | None, description: Any = None) -> str:
         key = name.lower()
-        if any(w in key for w in ("city", "location", "place", "address")):
-            v = self.rng.choice(_CITIES)
+        about = f"{key} {description.lower() if isinstance(description, str) else ''}"
+        words = self.rng.choice
+        if any(w in key for w in ("city", "location", "place", "address")) or " city" in about:
+            v = words(_CITIES)
         elif key.endswith("name") and key not in ("filename", "file_name", "tool_name"):
-            v = self.rng.choice(_NAMES)
+            v = words(_NAMES)
+        elif any(w in key for w in ("path", "file")):
+            v = f"src/{words(_WORDS)}/{words(_WORDS)}.py"
+        elif key == "id" or key.endswith("_id"):
+            v = f"{words(_WORDS)}-{self.rng.randint(100, 9999)}"
+        elif any(w in key for w in _PROSE_KEYS):
+            v = " ".join(words(_WORDS) for _ in range(self.rng.randint(6, 14))).capitalize() + "."
+        elif any(w in key for w in ("query", "search", "question", "topic")):
+            v = " ".join(words(_WORDS) for _ in range(self.rng.randint(2, 5)))
         else:
-            v = " ".join(self.rng.choice(_WORDS) for _ in range(self.rng.randint(1, 4)))
+            v = " ".join(words(_WORDS) for _ in range(self.rng.randint(1, 4)))
         while len(v) < lo:
             v += " " + self.rng.choice(_WORDS)
         if hi is not None and len(v) > hi:
@@ -495,10 +526,12 @@ class _Generator:
         required = list(s.get("required", []))
         extra = s.get("additionalProperties", True)
         deep = depth >= self.max_depth
+        # All optional: the answer is in them, so a model fills them all (at the top of the input).
+        fill = self.complete or (not required and depth < _FILL_DEPTH)
         out: dict[str, Any] = {}
-        for key, sub in props.items():
-            if key in required or (not deep and self.rng.random() < _OPTIONAL_RATE):
-                out[key] = self.value(sub, depth + 1, key)
+        for key in [k for k in props if k in required] + [k for k in props if k not in required]:
+            if key in required or (not deep and (fill or self.rng.random() < _OPTIONAL_RATE)):
+                out[key] = self.value(props[key], depth + 1, key)
         for key in required:
             if key not in out:
                 out[key] = self.value(extra if isinstance(extra, dict) else {}, depth + 1, key)
@@ -553,6 +586,21 @@ _FORMATS: dict[str, Callable[[random.Random], str]] = {
     "ipv4": lambda r: f"192.0.2.{r.randint(1, 254)}",
     "ipv6": lambda r: f"2001:db8::{r.randint(1, 0xFFFF):x}",
 }
+
+
+_PROSE_KEYS = ("description", "summary", "content", "text", "body", "message", "reason", "explanation", "answer")
+_EXAMPLE = re.compile(r"(?:\be\.g\.|\bfor example\b|\bsuch as\b)[:,]?\s+(.+)", re.IGNORECASE)
+
+
+def _example(description: Any) -> str | None:
+    """The example a description gives: `e.g. San Francisco, CA`, `such as 'celsius'` (quoted: the first)."""
+    if not isinstance(description, str) or not (m := _EXAMPLE.search(description)):
+        return None
+    rest = m.group(1).strip()
+    if rest and rest[0] in "'\"`" and (end := rest.find(rest[0], 1)) > 1:
+        return rest[1:end]
+    rest = re.split(r"\)|;|\. |\.$|\n", rest, maxsplit=1)[0].strip().rstrip(".,")
+    return rest or None
 
 
 def _hinted_format(name: str, s: dict[str, Any]) -> Callable[[random.Random], str] | None:
