@@ -183,6 +183,21 @@ def test_max_tokens_zero_gives_nothing(source: TokenSource) -> None:
         assert plan == ResponsePlan([], "max_tokens", None, 0)
 
 
+def test_a_model_that_thinks_by_default_shows_omitted_thinking(source: TokenSource) -> None:
+    rng = random.Random(4)
+
+    def plan(request: dict[str, Any]) -> ResponsePlan:
+        return plan_response(request, 8_000, ContentSettings(), source, rng, thinks_by_default=True)
+
+    default = plan(body())
+    assert [b.kind for b in default.blocks] == ["thinking", "text"]
+    assert default.blocks[0].pieces == [] and default.blocks[0].tokens > 0 and default.blocks[0].signature
+    assert default.output_tokens == default.blocks[0].tokens + default.blocks[1].tokens
+    assert [b.kind for b in plan(body(thinking={"type": "disabled"})).blocks] == ["text"]
+    forced = plan(body(tools=[WEATHER], tool_choice={"type": "any"}))
+    assert all(b.kind == "tool_use" for b in forced.blocks)
+
+
 def test_thinking_comes_first_within_its_budget(source: TokenSource) -> None:
     b = body(thinking={"type": "enabled", "budget_tokens": 2_000})
     for plan in plans(b, source, max_tokens=8_000):

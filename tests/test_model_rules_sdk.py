@@ -97,3 +97,20 @@ def test_models_endpoint_reports_the_catalogue_numbers(client: anthropic.Anthrop
         assert model.capabilities.structured_outputs.supported == info.structured_outputs
     sonnet4 = resolve("claude-sonnet-4-0")
     assert sonnet4 is not None and not sonnet4.structured_outputs
+
+
+def test_models_that_think_by_default_show_an_omitted_thinking_block(client: anthropic.Anthropic) -> None:
+    hi = [{"role": "user", "content": "Hi"}]
+    message = client.messages.create(model="claude-opus-5", max_tokens=8192, messages=hi)
+    thinking, text = message.content
+    assert thinking.type == "thinking" and thinking.thinking == "" and thinking.signature
+    assert text.type == "text" and message.usage.output_tokens > len(text.text.split())
+    off = client.messages.create(model="claude-opus-5", max_tokens=8192, messages=hi, thinking={"type": "disabled"})
+    assert [b.type for b in off.content] == ["text"]
+    # Opus 4.8 runs without thinking unless asked (elgorro/aiquila#410).
+    assert [b.type for b in client.messages.create(model="claude-opus-4-8", max_tokens=8192, messages=hi).content] == [
+        "text"
+    ]
+    with client.messages.stream(model="claude-fable-5", max_tokens=8192, messages=hi) as stream:
+        final = stream.get_final_message()
+    assert [b.type for b in final.content] == ["thinking", "text"] and final.content[0].thinking == ""

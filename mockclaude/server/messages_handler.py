@@ -172,7 +172,7 @@ def synthetic(
     content, timing = state.settings.content, _timing(state, info, body, input_tokens, rng)
     if state.recorded is not None:
         content, timing = state.recorded.synthetic(body["model"], input_tokens, state.settings, timing, rng)
-    plan = plan_response(body, limit, content, state.source, rng)
+    plan = plan_response(body, limit, content, state.source, rng, thinks_by_default=info.thinks_by_default)
     msg_id = ids.message_id(rng)
     if body.get("stream"):
         chunk = timing.chunk_tokens

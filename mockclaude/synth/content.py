@@ -34,6 +34,11 @@ __all__ = [
 ]
 
 StopReason = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use"]
+# What a model that thinks by default does without a `thinking` field: elgorro/aiquila#410 (Opus 5
+# and Sonnet 5 "omitting thinking entirely runs adaptive"); the docs via checkmarble/llmberjack#14:
+# "on the newest models `display` defaults to "omitted", which returns thinking blocks with an empty
+# `thinking` field".
+DEFAULT_THINKING = {"type": "adaptive", "display": "omitted"}
 
 
 @dataclass(frozen=True)
@@ -189,8 +194,13 @@ def plan_response(
     settings: ContentSettings,
     source: TokenSource,
     rng: random.Random,
+    *,
+    thinks_by_default: bool = False,
 ) -> ResponsePlan:
     """Plan the answer to a Messages request body, within `max_output_tokens` (thinking included).
+
+    `thinks_by_default`: the model thinks adaptively when the request has no `thinking`, and shows
+    it as the newest models do by default, an empty `thinking` with its signature (display "omitted").
 
     A tool call that does not fit in what is left of max_tokens is dropped, not cut: the real API
     would stream partial JSON, but a non-streaming response has no faithful form for a half-built
@@ -207,6 +217,8 @@ def plan_response(
         return ResponsePlan(blocks, "max_tokens", None, 0)
     used = 0
     thinking = body.get("thinking")
+    if thinking is None and thinks_by_default:
+        thinking = DEFAULT_THINKING
     calls, forced = _tool_calls(body, settings, rng)
     # A forced tool_choice prefills the tool call, so adaptive thinking does not run (pydantic-ai-slim
     # 2.78 profiles: "Opus 5, Sonnet 4.6 and Sonnet 5 return a thinking block for `auto` but none for
