@@ -9,6 +9,8 @@ import anthropic
 import jsonschema
 import pydantic
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockclaude.processes import Proc, mock_server
 from mockclaude.synth.content import ContentSettings, OutputLength, TokenSource, plan_response
@@ -134,6 +136,55 @@ def test_strict_tools_are_held_to_the_same_subset_and_limits() -> None:
         "additionalProperties": False,
     }
     assert rejection(body(**fmt(optional))) == "Schema is too complex for compilation."
+
+
+SCHEMA_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=6)
+    | st.sampled_from(["object", "array", "string", "integer", "#", "#/$defs/a", "email", "minimum"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "type",
+                    "properties",
+                    "items",
+                    "anyOf",
+                    "allOf",
+                    "oneOf",
+                    "enum",
+                    "$ref",
+                    "$defs",
+                    "required",
+                    "additionalProperties",
+                    "format",
+                    "minItems",
+                    "minimum",
+                    "a",
+                ]
+            ),
+            inner,
+            max_size=5,
+        )
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(schema=SCHEMA_VALUES)
+def test_any_schema_gives_none_or_a_400(schema: Any) -> None:
+    for request in (
+        body(output_config={"format": {"type": "json_schema", "schema": schema}}),
+        body(tools=[{"name": "t", "strict": True, "input_schema": schema}]),
+    ):
+        try:
+            check_structured(request)
+        except ApiError as err:
+            assert err.status == 400
 
 
 # The planned answer

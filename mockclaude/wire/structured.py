@@ -18,7 +18,7 @@ grammar. Both accept only a subset of JSON Schema ([DOCS] build-with-claude/stru
 Texts for the other unsupported features were not found; ours follow the same `For 'T' type` form.
 """
 
-from typing import Any
+from typing import Any, NoReturn
 
 from mockclaude.wire.errors import ApiError
 
@@ -96,7 +96,7 @@ class _Walk:
         self.root = root
         self.census = census
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str) -> NoReturn:
         # [SO1]-[SO4] name the schema, not the path inside it.
         raise ApiError(400, f"{self.loc}: {message}")
 
@@ -105,17 +105,18 @@ class _Walk:
             return
         if "$ref" in s:
             self.ref(s["$ref"], refs)
-        if "enum" in s and any(isinstance(v, dict | list) for v in s["enum"]):
+        if any(isinstance(v, dict | list) for v in _list(s.get("enum"))):
             self.fail("enum values must be strings, numbers, booleans or null")  # [DOCS] no complex enums
-        if "allOf" in s and any(isinstance(b, dict) and "$ref" in b for b in s["allOf"]):
+        if any(isinstance(b, dict) and "$ref" in b for b in _list(s.get("allOf"))):
             self.fail("'allOf' with '$ref' is not supported")  # [DOCS] "allOf with $ref not supported"
         types = s.get("type")
-        for kind in [types] if isinstance(types, str) else types if isinstance(types, list) else []:
-            self.typed(s, kind, refs)
+        for kind in [types] if isinstance(types, str) else _list(types):
+            if isinstance(kind, str):
+                self.typed(s, kind, refs)
         # oneOf is not in the docs' list, but generated like anyOf rather than refused: pydantic emits
         # it for tagged unions and no real refusal of it was found.
         for key in ("anyOf", "allOf", "oneOf"):
-            for branch in s.get(key) or []:
+            for branch in _list(s.get(key)):
                 self.node(branch, refs)
 
     def ref(self, ref: Any, refs: tuple[str, ...]) -> None:
@@ -136,8 +137,9 @@ class _Walk:
             self.fail(f"For '{kind}' type, property '{present[0]}' is not supported")  # [SO1]
         if present:
             self.fail(f"For '{kind}' type, properties {', '.join(present)} are not supported")  # [SO2]
-        if kind == "string" and s.get("format") is not None and s["format"] not in STRING_FORMATS:
-            self.fail(f"For 'string' type, format '{s['format']}' is not supported")
+        fmt = s.get("format")
+        if kind == "string" and fmt is not None and not (isinstance(fmt, str) and fmt in STRING_FORMATS):
+            self.fail(f"For 'string' type, format '{fmt}' is not supported")
         if kind == "array":
             if s.get("minItems") not in (None, 0, 1):
                 self.fail("For 'array' type, 'minItems' values other than 0 or 1 are not supported")  # [SO3]
@@ -145,10 +147,15 @@ class _Walk:
         if kind == "object":
             if s.get("additionalProperties") is not False:
                 self.fail("For 'object' type, 'additionalProperties' must be explicitly set to false")  # [SO4]
-            props = s.get("properties") or {}
-            required = set(s.get("required") or [])
+            props = s.get("properties") if isinstance(s.get("properties"), dict) else {}
+            required = {r for r in _list(s.get("required")) if isinstance(r, str)}
             self.census.optional += sum(1 for name in props if name not in required)
             for sub in props.values():
                 if isinstance(sub, dict) and ("anyOf" in sub or "oneOf" in sub or isinstance(sub.get("type"), list)):
                     self.census.unions += 1
                 self.node(sub, refs)
+
+
+def _list(value: Any) -> list[Any]:
+    """A keyword's list value; anything else (a malformed schema) counts as empty."""
+    return value if isinstance(value, list) else []
