@@ -15,12 +15,14 @@ grammar. Both accept only a subset of JSON Schema ([DOCS] build-with-claude/stru
         `output_config.format.schema: For 'object' type, 'additionalProperties' must be explicitly
         set to false`
   [SO5] the docs' "Schema complexity limits": `Schema is too complex for compilation.`
-Texts for the other unsupported features were not found; ours follow the same `For 'T' type` form.
+Texts for the other unsupported features were not found; ours follow the same `For 'T' type` form,
+and an output schema that is not JSON Schema at all gets the tools' "JSON schema is invalid" text.
 """
 
 from typing import Any, NoReturn
 
 from mockclaude.wire.errors import ApiError
+from mockclaude.wire.schema_check import is_valid_schema
 
 # [DOCS] "Supported string formats"; the same ten as @ai-sdk/anthropic 3.0.140 SUPPORTED_STRING_FORMATS.
 STRING_FORMATS = frozenset({
@@ -39,7 +41,9 @@ MAX_STRICT_TOOLS = 20
 MAX_OPTIONAL_PARAMETERS = 24
 MAX_UNION_PARAMETERS = 16
 TOO_COMPLEX = "Schema is too complex for compilation."
-LEGACY_BETA = "structured-outputs-2025-11-13"
+INVALID_OUTPUT_SCHEMA = (
+    "JSON schema is invalid. It must match JSON Schema draft 2020-12 (https://json-schema.org/draft/2020-12)."
+)
 
 
 def output_schema(body: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -77,6 +81,8 @@ def check_structured(body: dict[str, Any]) -> None:
     found = output_schema(body)
     if found is not None:
         loc, schema = found
+        if not is_valid_schema(schema):
+            raise ApiError(400, f"{loc}.schema: {INVALID_OUTPUT_SCHEMA}")
         _Walk(f"{loc}.schema", schema, census).node(schema, ())
     strict = strict_tools(body)
     for i, tool in strict:

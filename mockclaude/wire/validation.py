@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import orjson
 
 from mockclaude.wire.errors import ApiError
+from mockclaude.wire.schema_check import INVALID_SCHEMA, is_valid_schema
 from mockclaude.wire.structured import check_structured
 
 if TYPE_CHECKING:
@@ -121,12 +122,6 @@ TOP_EFFORT_WITHOUT_THINKING = (
 )
 # [ISS] tailcallhq/forgecode#892, microsoft/vscode#276110
 DUPLICATE_TOOLS = "tools: Tool names must be unique."
-# [ISS] anthropics/claude-code#7365 (2025-09), #63673 (2026-05)
-INVALID_SCHEMA = (
-    "JSON schema is invalid. It must match JSON Schema draft 2020-12 "
-    "(https://json-schema.org/draft/2020-12). "
-    "Learn more about tool use at https://docs.claude.com/en/docs/tool-use."
-)
 
 
 def _join(loc: Loc) -> str:
@@ -505,11 +500,7 @@ def _check_tool(tool: Any, loc: Loc) -> str | None:
         schema = _dict(_required(spec, "input_schema", here), (*here, "input_schema"))
         schema_loc = (*here, "input_schema")
         _literal(_required(schema, "type", schema_loc), (*schema_loc, "type"), ("object",))
-        properties, required = schema.get("properties"), schema.get("required")
-        if (properties is not None and not isinstance(properties, dict)) or (
-            required is not None
-            and not (isinstance(required, list) and all(isinstance(r, str) for r in required))
-        ):
+        if not is_valid_schema(schema):
             _fail(schema_loc, INVALID_SCHEMA)
         if _optional(spec, "description") is not None:
             _str(spec["description"], (*here, "description"))
