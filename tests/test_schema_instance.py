@@ -266,7 +266,7 @@ ALL_OPTIONAL = {
         "query": {"type": "string", "description": "What to search for"},
         "city": {"type": "string", "description": "The city and state, e.g. San Francisco, CA"},
         "unit": {"type": "string", "description": "Unit such as 'celsius'", "enum": ["celsius", "fahrenheit"]},
-        "contact": {"type": "string", "format": "email"},
+        "contact": {"type": "string", "format": "email", "description": "Who to tell, e.g. the manager"},
         "code": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{2}$"},
         "limit": {"type": "integer", "minimum": 1, "maximum": 50},
         "labels": {"type": "array", "items": {"type": "string"}},

@@ -403,7 +403,8 @@ class _Generator:
         fmt = _FORMATS.get(s.get("format", "")) or _hinted_format(name, s)
         example = _example(s.get("description"))
         fits = example is not None and lo <= len(example) <= (hi if hi is not None else math.inf)
-        if pattern is None and fits and self.rng.random() < _EXAMPLE_RATE:
+        # Only where nothing stricter than the length applies: an example need not match a format.
+        if pattern is None and "format" not in s and fits and self.rng.random() < _EXAMPLE_RATE:
             return example
         for _ in range(_ATTEMPTS):
             if pattern is not None:
