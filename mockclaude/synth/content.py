@@ -249,8 +249,9 @@ def plan_response(
         pieces = source.tokens(min(drawn, budget - used), rng)
     stop_reason: StopReason = "max_tokens" if drawn > len(pieces) else "end_turn"
     pieces, seq = _cut_at_stop(pieces, stops)
+    # The model "emits" a stop sequence here; like the real API, the sequence is not in the text.
+    # Not inside a structured answer: the grammar decides that text, not a random cut.
     if structured is None and seq is None and stops and len(pieces) >= 2 and rng.random() < settings.stop_sequence_rate:
-        # The model "emits" a stop sequence here; like the real API, the sequence is not in the text.
         pieces, seq = pieces[: rng.randint(1, len(pieces) - 1)], rng.choice(stops)
     if seq is not None:
         stop_reason = "stop_sequence"
