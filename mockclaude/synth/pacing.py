@@ -199,7 +199,7 @@ def stream_frames(
     *,
     msg_id: str,
     model: str,
-    input_tokens: int,
+    input_tokens: int | wm.InputUsage,
     timing: Timing,
     rng: random.Random,
     fault: str | None = None,

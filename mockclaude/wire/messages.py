@@ -1,22 +1,67 @@
 """Response objects of the Messages API: the Message, its usage, and the streaming events."""
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 SERVICE_TIER = "standard"
+
+
+@dataclass(frozen=True, slots=True)
+class InputUsage:
+    """The input side of `usage`: tokens neither read from nor written to the prompt cache, and
+    the cache's reads and writes (by TTL). Their sum is the prompt's whole input."""
+
+    input_tokens: int
+    cache_read: int = 0
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+
+    @property
+    def cache_write(self) -> int:
+        """`cache_creation_input_tokens`: both TTLs together."""
+        return self.cache_write_5m + self.cache_write_1h
+
+    @property
+    def prefilled(self) -> int:
+        """Tokens the model had to process (everything but the cache reads)."""
+        return self.input_tokens + self.cache_write
+
+    @classmethod
+    def of(cls, usage: dict[str, Any]) -> "InputUsage":
+        """The input side of a recorded `usage` object (missing fields count as 0)."""
+
+        def n(obj: dict[str, Any], name: str) -> int:
+            return int(obj.get(name) or 0)
+
+        creation = usage.get("cache_creation")
+        if isinstance(creation, dict):
+            write_5m, write_1h = n(creation, "ephemeral_5m_input_tokens"), n(creation, "ephemeral_1h_input_tokens")
+        else:  # older recordings carry only the total, and every write was a 5-minute one then
+            write_5m, write_1h = n(usage, "cache_creation_input_tokens"), 0
+        return cls(n(usage, "input_tokens"), n(usage, "cache_read_input_tokens"), write_5m, write_1h)
+
+
+def _input(tokens: int | InputUsage) -> InputUsage:
+    return tokens if isinstance(tokens, InputUsage) else InputUsage(tokens)
+
 
 def dumps(obj: object) -> bytes:
     """Compact JSON, as the API sends it."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+def usage(input_tokens: int | InputUsage, output_tokens: int) -> dict[str, Any]:
     """A full `usage` object as 2026 responses carry it."""
+    used = _input(input_tokens)
     return {
-        "input_tokens": input_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "input_tokens": used.input_tokens,
+        "cache_creation_input_tokens": used.cache_write,
+        "cache_read_input_tokens": used.cache_read,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": used.cache_write_5m,
+            "ephemeral_1h_input_tokens": used.cache_write_1h,
+        },
         "output_tokens": output_tokens,
         "service_tier": SERVICE_TIER,
         "inference_geo": "not_available",
@@ -30,7 +75,7 @@ def message(
     content: list[dict[str, Any]],
     stop_reason: str | None,
     stop_sequence: str | None,
-    input_tokens: int,
+    input_tokens: int | InputUsage,
     output_tokens: int,
 ) -> dict[str, Any]:
     """A complete Message object (the non-streaming response body)."""
@@ -48,7 +93,7 @@ def message(
     }
 
 
-def message_start(msg_id: str, model: str, input_tokens: int) -> dict[str, Any]:
+def message_start(msg_id: str, model: str, input_tokens: int | InputUsage) -> dict[str, Any]:
     """The `message_start` event: an empty message whose usage counts the first output token."""
     start = message(
         msg_id=msg_id,
@@ -78,16 +123,21 @@ def block_stop(index: int) -> dict[str, Any]:
 
 
 def message_delta(
-    stop_reason: str | None, stop_sequence: str | None, input_tokens: int, output_tokens: int
+    stop_reason: str | None, stop_sequence: str | None, input_tokens: int | InputUsage, output_tokens: int
 ) -> dict[str, Any]:
-    """`message_delta` with cumulative usage (output_tokens is required by the SDKs)."""
+    """`message_delta` with cumulative usage (output_tokens is required by the SDKs).
+
+    The input and cache totals repeat message_start's; the `cache_creation` breakdown is not part
+    of a delta's usage (SDK `MessageDeltaUsage`; the real stream in the wire reference).
+    """
+    used = _input(input_tokens)
     return {
         "type": "message_delta",
         "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence, "stop_details": None},
         "usage": {
-            "input_tokens": input_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
+            "input_tokens": used.input_tokens,
+            "cache_creation_input_tokens": used.cache_write,
+            "cache_read_input_tokens": used.cache_read,
             "output_tokens": output_tokens,
         },
     }
