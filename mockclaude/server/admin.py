@@ -10,6 +10,7 @@ import json
 
 from aiohttp import web
 
+from mockclaude.server import caching
 from mockclaude.server.common import STATE, read_body
 from mockclaude.wire.errors import ApiError
 from mockclaude.wire.messages import dumps
@@ -62,14 +63,27 @@ async def verdict(request: web.Request) -> web.Response:
     return _json(request.app[STATE].watch.judge.verdict())
 
 
+async def cache(request: web.Request) -> web.Response:
+    """The prompt cache: store, live entries, capacity; this process's hits, misses, tokens read and written."""
+    _authorize(request)
+    return _json(caching.summary(request.app[STATE]))
+
+
+async def flush_cache(request: web.Request) -> web.Response:
+    """Remove every prompt-cache entry (for every worker and host sharing the store)."""
+    _authorize(request)
+    return _json({"flushed": request.app[STATE].prompt_cache.clear()})
+
+
 async def reset(request: web.Request) -> web.Response:
-    """Zero the counters, refill every rate-limit bucket, start recorded answers from the first again,
-    forget every Message Batch, restart outage windows, forget the client verdict."""
+    """Zero the counters, refill every rate-limit bucket, empty the prompt cache, start recorded answers
+    from the first again, forget every Message Batch, restart outage windows, forget the client verdict."""
     _authorize(request)
     state = request.app[STATE]
     state.stats.reset()
     state.watch.judge.reset()
     state.reset_limits()
+    state.prompt_cache.clear()
     if state.recorded is not None:
         state.recorded.restart()
     if state.batches is not None:
@@ -84,3 +98,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_patch(f"{PREFIX}/config", patch_config)
     app.router.add_post(f"{PREFIX}/reset", reset)
     app.router.add_get(f"{PREFIX}/verdict", verdict)
+    app.router.add_get(f"{PREFIX}/cache", cache)
+    app.router.add_delete(f"{PREFIX}/cache", flush_cache)

@@ -83,7 +83,7 @@ def _planner_for(state: MockState, fault_header: str | None) -> Planner:
 
     async def plan(params: Any) -> Planned:
         size = len(orjson.dumps(params))
-        info, input_tokens = await messages_handler.checked(state, params, size)
+        info, input_tokens, _ = await messages_handler.checked(state, params, size)  # batches: no prompt cache
         if params.get("stream"):
             # [EST] wording: the SDK types batch params as MessageCreateParamsNonStreaming (stream: False).
             raise ApiError(400, "stream: Input should be False")

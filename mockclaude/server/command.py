@@ -14,7 +14,7 @@ from aiohttp import web
 from mockclaude import tokens
 from mockclaude.fixtures import recorded
 from mockclaude.fixtures import turns as turn_counters
-from mockclaude.limits import ratelimit
+from mockclaude.limits import prompt_cache_store, ratelimit
 from mockclaude.limits.acceleration import AccelerationSpec
 from mockclaude.limits.faults import KINDS as FAULT_KINDS
 from mockclaude.limits.faults import FaultSpec, Outage
@@ -42,7 +42,8 @@ EXAMPLES = """examples:
 
 per-request override for deterministic tests: header `x-mockclaude-fault: KIND` (a kind below, or none)
 admin API: GET /_mockclaude/stats, GET|PATCH /_mockclaude/config, POST /_mockclaude/reset,
-GET /_mockclaude/verdict (how each client handled errors; `mockclaude verdict URL`); metrics: GET /metrics
+GET /_mockclaude/verdict (how each client handled errors; `mockclaude verdict URL`),
+GET|DELETE /_mockclaude/cache (prompt cache); metrics: GET /metrics
 """
 
 
@@ -75,6 +76,13 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise ValueError(f"expected a whole number >= 1, not {text!r}")
     return value
+
+
+def _entries(text: str) -> int:
+    n = _positive_int(text)
+    if n < prompt_cache_store.WAYS:
+        raise ValueError(f"--prompt-cache-entries must be at least {prompt_cache_store.WAYS}, not {n}")
+    return n
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -148,8 +156,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     limits.add_argument(
         "--redis",
         metavar="URL",
-        help="keep rate-limit buckets in Redis (e.g. redis://127.0.0.1:6379/0), so every mock using it "
-        "enforces one limit per key; needs `pip install redis`",
+        help="keep rate-limit buckets and prompt-cache entries in Redis (e.g. redis://127.0.0.1:6379/0), so "
+        "every mock using it enforces one limit per key and shares one cache; needs `pip install redis`",
     )
     limits.add_argument(
         "--limits-on-store-failure",
@@ -224,6 +232,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"requests per API key in batches not yet ended; more is a 429 (default {DEFAULT_QUEUE:,}, Tier 1)",
     )
+    cache = p.add_argument_group("prompt caching (see README: Prompt caching)")
+    cache.add_argument(
+        "--prompt-cache",
+        choices=["on", "off"],
+        default="on",
+        help="simulate prompt caching as the API does: cache_control writes, reads, TTLs (default on)",
+    )
+    cache.add_argument(
+        "--prompt-cache-ttl-scale",
+        type=_flag(lambda s: positive(s, "--prompt-cache-ttl-scale"), "--prompt-cache-ttl-scale"),
+        default=1.0,
+        metavar="X",
+        help="multiply the 5m and 1h cache lifetimes (0.01: a 5m entry lives 3 s; default 1)",
+    )
+    cache.add_argument(
+        "--prompt-cache-entries",
+        type=_flag(_entries, "--prompt-cache-entries"),
+        default=prompt_cache_store.DEFAULT_ENTRIES,
+        metavar="N",
+        help=f"most cache entries kept, 40 bytes each (default {prompt_cache_store.DEFAULT_ENTRIES:,} = 5 MiB; "
+        "with --redis, Redis's maxmemory bounds them instead)",
+    )
     rec = p.add_argument_group("recorded traffic (see README: Make the mock behave like your production)")
     rec.add_argument(
         "--fixtures",
@@ -275,6 +305,8 @@ def build(args: argparse.Namespace, org_id: str | None = None) -> MockState:
         content=content,
         faults=tuple(args.fault),
         rate_limit=args.rate_limit,
+        prompt_cache=args.prompt_cache == "on",
+        prompt_cache_ttl_scale=args.prompt_cache_ttl_scale,
     )
     rec = None
     if args.fixtures or args.profile:
@@ -304,6 +336,7 @@ def build(args: argparse.Namespace, org_id: str | None = None) -> MockState:
         stall_s=args.stall_seconds,
         slow_headers_s=args.slow_headers_seconds,
         acceleration=args.acceleration_limit,
+        prompt_cache_entries=args.prompt_cache_entries,
         **({"org_id": org_id} if org_id else {}),
     )
     state = MockState(options, settings)
@@ -389,15 +422,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _shared_limits(args: argparse.Namespace) -> None:
-    """Check --workers; with --redis, rate-limit buckets live in Redis."""
+    """Check --workers; with --redis, rate-limit buckets and prompt-cache entries live in Redis; with
+    --workers N, the cache entries live in shared memory made before the workers fork."""
     if args.workers < 1:
         raise ValueError(f"--workers {args.workers}: needs at least 1")
     if args.redis:
         policy = args.limits_on_store_failure or "open"
         ratelimit.default_store = SharedStores(GuardedStore(RedisBucketStore(args.redis), policy))
+        prompt_cache_store.shared = prompt_cache_store.RedisCacheStore(args.redis)
     elif args.limits_on_store_failure:
         raise ValueError("--limits-on-store-failure applies to the --redis store; without --redis the buckets "
                          "live in this host's memory, which cannot become unreachable")
+    if not args.redis and args.workers > 1:
+        prompt_cache_store.shared = prompt_cache_store.CacheTable(args.prompt_cache_entries, shared=True)
 
 
 def _serve_worker(

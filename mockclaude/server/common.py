@@ -1,6 +1,8 @@
 """Pieces every handler shares: the state key, the API's common headers, errors, auth."""
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -8,6 +10,9 @@ from mockclaude.server.state import MockState
 from mockclaude.wire.errors import ApiError, error_bytes, should_retry
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # the real API's limit for Messages and count_tokens
+# Bodies from this size on are token-counted off the event loop (a thread costs ~50 us; tiny
+# prompts are cheaper to count inline).
+OFFLOAD_COUNT_BYTES = 256 * 1024
 STATE: web.AppKey[MockState] = web.AppKey("state", MockState)
 
 
@@ -62,3 +67,14 @@ def require_version(request: web.Request) -> None:
     """The real API rejects a request without `anthropic-version`; any value is accepted here."""
     if not request.headers.get("anthropic-version", "").strip():
         raise ApiError(400, "anthropic-version: header is required")
+
+
+async def offloaded[T](size: int, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)` for a body of `size` bytes: inline when small, in a thread when large.
+
+    Token counting of a large prompt runs in a thread (tiktoken releases the GIL) so that one 30 MB
+    request does not stall every other stream's schedule for seconds.
+    """
+    if size < OFFLOAD_COUNT_BYTES:
+        return fn(*args, **kwargs)
+    return await asyncio.to_thread(fn, *args, **kwargs)

@@ -10,11 +10,13 @@ from mockclaude import models, tokens
 from mockclaude.fixtures import recorded_answer
 from mockclaude.fixtures.recorded import Entry
 from mockclaude.limits.faults import FAULT_HEADER, STREAM_CUTS
-from mockclaude.server.common import STATE, api_key, common_headers, read_body, require_version
+from mockclaude.limits.prompt_cache import Prefix
+from mockclaude.server import caching
+from mockclaude.server.common import STATE, api_key, common_headers, offloaded, read_body, require_version
 from mockclaude.server.sender import Progress, drop, send_json, send_stream
 from mockclaude.server.state import MockState
 from mockclaude.synth.content import plan_response
-from mockclaude.synth.pacing import Answer, Timing, stream_frames
+from mockclaude.synth.pacing import TTFB_FRACTION, Answer, Timing, stream_frames
 from mockclaude.wire import ids
 from mockclaude.wire import messages as wm
 from mockclaude.wire.errors import ApiError
@@ -29,9 +31,6 @@ from mockclaude.wire.validation import (
 
 # A model's default profile varies per request by this much either way (explicit flags don't).
 PROFILE_JITTER = 0.15
-# Bodies from this size on are token-counted off the event loop (a thread costs ~50 us; tiny
-# prompts are cheaper to count inline).
-OFFLOAD_COUNT_BYTES = 256 * 1024
 # retry-after for injected 429s: the real API asks for whole seconds.
 INJECTED_RETRY_AFTER = "1"
 
@@ -54,16 +53,8 @@ async def _body(request: web.Request) -> tuple[Any, int]:
 
 
 async def _count(body: dict[str, Any], size: int, info: models.ModelInfo) -> int:
-    """Input tokens as `info`'s tokenizer counts them (an estimate: tiktoken × the model's factor).
-
-    A large prompt is counted in a thread (tiktoken releases the GIL) so that one 30 MB request does
-    not stall every other stream's schedule for seconds.
-    """
-    if size < OFFLOAD_COUNT_BYTES:
-        count = tokens.count_request(body)
-    else:
-        count = await asyncio.to_thread(tokens.count_request, body)
-    return round(count * info.tokenizer_factor)
+    """Input tokens as `info`'s tokenizer counts them (an estimate: tiktoken × the model's factor)."""
+    return round(await offloaded(size, tokens.count_request, body) * info.tokenizer_factor)
 
 
 def _injected(kind: str) -> ApiError:
@@ -85,15 +76,19 @@ async def count_tokens(request: web.Request) -> web.Response:
     return web.json_response({"input_tokens": await _count(body, size, info)}, dumps=lambda o: dumps(o).decode())
 
 
-async def checked(state: MockState, body: Any, size: int) -> tuple[models.ModelInfo, int]:
-    """Validate a create body as the API does (shape, model, the model's limits, the context window);
-    its model and input tokens. `size` is the body's size in bytes."""
+async def checked(
+    state: MockState, body: Any, size: int, cache_scope: str | None = None
+) -> tuple[models.ModelInfo, int, Prefix | None]:
+    """Validate a create body as the API does (shape, model, the model's limits, cache_control, the
+    context window); its model, input tokens and, given a `cache_scope`, its prompt-cache prefix
+    (None when nothing can be cached). `size` is the body's size in bytes."""
     validate_create(body)
     info = models.lookup(body["model"], any_model=state.options.any_model)
     check_model_limits(body, info)
-    input_tokens = await _count(body, size, info)
+    prefix = await caching.prefix(state, cache_scope, body, size, info)
+    input_tokens = prefix.total if prefix else await _count(body, size, info)
     check_context(input_tokens, body["max_tokens"], info)
-    return info, input_tokens
+    return info, input_tokens, prefix
 
 
 async def create(request: web.Request) -> web.StreamResponse:
@@ -105,7 +100,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     key = api_key(request)
     require_version(request)
     body, size = await _body(request)
-    info, input_tokens = await checked(state, body, size)
+    info, input_tokens, prefix = await checked(state, body, size, caching.scope(request, key))
     request["body_json"] = body
     recorded = state.recorded.find(body) if state.recorded else None
     if state.recorded and recorded is None and state.recorded.strict:
@@ -123,10 +118,12 @@ async def create(request: web.Request) -> web.StreamResponse:
         raise err
     if recorded is not None:
         await _recorded_failure(request, state, key, recorded)
+    # A recorded answer keeps its recorded cache usage; everything else goes through the cache.
+    cached = caching.lookup(state, prefix if recorded is None else None, info, input_tokens)
     try:
         if state.acceleration is not None:
             state.acceleration.admit(key, asyncio.get_running_loop().time())
-        admission = state.limiter.admit(key, info.id, input_tokens, body["max_tokens"])
+        admission = state.limiter.admit(key, info.id, cached.itpm_tokens(info.id), body["max_tokens"])
     except ApiError as err:
         if err.status == 429:  # not the 529 of an unreachable store (--limits-on-store-failure closed)
             state.stats.limited()
@@ -139,8 +136,9 @@ async def create(request: web.Request) -> web.StreamResponse:
     answer = (
         await _recorded(request, state, body, info, input_tokens, fault, recorded)
         if recorded is not None
-        else synthetic(request["request_id"], state, body, info, input_tokens, fault)
+        else synthetic(request["request_id"], state, body, info, cached.usage, fault)
     )
+    caching.commit(state, cached, answer.ttft_s * TTFB_FRACTION)
     headers = {**common_headers(request), **admission.headers}
     stall_s = state.faults.stall_s if fault == "stall" else 0.0
     progress = Progress()
@@ -162,16 +160,20 @@ def synthetic(
     state: MockState,
     body: dict[str, Any],
     info: models.ModelInfo,
-    input_tokens: int,
+    input_tokens: int | wm.InputUsage,
     fault: str | None,
 ) -> Answer:
-    """A made-up answer: planned content, timed by the settings or the model's profile."""
+    """A made-up answer: planned content, timed by the settings or the model's profile.
+
+    Prefill time is charged for the tokens the model processes: cache reads are not prefilled.
+    """
     fault = fault if fault in STREAM_CUTS else None
+    used = wm.input_usage(input_tokens)
     rng = state.rng
     limit = min(body["max_tokens"], info.max_output_tokens)
-    content, timing = state.settings.content, _timing(state, info, body, input_tokens, rng)
+    content, timing = state.settings.content, _timing(state, info, body, used.prefilled, rng)
     if state.recorded is not None:
-        content, timing = state.recorded.synthetic(body["model"], input_tokens, state.settings, timing, rng)
+        content, timing = state.recorded.synthetic(body["model"], used.prefilled, state.settings, timing, rng)
     plan = plan_response(body, limit, content, state.source, rng, thinks_by_default=info.thinks_by_default)
     msg_id = ids.message_id(rng)
     if body.get("stream"):
@@ -181,7 +183,7 @@ def synthetic(
             plan,
             msg_id=msg_id,
             model=body["model"],
-            input_tokens=input_tokens,
+            input_tokens=used,
             timing=timing,
             rng=rng,
             fault=fault,
@@ -195,7 +197,7 @@ def synthetic(
         content=[b.api_block() for b in plan.blocks],
         stop_reason=plan.stop_reason,
         stop_sequence=plan.stop_sequence,
-        input_tokens=input_tokens,
+        input_tokens=used,
         output_tokens=plan.output_tokens,
     )
     return Answer(

@@ -39,6 +39,8 @@ class Settings:
     )
     faults: tuple[FaultSpec, ...] = ()
     rate_limit: RateLimits | None = None
+    prompt_cache: bool = True
+    prompt_cache_ttl_scale: float = 1.0  # multiplies the 5m and 1h lifetimes (tests watch expiry in seconds)
 
     def to_json(self) -> dict[str, Any]:
         """The settings as the admin API shows them."""
@@ -51,6 +53,8 @@ class Settings:
             **{name: getattr(self.content, name) for name in CONTENT_RATES},
             "faults": {f.kind: f.probability for f in self.faults},
             "rate_limit": str(self.rate_limit) if self.rate_limit else None,
+            "prompt_cache": self.prompt_cache,
+            "prompt_cache_ttl_scale": self.prompt_cache_ttl_scale,
         }
 
     def updated(self, changes: dict[str, Any]) -> "Settings":
@@ -78,6 +82,10 @@ class Settings:
                 new["faults"] = tuple(FaultSpec.parse(f"{k}:{v}") for k, v in value.items() if float(v) > 0)
             elif key == "rate_limit":
                 new["rate_limit"] = None if value in (None, "", "off") else RateLimits.parse(str(value))
+            elif key == "prompt_cache":
+                new["prompt_cache"] = on_off(value, key)
+            elif key == "prompt_cache_ttl_scale":
+                new["prompt_cache_ttl_scale"] = positive(value, key)
             else:
                 raise ValueError(f"unknown setting {key!r}; settings are {', '.join(self.to_json())}")
         return dataclasses.replace(self, content=content, **new)
@@ -92,6 +100,15 @@ def positive(value: Any, key: str) -> float:
     if not 0 < x < math.inf:  # also refuses NaN
         raise ValueError(f"{key}: expected a positive number, not {value!r}")
     return x
+
+
+def on_off(value: Any, key: str) -> bool:
+    """`value` as a switch: true/false or "on"/"off", else ValueError naming `key`."""
+    if value in (True, "on"):
+        return True
+    if value in (False, "off"):
+        return False
+    raise ValueError(f"{key}: expected on or off (or true/false), not {value!r}")
 
 
 def probability(value: Any, key: str) -> float:

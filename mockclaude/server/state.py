@@ -5,8 +5,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from mockclaude.limits import prompt_cache_store
 from mockclaude.limits.acceleration import AccelerationLimiter, AccelerationSpec
 from mockclaude.limits.faults import FaultInjector, Outage
+from mockclaude.limits.prompt_cache import CacheStore
 from mockclaude.limits.ratelimit import RateLimiter
 from mockclaude.server.batch_store import BatchOptions, BatchStore
 from mockclaude.server.settings import Settings
@@ -34,6 +36,7 @@ class Options:
     stall_s: float = 30.0  # how long a `stall` fault holds the connection
     slow_headers_s: float = 5.0  # how long a `slow-headers` fault delays the status line
     acceleration: AccelerationSpec | None = None  # --acceleration-limit
+    prompt_cache_entries: int = prompt_cache_store.DEFAULT_ENTRIES  # memory bound of this process's cache
 
 
 class MockState:
@@ -57,6 +60,11 @@ class MockState:
         self.batches = BatchStore(options.batches) if options.batches is not None else None
         self.watch = Watch()  # the client verdict
         self.acceleration = AccelerationLimiter(options.acceleration) if options.acceleration else None
+        # Shared with the other workers or hosts when `serve` installed a shared store.
+        self.prompt_cache: CacheStore = prompt_cache_store.shared or prompt_cache_store.CacheTable(
+            options.prompt_cache_entries
+        )
+        self.stats.cache_entries_from(self.prompt_cache.entries)
 
     def apply(self, new: Settings) -> None:
         """Swap in new settings; the rate limiter restarts (full buckets) only if its limits changed."""

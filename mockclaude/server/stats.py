@@ -2,7 +2,7 @@
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
@@ -11,6 +11,7 @@ from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
 from mockclaude.server import health, supervision
+from mockclaude.wire.messages import InputUsage
 
 _TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 _LATE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
@@ -52,6 +53,26 @@ class Stats:
         self.registry.register(health.HealthCollector())
         # Responses in flight, never zeroed by reset(): the supervisor counts them lost if this worker dies.
         self._in_flight = 0
+        self._cache_lookups = PromCounter(
+            "mockclaude_prompt_cache_lookups",
+            "Requests with cache breakpoints, by result (hit: a cached prefix was read)",
+            ["result"],
+            registry=self.registry,
+        )
+        self._cache_read = PromCounter(
+            "mockclaude_prompt_cache_read_tokens", "Input tokens read from the prompt cache", registry=self.registry
+        )
+        self._cache_written = PromCounter(
+            "mockclaude_prompt_cache_written_tokens",
+            "Input tokens written to the prompt cache, by TTL",
+            ["ttl"],
+            registry=self.registry,
+        )
+        self._cache_entries = Gauge(
+            "mockclaude_prompt_cache_entries",
+            "Live prompt-cache entries (shared store: all of them)",
+            registry=self.registry,
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -68,6 +89,10 @@ class Stats:
         self.frames = 0
         self.late_frames = 0  # more than 10 ms behind schedule
         self.max_lateness_s = 0.0
+        self.cache_hits = 0
+        self.cache_misses = 0
+        self.cache_read_tokens = 0
+        self.cache_written_tokens = {"5m": 0, "1h": 0}
 
     def answered(self, endpoint: str, status: int) -> None:
         """Count one finished request."""
@@ -127,6 +152,35 @@ class Stats:
         self.rate_limited += 1
         self._limited.inc()
 
+    def cache_used(self, used: InputUsage, hit: bool) -> None:
+        """A request with cache breakpoints read and wrote `used` (hit: it read a cached prefix)."""
+        result = "hit" if hit else "miss"
+        if hit:
+            self.cache_hits += 1
+        else:
+            self.cache_misses += 1
+        self._cache_lookups.labels(result).inc()
+        self.cache_read_tokens += used.cache_read
+        self._cache_read.inc(used.cache_read)
+        for ttl, n in (("5m", used.cache_write_5m), ("1h", used.cache_write_1h)):
+            self.cache_written_tokens[ttl] += n
+            self._cache_written.labels(ttl).inc(n)
+
+    def cache_entries_from(self, count: Callable[[], int]) -> None:
+        """Read the entries gauge from `count` at each scrape."""
+        self._cache_entries.set_function(count)
+
+    def cache_json(self) -> dict[str, Any]:
+        """The prompt-cache counters as the admin API shows them."""
+        return {
+            "hits": self.cache_hits,
+            "misses": self.cache_misses,
+            "read_tokens": self.cache_read_tokens,
+            "written_tokens": sum(self.cache_written_tokens.values()),
+            "written_5m_tokens": self.cache_written_tokens["5m"],
+            "written_1h_tokens": self.cache_written_tokens["1h"],
+        }
+
     def to_json(self) -> dict[str, Any]:
         """The counters as the admin API shows them."""
         return {
@@ -142,6 +196,7 @@ class Stats:
             "late_frames": self.late_frames,
             "max_lateness_s": round(self.max_lateness_s, 6),
             **health.to_json(),
+            "prompt_cache": self.cache_json(),
         }
 
     def prometheus(self) -> bytes:

@@ -42,7 +42,8 @@ class InputUsage:
         return cls(n(usage, "input_tokens"), n(usage, "cache_read_input_tokens"), write_5m, write_1h)
 
 
-def _input(tokens: int | InputUsage) -> InputUsage:
+def input_usage(tokens: int | InputUsage) -> InputUsage:
+    """`tokens` as an InputUsage (a plain count is all uncached)."""
     return tokens if isinstance(tokens, InputUsage) else InputUsage(tokens)
 
 
@@ -53,7 +54,7 @@ def dumps(obj: object) -> bytes:
 
 def usage(input_tokens: int | InputUsage, output_tokens: int) -> dict[str, Any]:
     """A full `usage` object as 2026 responses carry it."""
-    used = _input(input_tokens)
+    used = input_usage(input_tokens)
     return {
         "input_tokens": used.input_tokens,
         "cache_creation_input_tokens": used.cache_write,
@@ -130,7 +131,7 @@ def message_delta(
     The input and cache totals repeat message_start's; the `cache_creation` breakdown is not part
     of a delta's usage (SDK `MessageDeltaUsage`; the real stream in the wire reference).
     """
-    used = _input(input_tokens)
+    used = input_usage(input_tokens)
     return {
         "type": "message_delta",
         "delta": {"stop_reason": stop_reason, "stop_sequence": stop_sequence, "stop_details": None},
