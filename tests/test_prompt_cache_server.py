@@ -7,12 +7,15 @@ import socket
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import pytest
 
 from mockclaude.processes import Proc, mock_server, run_process
+from mockclaude.wire import messages as wm
+from tests import test_recorded_units as recorded_units
 
 MODEL = "claude-sonnet-4-6"  # minimum cacheable prompt: 1,024 tokens
 SYSTEM = "You are a meticulous assistant for a large software project. " * 450  # ~5,000 tokens
@@ -255,3 +258,28 @@ def test_two_hosts_share_entries_through_redis_and_they_expire(redis_url: str) -
         time.sleep(4.5)
         assert ask(client(a, "sk-ant-redis")).cache_read_input_tokens == 0
         assert admin(b, "cache", "DELETE")["flushed"] >= 1 and admin(a, "cache")["entries"] == 0
+
+
+def test_recorded_answers_keep_their_cache_usage_and_unmatched_ones_use_the_cache(tmp_path: Path) -> None:
+    recorded_usage = wm.InputUsage(12, cache_read=3000, cache_write_5m=40)
+    req = {**recorded_units.body("Recorded question"), "system": system()}
+    content = [{"type": "text", "text": "Recorded."}]
+    msg = wm.message(
+        msg_id="msg_rec", model=recorded_units.MODEL, content=content, stop_reason="end_turn", stop_sequence=None,
+        input_tokens=recorded_usage, output_tokens=3,
+    )  # fmt: skip
+    timing = {"ttfb_ms": 50.0, "ttft_ms": None, "total_ms": 50.0}
+    fx = recorded_units.write(
+        tmp_path / "f.jsonl", [recorded_units.exchange(req, 200, body=msg, timing=timing, usage=msg["usage"])]
+    )
+    with mock_server(*FAST, "--fixtures", str(fx)) as p:
+        c = client(p)
+        for _ in range(2):
+            used = c.messages.create(**req).usage
+            assert (used.input_tokens, used.cache_read_input_tokens, used.cache_creation_input_tokens) == (12, 3000, 40)
+        # A JSON recording sent as a stream keeps its usage too.
+        with c.messages.stream(**req) as stream:
+            assert stream.get_final_message().usage.cache_read_input_tokens == 3000
+        other = {**req, "messages": [{"role": "user", "content": "Never recorded"}]}
+        assert c.messages.create(**other).usage.cache_creation_input_tokens > 4500
+        assert c.messages.create(**other).usage.cache_read_input_tokens > 4500
