@@ -22,6 +22,7 @@ What is shared and what is per worker:
 - rate limits: shared (one bucket per API key across workers; Redis with `--redis`);
 - with --fixtures, which recording of a request comes next: shared (mockclaude.fixtures.turns);
 - restarts and lost streams: shared (every worker shows the server's figures);
+- prompt-cache entries: shared (shared memory made before the fork; Redis with `--redis`);
 - the organization id header: one for all workers;
 - `--seed`: each start of a worker gets seed + k·1000003 with its own k, so workers (first or
   restarted) never repeat each other's ids and text;
