@@ -2,8 +2,6 @@
 
 import json
 import re
-import shutil
-import socket
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -13,7 +11,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from mockclaude.processes import Proc, mock_server, run_process
+from mockclaude.processes import Proc, mock_server
 from mockclaude.wire import messages as wm
 from tests import test_recorded_units as recorded_units
 
@@ -227,25 +225,6 @@ def test_two_workers_share_entries() -> None:
         seen = [admin(p, "cache") for _ in range(30)]
         assert any(s["misses"] == 0 and s["hits"] > 0 for s in seen), seen
         assert {s["store"] for s in seen} == {"shared memory"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A redis-server of our own on 127.0.0.1, no persistence."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (Debian: apt-get install redis-server); ./dev test installs it")
-    pytest.importorskip("redis", reason="the redis client is part of the dev extra")
-    port = _free_port()
-    argv = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
-    with run_process(argv, ready=re.compile(r"(Ready to accept connections)")):
-        yield f"redis://127.0.0.1:{port}/0"
 
 
 def test_two_hosts_share_entries_through_redis_and_they_expire(redis_url: str) -> None:

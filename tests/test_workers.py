@@ -4,23 +4,20 @@ import json
 import multiprocessing
 import os
 import random
-import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import psutil
 import pytest
 
 from mockclaude.limits.ratelimit import Bucket, MemoryBucketStore
 from mockclaude.limits.ratelimit_shared import SharedMemoryBucketStore
-from mockclaude.processes import Proc, mock_server, run_process
+from mockclaude.processes import Proc, mock_server
+from tests.conftest import free_port
 
 BODY = json.dumps(
     {"model": "claude-sonnet-4-6", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}
@@ -133,25 +130,6 @@ def _serve() -> list[str]:
     return [sys.executable, "-m", "mockclaude", "serve", "--port", "0"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A redis-server of our own on 127.0.0.1, no persistence."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (Debian: apt-get install redis-server); ./dev test installs it")
-    pytest.importorskip("redis", reason="the redis client is part of the dev extra")
-    port = _free_port()
-    argv = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
-    with run_process(argv, ready=re.compile(r"(Ready to accept connections)")):
-        yield f"redis://127.0.0.1:{port}/0"
-
-
 def test_two_mock_hosts_enforce_one_limit_through_redis(redis_url: str) -> None:
     flags = ("--redis", redis_url, "--rate-limit", "15rpm", "--ttft", "0", "--tps", "5000")
     with mock_server(*flags) as a, mock_server(*flags) as b:
@@ -173,6 +151,6 @@ def test_redis_refill_follows_the_redis_clock(redis_url: str) -> None:
 
 def test_unreachable_redis_is_a_clear_error() -> None:
     out = subprocess.run(
-        [*_serve(), "--redis", f"redis://127.0.0.1:{_free_port()}/0"], capture_output=True, text=True, timeout=30
+        [*_serve(), "--redis", f"redis://127.0.0.1:{free_port()}/0"], capture_output=True, text=True, timeout=30
     )
     assert out.returncode == 2 and "cannot reach Redis" in out.stderr

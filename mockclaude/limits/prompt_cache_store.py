@@ -10,6 +10,7 @@ one that expires soonest: eviction before expiry happens only when a set is full
 """
 
 import contextlib
+import logging
 import math
 import mmap
 import struct
@@ -17,9 +18,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from mockclaude.limits.ratelimit_shared import public_url, redis_client, unlink_all
 from mockclaude.shared_lock import SharedLock
 
+log = logging.getLogger("mockclaude.limits")
+
 DEFAULT_ENTRIES = 131_072
+AWAY_RETRY_S = 0.5
 WAYS = 8
 _SLOT = struct.Struct("<16sddd")  # key, expires, ready, ttl (all zero: free)
 _KEY = 16
@@ -170,22 +175,42 @@ return 1
 
 class RedisCacheStore:
     """Entries as Redis strings (`PREFIX:<hash>`) that expire with their TTL; bounded by Redis's
-    own `maxmemory` (each entry takes about 100 bytes)."""
+    own `maxmemory` (each entry takes about 100 bytes).
+
+    While Redis cannot be reached the cache is empty for everyone (reads miss, writes are dropped):
+    one log line when it goes away and one when it is back, never an error for a client, and for
+    AWAY_RETRY_S after a failure requests do not try it (no timeout per request).
+    """
 
     kind = "redis"
     capacity = None
 
     def __init__(self, url: str, prefix: str = "mockclaude:prompt-cache") -> None:
-        import redis  # optional: only `serve --redis` needs it
-
-        self._redis: Any = redis.Redis.from_url(url, socket_timeout=5)
-        try:
-            self._redis.ping()
-        except redis.RedisError as exc:
-            raise ValueError(f"--redis {url}: cannot reach Redis ({exc})") from None
+        self.name = public_url(url)
+        self._redis, self._errors = redis_client(url)
         self._present = self._redis.register_script(_LUA_PRESENT)
         self._commit = self._redis.register_script(_LUA_COMMIT)
         self._prefix = prefix
+        self._away_until: float | None = None  # monotonic; None while Redis answers
+
+    def _call[T](self, op: Callable[[], T], away: T) -> T:
+        """`op()`, or `away` while Redis cannot be reached."""
+        now = time.monotonic()
+        if self._away_until is not None and now < self._away_until:
+            return away
+        try:
+            result = op()
+        except self._errors as exc:
+            if self._away_until is None:
+                log.warning(
+                    "prompt cache: Redis %s unreachable (%s); answering uncached until it is back", self.name, exc
+                )
+            self._away_until = now + AWAY_RETRY_S
+            return away
+        if self._away_until is not None:
+            log.warning("prompt cache: Redis %s is back", self.name)
+            self._away_until = None
+        return result
 
     def _keys(self, keys: Sequence[bytes]) -> list[str]:
         return [f"{self._prefix}:{k.hex()}" for k in keys]
@@ -194,25 +219,23 @@ class RedisCacheStore:
         """See CacheStore.present."""
         if not keys:
             return []
-        return [x == 1 for x in self._present(keys=self._keys(keys))]
+        return self._call(lambda: [x == 1 for x in self._present(keys=self._keys(keys))], [False] * len(keys))
 
     def commit(self, writes: Sequence[tuple[bytes, float]], refreshes: Sequence[bytes], ready_in_s: float) -> None:
         """See CacheStore.commit."""
         if not writes and not refreshes:
             return
         keys = self._keys([k for k, _ in writes] + list(refreshes))
-        self._commit(keys=keys, args=[repr(ready_in_s), len(writes), *(repr(ttl) for _, ttl in writes)])
+        args = [repr(ready_in_s), len(writes), *(repr(ttl) for _, ttl in writes)]
+        self._call(lambda: self._commit(keys=keys, args=args), None)
 
     def entries(self) -> int:
         """See CacheStore.entries."""
-        return sum(1 for _ in self._redis.scan_iter(match=f"{self._prefix}:*", count=1000))
+        return self._call(lambda: sum(1 for _ in self._redis.scan_iter(match=f"{self._prefix}:*", count=500)), 0)
 
     def clear(self) -> int:
         """See CacheStore.clear."""
-        n = 0
-        for name in self._redis.scan_iter(match=f"{self._prefix}:*", count=1000):
-            n += self._redis.unlink(name)
-        return n
+        return self._call(lambda: unlink_all(self._redis, self._prefix), 0)
 
 
 # The store a server gets when none is shared: `serve --workers/--redis` installs one before the

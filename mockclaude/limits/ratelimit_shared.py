@@ -155,6 +155,31 @@ class StoreUnavailable(Exception):
     """The shared store cannot be reached (or refused the command): no answer about the buckets."""
 
 
+def redis_client(url: str) -> tuple[Any, tuple[type[Exception], ...]]:
+    """A client for `--redis URL` that has answered a ping, and the exceptions that mean Redis is away;
+    ValueError naming the flag when it cannot be reached now.
+
+    One immediate retry: a pooled connection that died with a restarted Redis fails once, and the
+    retry reconnects. No back-off sleeps and short timeouts: every wait here holds the worker's event
+    loop; what to do while Redis is away is the caller's business.
+    """
+    import redis  # optional: only `serve --redis` needs it
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=1, retry=Retry(NoBackoff(), 1))
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise ValueError(f"--redis {public_url(url)}: cannot reach Redis ({exc})") from None
+    return client, (redis.RedisError, OSError)
+
+
+def unlink_all(client: Any, prefix: str) -> int:
+    """Delete every key under `prefix:`; how many there were."""
+    return sum(client.unlink(name) for name in client.scan_iter(match=f"{prefix}:*", count=500))
+
+
 def public_url(url: str) -> str:
     """`url` without its password, to name a store in logs and error messages."""
     parts = urllib.parse.urlsplit(url)
@@ -169,22 +194,8 @@ class RedisBucketStore:
     """Buckets in Redis hashes (`PREFIX:<key digest>`), expiring once they would be full again."""
 
     def __init__(self, url: str, prefix: str = "mockclaude:ratelimit") -> None:
-        import redis  # optional: only `serve --redis` needs it
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
         self.name = public_url(url)
-        # One immediate retry: a pooled connection that died with a restarted Redis fails once, and
-        # the retry reconnects. No back-off sleeps and short timeouts: every wait here holds the
-        # worker's event loop, and an unreachable store is the guard's business.
-        self._redis: Any = redis.Redis.from_url(
-            url, socket_timeout=2, socket_connect_timeout=1, retry=Retry(NoBackoff(), 1)
-        )
-        self._errors = (redis.RedisError, OSError)
-        try:
-            self._redis.ping()
-        except redis.RedisError as exc:
-            raise ValueError(f"--redis {self.name}: cannot reach Redis ({exc})") from None
+        self._redis, self._errors = redis_client(url)  # an unreachable store is the guard's business
         self._script = self._redis.register_script(_LUA)
         self._prefix = prefix
 
@@ -220,8 +231,7 @@ class RedisBucketStore:
     def clear(self) -> None:
         """Forget every key under the prefix: all buckets full again."""
         try:
-            for name in self._redis.scan_iter(match=f"{self._prefix}:*", count=500):
-                self._redis.unlink(name)
+            unlink_all(self._redis, self._prefix)
         except self._errors as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from None
 
