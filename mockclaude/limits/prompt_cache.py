@@ -46,39 +46,43 @@ class Breakpoint:
     path: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Block:
-    value: Any  # a tool, a system block, a message block (or a string system/content)
-    path: str
-    level: int  # 0 tools, 1 system, 2 messages
-    role: str | None = None  # messages: the role, on the first block of each message
-    framing: int = 0  # tokens counted with this block that are not its own (the message's framing)
+# One block in prefix order: (value, level, i, j, role, framing). level: 0 tools, 1 system, 2 messages;
+# i, j: its indexes (i None for a string system prompt, j None for a string message content); role:
+# the message's role, on its first block; framing: tokens counted with the block that are not its own
+# (its message's framing, and that of preceding messages without blocks).
+type _Block = tuple[Any, int, int | None, int | None, str | None, int]
 
 
-def _blocks(body: dict[str, Any]) -> tuple[list[_Block], int]:
-    """The request's blocks in prefix order, and the framing tokens left after the last block."""
-    out: list[_Block] = []
+def _walk(body: dict[str, Any]) -> Iterator[_Block]:
+    """The request's blocks in prefix order (plain tuples: this runs on every request)."""
     for i, tool in enumerate(body.get("tools") or ()):
         if isinstance(tool, dict):
-            out.append(_Block(tool, f"tools.{i}", 0))
+            yield tool, 0, i, None, None, 0
     system = body.get("system")
     if isinstance(system, list):
-        out += [_Block(b, f"system.{i}", 1) for i, b in enumerate(system)]
+        for i, block in enumerate(system):
+            yield block, 1, i, None, None, 0
     elif system:
-        out.append(_Block(system, "system", 1))
-    carry = 0  # framing of messages without blocks, counted with the next block
+        yield system, 1, None, None, None, 0
+    carry = 0
     for i, msg in enumerate(body.get("messages") or ()):
         if not isinstance(msg, dict):
             continue
         carry += tokens.PER_MESSAGE
         content = msg.get("content")
-        role = str(msg.get("role"))
-        parts = list(enumerate(content)) if isinstance(content, list) else [(None, content)]
-        for j, block in parts:
-            path = f"messages.{i}.content" if j is None else f"messages.{i}.content.{j}"
-            out.append(_Block(block, path, 2, role, carry))
+        role: str | None = str(msg.get("role"))
+        for j, block in enumerate(content) if isinstance(content, list) else ((None, content),):
+            yield block, 2, i, j, role, carry
             role, carry = None, 0
-    return out, carry
+
+
+def _path(level: int, i: int | None, j: int | None) -> str:
+    """Where a block is, as the API's error messages name it."""
+    if level == 0:
+        return f"tools.{i}"
+    if level == 1:
+        return "system" if i is None else f"system.{i}"
+    return f"messages.{i}.content" if j is None else f"messages.{i}.content.{j}"
 
 
 def _ttl(marker: Any, where: str) -> str:
@@ -93,25 +97,21 @@ def _ttl(marker: Any, where: str) -> str:
     return str(ttl)
 
 
-def _markers(block: _Block) -> Iterator[tuple[Any, str]]:
+def _markers(value: dict[str, Any], path: str) -> Iterator[tuple[Any, str]]:
     """The block's `cache_control` values with their paths (a tool result's inner blocks count too)."""
-    value = block.value
-    if not isinstance(value, dict):
-        return
     if value.get("cache_control") is not None:
         if value.get("type") in _NOT_CACHEABLE:
             # The API's schema has no cache_control on thinking blocks (sub2api#225, 2026-01).
-            raise ApiError(400, f"{block.path}.{value['type']}.cache_control: Extra inputs are not permitted")
-        yield value["cache_control"], block.path
+            raise ApiError(400, f"{path}.{value['type']}.cache_control: Extra inputs are not permitted")
+        yield value["cache_control"], path
     inner = value.get("content") if value.get("type") == "tool_result" else None
     for k, item in enumerate(inner if isinstance(inner, list) else ()):
         if isinstance(item, dict) and item.get("cache_control") is not None:
-            yield item["cache_control"], f"{block.path}.content.{k}"
+            yield item["cache_control"], f"{path}.content.{k}"
 
 
-def _eligible(block: _Block) -> bool:
+def _eligible(value: Any) -> bool:
     """Whether automatic caching may put its breakpoint on this block."""
-    value = block.value
     if isinstance(value, dict):
         return value.get("type") not in _NOT_CACHEABLE and not (value.get("type") == "text" and not value.get("text"))
     return bool(value)
@@ -119,26 +119,27 @@ def _eligible(block: _Block) -> bool:
 
 def breakpoints(body: dict[str, Any]) -> list[Breakpoint]:
     """The request's breakpoints in prefix order (explicit and automatic); 400 for what the API refuses."""
-    blocks, _ = _blocks(body)
-    found = [
-        Breakpoint(i, _ttl(m, f"{path}.cache_control"), path) for i, b in enumerate(blocks) for m, path in _markers(b)
-    ]
     top = body.get("cache_control")
-    if top is not None:
+    found: list[Breakpoint] = []
+    last: tuple[int, str] | None = None  # the last block automatic caching may mark, and its path
+    for pos, (value, level, i, j, _, _) in enumerate(_walk(body)):
+        if isinstance(value, dict) and ("cache_control" in value or value.get("type") == "tool_result"):
+            path = _path(level, i, j)
+            found += [Breakpoint(pos, _ttl(m, f"{where}.cache_control"), where) for m, where in _markers(value, path)]
+        if top is not None and _eligible(value):
+            last = pos, _path(level, i, j)
+    if top is not None and last is not None:  # with nothing eligible, caching is skipped
         ttl = _ttl(top, "cache_control")
-        last = next((i for i in range(len(blocks) - 1, -1, -1) if _eligible(blocks[i])), None)
-        mine = [bp for bp in found if bp.position == last]
-        if last is None:
-            pass  # nothing eligible: caching is skipped
-        elif any(bp.ttl != ttl for bp in mine):
+        mine = [bp for bp in found if bp.position == last[0]]
+        if any(bp.ttl != ttl for bp in mine):
             # The docs say "the API returns a 400 error"; its text is not public (ours).
             raise ApiError(400, f"cache_control: the top-level ttl='{ttl}' differs from ttl='{mine[0].ttl}' "
-                           f"on the last block ({blocks[last].path}), which it would apply to")  # fmt: skip
-        elif not mine:
+                           f"on the last block ({last[1]}), which it would apply to")  # fmt: skip
+        if not mine:
             if len(found) >= MAX_BREAKPOINTS:
                 raise ApiError(400, f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. "
                                f"Found {len(found) + 1}.")  # fmt: skip
-            found.append(Breakpoint(last, ttl, blocks[last].path))
+            found.append(Breakpoint(last[0], ttl, last[1]))
     seen_5m = False
     for bp in found:
         if bp.ttl == "1h" and seen_5m:
@@ -183,22 +184,25 @@ class Prefix:
     @classmethod
     def of(cls, body: dict[str, Any], marks: list[Breakpoint], *, scope: str, model: str, factor: float) -> "Prefix":
         """Hash and count `body`'s blocks (tokens as mockclaude.tokens counts them, times `factor`)."""
-        blocks, tail = _blocks(body)
         h = hashlib.blake2b(f"{scope}\0{model}".encode(), digest_size=_DIGEST).digest()
         level = 0
         raw = tokens.PER_REQUEST
+        framed = 0
         hashes, counts = [], []
-        for b in blocks:
+        for value, block_level, _, _, role, framing in _walk(body):
             salt = b""
-            while level < b.level:  # entering system or messages: fold in what renders there
+            while level < block_level:  # entering system or messages: fold in what renders there
                 level += 1
                 salt += _level_inputs(body, level)
-            own = tokens.count_tool(b.value) if b.level == 0 else tokens.count_content(b.value)
-            raw += b.framing + own
-            role = b"" if b.role is None else b.role.encode()
-            h = hashlib.blake2b(h + salt + b"\0" + role + b"\0" + _canonical(b.value), digest_size=_DIGEST).digest()
+            framed += framing
+            raw += framing + (tokens.count_tool(value) if block_level == 0 else tokens.count_content(value))
+            head = salt + b"\0" + (role or "").encode() + b"\0"
+            h = hashlib.blake2b(h + head + _canonical(value), digest_size=_DIGEST).digest()
             hashes.append(h)
             counts.append(round(raw * factor))
+        # Framing of trailing messages without blocks: in the total, in no prefix.
+        messages = sum(isinstance(m, dict) for m in body.get("messages") or ())
+        tail = tokens.PER_MESSAGE * messages - framed
         return cls(hashes, counts, round((raw + tail) * factor), marks)
 
 
