@@ -2,7 +2,10 @@
 
 import json
 import re
+import subprocess
+import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,6 +107,9 @@ def test_two_api_keys_never_share_and_bearer_is_the_same_key(fast: Proc) -> None
     assert ask(client(fast, "sk-ant-stranger")).cache_read_input_tokens == 0
     bearer = anthropic.Anthropic(auth_token="sk-ant-owner", base_url=fast.url, max_retries=0)
     assert ask(bearer).cache_read_input_tokens > 4500
+    # The same key in another workspace (the header the SDK sends for workspace_id) does not share either.
+    other_workspace = ask(client(fast, "sk-ant-owner"), extra_headers={"anthropic-workspace-id": "wrkspc_other"})
+    assert other_workspace.cache_read_input_tokens == 0
 
 
 def test_automatic_caching_follows_a_growing_conversation(fast: Proc) -> None:
@@ -156,6 +162,25 @@ def test_prompt_cache_off_reports_no_cache_and_can_be_switched_at_runtime() -> N
         req = urllib.request.Request(f"{p.url}/_mockclaude/config", data=b'{"prompt_cache": "on"}', method="PATCH")
         urllib.request.urlopen(req, timeout=10).close()
         assert ask(c).cache_creation_input_tokens > 4500 and ask(c).cache_read_input_tokens > 4500
+        bad = urllib.request.Request(f"{p.url}/_mockclaude/config", data=b'{"prompt_cache": "maybe"}', method="PATCH")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(bad, timeout=10)
+        assert refused.value.code == 400 and b"prompt_cache: expected on or off" in refused.value.read()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--prompt-cache-entries", "3"], "--prompt-cache-entries must be at least 8, not 3"),
+        (["--prompt-cache-entries", "many"], "--prompt-cache-entries: expected a whole number >= 1, not 'many'"),
+        (["--prompt-cache-ttl-scale", "0"], "--prompt-cache-ttl-scale: expected a positive number"),
+        (["--prompt-cache", "maybe"], "--prompt-cache: invalid choice: 'maybe'"),
+    ],
+)
+def test_bad_cache_flags_name_the_flag(flags: list[str], message: str) -> None:
+    argv = [sys.executable, "-m", "mockclaude", "serve", "--port", "0", *flags]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
 
 
 def test_entry_expires_after_the_scaled_ttl_and_a_hit_refreshes_it() -> None:
