@@ -9,6 +9,7 @@ entries take 5 MiB), in sets of 8. A new entry takes a free or expired slot of i
 one that expires soonest: eviction before expiry happens only when a set is full.
 """
 
+import array
 import contextlib
 import logging
 import math
@@ -27,8 +28,6 @@ DEFAULT_ENTRIES = 131_072
 AWAY_RETRY_S = 0.5
 WAYS = 8
 _SLOT = struct.Struct("<16sddd")  # key, expires, ready, ttl (all zero: free)
-_KEY = 16
-_FREE = bytes(_KEY)
 
 
 class CacheTable:
@@ -119,7 +118,9 @@ class CacheTable:
         """See CacheStore.entries."""
         with self._locked():
             now, snapshot = self._clock(), bytes(self._mem)
-        return sum(1 for key, expires, _, _ in _SLOT.iter_unpack(snapshot) if key != _FREE and expires > now)
+        # The expiry of every slot (the third double of each 40-byte slot; free slots hold 0). A scan of
+        # the default table takes ~15 ms: callers keep it off the event loop.
+        return sum(map(now.__lt__, array.array("d", snapshot)[2 :: _SLOT.size // 8]))
 
     def clear(self) -> int:
         """See CacheStore.clear."""

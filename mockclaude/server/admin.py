@@ -66,13 +66,13 @@ async def verdict(request: web.Request) -> web.Response:
 async def cache(request: web.Request) -> web.Response:
     """The prompt cache: store, live entries, capacity; this process's hits, misses, tokens read and written."""
     _authorize(request)
-    return _json(caching.summary(request.app[STATE]))
+    return _json(await asyncio.to_thread(caching.summary, request.app[STATE]))  # a table scan: off the loop
 
 
 async def flush_cache(request: web.Request) -> web.Response:
     """Remove every prompt-cache entry (for every worker and host sharing the store)."""
     _authorize(request)
-    return _json({"flushed": request.app[STATE].prompt_cache.clear()})
+    return _json({"flushed": await asyncio.to_thread(request.app[STATE].prompt_cache.clear)})
 
 
 async def reset(request: web.Request) -> web.Response:
