@@ -253,14 +253,20 @@ class Lookup:
         return self.usage.prefilled + reads
 
 
+def _window(bp: Breakpoint) -> range:
+    """The positions a breakpoint's lookback checks, nearest first."""
+    return range(bp.position, max(bp.position - LOOKBACK, -1), -1)
+
+
 def lookup(
     prefix: Prefix, present: Callable[[Sequence[bytes]], list[bool]], min_tokens: int, ttl_scale: float
 ) -> Lookup:
     """Find the longest cached prefix and plan the writes at the breakpoints beyond it."""
     marks = prefix.breakpoints
-    candidates = sorted({p for bp in marks for p in range(bp.position, max(bp.position - LOOKBACK, -1), -1)})
+    # One round trip to the store for every position any breakpoint's window checks.
+    candidates = sorted({p for bp in marks for p in _window(bp)})
     live = dict(zip(candidates, present([prefix.hashes[p] for p in candidates]), strict=True))
-    hits = {next((p for p in range(bp.position, max(bp.position - LOOKBACK, -1), -1) if live[p]), -1) for bp in marks}
+    hits = {next((p for p in _window(bp) if live[p]), -1) for bp in marks}
     hits.discard(-1)
     at = max(hits, default=-1)
     read = prefix.tokens[at] if at >= 0 else 0
