@@ -1,5 +1,6 @@
 """Prompt caching in a real `mockclaude serve`, seen through the real `anthropic` SDK."""
 
+import concurrent.futures
 import json
 import re
 import subprocess
@@ -287,3 +288,16 @@ def test_recorded_answers_keep_their_cache_usage_and_unmatched_ones_use_the_cach
         other = {**req, "messages": [{"role": "user", "content": "Never recorded"}]}
         assert c.messages.create(**other).usage.cache_creation_input_tokens > 4500
         assert c.messages.create(**other).usage.cache_read_input_tokens > 4500
+
+
+def test_an_entry_is_readable_only_once_the_writing_response_has_begun() -> None:
+    # TTFT ≥ 3 s: the first response's message_start (and its entry) comes after ≥ 1.5 s; the second
+    # request, sent at once, finds nothing yet and writes too, as parallel requests do on the API.
+    with mock_server("--ttft", "3", "--tps", "5000", "--output-tokens", "5") as p:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            first = pool.submit(ask, client(p, "sk-ant-parallel"))
+            time.sleep(0.2)
+            second = pool.submit(ask, client(p, "sk-ant-parallel"))
+            used = [first.result(timeout=30), second.result(timeout=30)]
+        assert [u.cache_read_input_tokens for u in used] == [0, 0], used
+        assert ask(client(p, "sk-ant-parallel")).cache_read_input_tokens > 4500
