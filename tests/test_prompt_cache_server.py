@@ -1,6 +1,7 @@
 """Prompt caching in a real `mockclaude serve`, seen through the real `anthropic` SDK."""
 
 import concurrent.futures
+import contextlib
 import json
 import re
 import subprocess
@@ -18,6 +19,8 @@ import pytest
 from mockclaude.processes import Proc, mock_server
 from mockclaude.wire import messages as wm
 from tests import test_recorded_units as recorded_units
+from tests.conftest import free_port
+from tests.test_store_outage import redis_on
 
 MODEL = "claude-sonnet-4-6"  # minimum cacheable prompt: 1,024 tokens
 SYSTEM = "You are a meticulous assistant for a large software project. " * 450  # ~5,000 tokens
@@ -301,3 +304,23 @@ def test_an_entry_is_readable_only_once_the_writing_response_has_begun() -> None
             used = [first.result(timeout=30), second.result(timeout=30)]
         assert [u.cache_read_input_tokens for u in used] == [0, 0], used
         assert ask(client(p, "sk-ant-parallel")).cache_read_input_tokens > 4500
+
+
+def test_while_redis_is_away_the_cache_is_empty_and_caching_resumes_when_it_is_back() -> None:
+    port = free_port()
+    with contextlib.ExitStack() as redis_up:
+        redis_up.enter_context(redis_on(port))
+        with mock_server(*FAST, "--redis", f"redis://127.0.0.1:{port}/0") as p:
+            c = client(p, "sk-ant-outage")
+            assert ask(c).cache_creation_input_tokens > 4500
+            redis_up.close()  # Redis stops
+            for _ in range(3):
+                # Answered as by an empty cache, never a 500: each request misses and pays the write.
+                used = ask(c)
+                assert used.cache_read_input_tokens == 0 and used.cache_creation_input_tokens > 4500
+            with redis_on(port):  # back, empty
+                time.sleep(1.0)  # past the 0.5 s in which requests leave it alone
+                assert ask(c).cache_creation_input_tokens > 4500
+                assert ask(c).cache_read_input_tokens > 4500
+            log = p.output()
+    assert log.count("prompt cache: Redis") == 2 and "unreachable" in log and "is back" in log, log

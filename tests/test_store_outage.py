@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from mockclaude.processes import mock_server, run_process
+from tests.conftest import free_port
 from tests.test_supervision import _wait_for
-from tests.test_workers import _free_port, post
+from tests.test_workers import post
 
 HEADERS = {"x-api-key": "sk-ant-a", "anthropic-version": "2023-06-01", "content-type": "application/json"}
 GONE = "is unreachable"
@@ -77,7 +78,7 @@ class Background:
 
 def _run(policy: str | None) -> dict[str, Any]:
     """Redis up, then stopped, then restarted, with a background load throughout; what was seen."""
-    port = _free_port()
+    port = free_port()
     url = f"redis://127.0.0.1:{port}/0"
     flags = ["--redis", url, "--rate-limit", "5rpm", "--ttft", "0", "--tps", "5000"]
     if policy:
