@@ -238,9 +238,16 @@ def test_disconnect_mid_stream_and_before_a_json_answer(fast: Proc) -> None:
         extra_headers={"x-mockclaude-fault": "disconnect"},
     )
     got: list[str] = []
-    # Mid-stream the SDK does not wrap transport errors: httpx's RemoteProtocolError surfaces.
-    with pytest.raises(httpx2.RemoteProtocolError), c.messages.stream(**kw) as s:
+    # Mid-stream, SDKs up to 2.12 let httpx2's RemoteProtocolError surface; newer ones (2.17) wrap it in an
+    # APIConnectionError. Either way the cause is the connection dropping mid-body.
+    with (
+        pytest.raises((httpx2.RemoteProtocolError, anthropic.APIConnectionError)) as dropped,
+        c.messages.stream(**kw) as s,
+    ):
         got.extend(s.text_stream)
+    assert isinstance(dropped.value, httpx2.RemoteProtocolError) or isinstance(
+        dropped.value.__cause__, httpx2.RemoteProtocolError
+    )
     assert got, "the connection dropped before any text arrived"
     with pytest.raises(anthropic.APIConnectionError):
         c.messages.create(**kw)

@@ -51,8 +51,8 @@ def test_stream_text(mock: Proc) -> None:
 def test_tools_with_zod(mock: Proc) -> None:
     r = run_case(mock, "toolsZod")
     # The SDK validated the input against the zod schema before returning it.
-    [call] = r["toolCalls"]
-    assert call["name"] == "weather" and call["input"]["city"] and call["input"]["unit"] in ("celsius", "fahrenheit")
+    calls = r["toolCalls"]
+    assert calls and all(c["name"] == "weather" and c["input"]["unit"] in ("celsius", "fahrenheit") for c in calls)
     assert r["body"]["tool_choice"]["type"] == "any"
 
 
@@ -99,5 +99,5 @@ def test_sonnet_4_6_default_max_tokens(mock: Proc) -> None:
 def test_forced_tool_on_fable_5(mock: Proc) -> None:
     r = run_case(mock, "fable5ForcedTool")
     assert r["body"]["tool_choice"]["type"] == "any"
-    [call] = r["toolCalls"]
-    assert call["name"] == "weather" and call["input"]["city"]
+    # Validated against the zod schema by the SDK; the model may call it more than once (parallel tool use).
+    assert r["toolCalls"] and all(c["name"] == "weather" and c["input"]["city"] for c in r["toolCalls"])
