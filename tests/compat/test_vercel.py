@@ -59,7 +59,9 @@ def test_tools_with_zod(mock: Proc) -> None:
 def test_two_step_tool_loop(mock: Proc) -> None:
     r = run_case(mock, "toolLoop")
     first, second = r["steps"]
-    assert first["toolCalls"] == ["weather"] and first["toolResults"][0]["temperature"] == 21
+    # The forced step may call the tool more than once (parallel tool use); each call is executed.
+    assert first["toolCalls"] and set(first["toolCalls"]) == {"weather"}
+    assert [t["temperature"] for t in first["toolResults"]] == [21] * len(first["toolCalls"])
     assert second["toolCalls"] == [] and second["text"] and r["text"] == second["text"]
 
 
