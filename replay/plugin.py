@@ -8,7 +8,7 @@ the master with each stats report and once more, completely, when the master ask
 import logging
 import random
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +18,9 @@ from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
 
 from mockclaude.fixtures.format import FixtureError
-from replay import arrivals, profiles, summary
+from replay import arrivals, profiles, summary, webtab
 from replay.budget import Budget, share
+from replay.live import LiveStats
 from replay.options import OptionError, ReplayConfig, add_arguments, from_namespace
 from replay.records import RequestRecord
 from replay.report import write_report
@@ -34,6 +35,11 @@ REPORT_KEY = "mockclaude_records"
 DONE_KEY = "mockclaude_done"
 WORKER_COUNT_OPTION = "mockclaude_worker_count"
 FLUSH_TIMEOUT_S = 30.0
+MAX_REASON = 200  # characters of an error's reason shown in Locust's failure table
+
+DEFAULT_WEB_HOST = "127.0.0.1"
+
+_reported: set[str] = set()  # failure reasons already printed on this process's console
 
 
 class ReplayFailure(Exception):
@@ -58,9 +64,17 @@ class ReplayContext:
     payloads: dict[int, bytes] = field(default_factory=dict)  # encoded body per sample id (not shape samples)
     flushed: set[str] = field(default_factory=set)  # master: workers that answered the flush
     done_workers: set[str] = field(default_factory=set)  # master: workers whose budget ran out
+    live: LiveStats = field(default_factory=LiveStats)  # local/master: the LLM view of `records`
+
+    def keep(self, records: Iterable[RequestRecord]) -> None:
+        """Keep finished attempts for the summary and add them to the live LLM view."""
+        for rec in records:
+            self.records.append(rec)
+            self.live.add(rec)
 
 
 _context: ReplayContext | None = None
+_ui_timer: gevent.Greenlet | None = None  # stops a web-UI run after -t
 _master: MasterRunner | None = None
 
 
@@ -99,6 +113,8 @@ def _fail(message: str) -> None:
 @events.init_command_line_parser.add_listener
 def _add_options(parser: Any) -> None:
     add_arguments(parser)
+    # Everything else of ours listens on loopback unless told otherwise: so does the web UI.
+    parser.set_defaults(web_host=DEFAULT_WEB_HOST)
 
 
 @events.init.add_listener
@@ -111,10 +127,11 @@ def _on_init(environment: Environment, **_: Any) -> None:
         global _master
         _master = runner
         runner.register_message(FLUSHED, _on_flushed)
+    global _context
+    webtab.install(environment, lambda: _context.live.rows() if _context is not None else [])
     if environment.parsed_options is None:
         return  # a library user building their own Environment: set up at test_start
     # Check everything before the first request: bad options or fixtures stop Locust here.
-    global _context
     try:
         _context = _build(environment)
     except (OptionError, UnsafeTarget, FixtureError, ValueError) as exc:
@@ -148,6 +165,29 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     except (OptionError, UnsafeTarget, FixtureError, ValueError) as exc:
         log.error("mockclaude replay: %s", exc)
         raise
+    _limit_ui_run(environment)
+
+
+def _limit_ui_run(environment: Environment) -> None:
+    """A run started from the web UI stops after -t too (Locust itself applies -t only when headless)."""
+    opts = environment.parsed_options
+    run_time = getattr(opts, "run_time", None)
+    if not run_time or getattr(opts, "headless", False) or getattr(opts, "autostart", False):
+        return
+    if isinstance(environment.runner, WorkerRunner) or environment.runner is None:
+        return
+    runner = environment.runner
+    log.warning("mockclaude replay: this run stops after %g s (-t); Stop in the web UI ends it earlier", run_time)
+    global _ui_timer
+    _ui_timer = gevent.spawn_later(run_time, runner.stop)
+
+
+def _cancel_ui_timer() -> None:
+    """A run stopped by hand must not stop the next one early (the timer itself is left to finish)."""
+    global _ui_timer
+    if _ui_timer is not None and _ui_timer is not gevent.getcurrent():
+        _ui_timer.kill(block=False)
+    _ui_timer = None
 
 
 def record(environment: Environment, rec: RequestRecord) -> None:
@@ -156,7 +196,7 @@ def record(environment: Environment, rec: RequestRecord) -> None:
     if isinstance(environment.runner, WorkerRunner):
         ctx.unsent.append(rec)
     else:
-        ctx.records.append(rec)
+        ctx.keep((rec,))
     ctx.budget.settle(rec)
     _fire_stats(environment, rec)
     if ctx.budget.finished and not isinstance(environment.runner, WorkerRunner | MasterRunner):
@@ -164,25 +204,27 @@ def record(environment: Environment, rec: RequestRecord) -> None:
 
 
 def _fire_stats(environment: Environment, rec: RequestRecord) -> None:
-    fire = environment.events.request.fire
-    name = rec.scenario
-    e2e_ms = (rec.e2e_s or rec.ttfb_s or 0.0) * 1000
-    exc = None if rec.ok else ReplayFailure(f"{rec.error_class} (HTTP {rec.status})")
-    fire(request_type="E2E", name=name, response_time=e2e_ms, response_length=0, exception=exc, context={})
-    if not rec.ok:
-        return
-    rows: list[tuple[str, float | None]] = [("TTFB", rec.ttfb_s), ("TTFT", rec.ttft_s), ("TPOT", rec.tpot_s())]
-    rows += [("ITL", gap) for gap in rec.itl_s()]
-    for kind, seconds in rows:
-        if seconds is not None:
-            fire(
-                request_type=kind,
-                name=name,
-                response_time=seconds * 1000,
-                response_length=0,
-                exception=None,
-                context={},
-            )
+    """One API request is one Locust request (its E2E time), so Locust's RPS and failure % are true."""
+    exc = None if rec.ok else ReplayFailure(failure_reason(rec))
+    environment.events.request.fire(
+        request_type="POST",
+        name=rec.scenario,
+        response_time=(rec.e2e_s or rec.ttfb_s or 0.0) * 1000,
+        response_length=0,
+        exception=exc,
+        context={},
+    )
+    if exc is not None and str(exc) not in _reported:
+        # The first time each reason shows up, say it on the console; the summary counts them all.
+        _reported.add(str(exc))
+        log.warning("mockclaude replay: %s: %s (further ones are counted, not printed)", rec.scenario, exc)
+
+
+def failure_reason(rec: RequestRecord) -> str:
+    """What went wrong, class and reason: `connection_error: ConnectionRefusedError: ...`."""
+    status = f" (HTTP {rec.status})" if rec.status is not None else ""
+    reason = rec.error[:MAX_REASON] if rec.error else "no details"
+    return f"{rec.error_class}{status}: {reason}"
 
 
 def _end_run(environment: Environment) -> None:
@@ -205,7 +247,7 @@ def _ship(client_id: str, data: dict[str, Any]) -> None:
 def _receive(client_id: str, data: dict[str, Any]) -> None:
     if _context is None:
         return
-    _context.records.extend(RequestRecord.from_dict(d) for d in data.get(REPORT_KEY, ()))
+    _context.keep(RequestRecord.from_dict(d) for d in data.get(REPORT_KEY, ()))
     if data.get(DONE_KEY):
         _context.done_workers.add(client_id)
         if _master is not None and {c.id for c in _master.clients.all} <= _context.done_workers:
@@ -227,7 +269,7 @@ def _on_flush_request(environment: Environment, msg: Any) -> None:
 def _on_flushed(environment: Environment, msg: Any) -> None:
     if _context is None:
         return
-    _context.records.extend(RequestRecord.from_dict(d) for d in msg.data.get(REPORT_KEY, ()))
+    _context.keep(RequestRecord.from_dict(d) for d in msg.data.get(REPORT_KEY, ()))
     _context.flushed.add(msg.data.get("client_id") or msg.node_id)
 
 
@@ -247,6 +289,7 @@ def _collect_from_workers(runner: MasterRunner) -> None:
 
 @events.test_stop.add_listener
 def _on_test_stop(environment: Environment, **_: Any) -> None:
+    _cancel_ui_timer()
     if _context is None or isinstance(environment.runner, WorkerRunner):
         return
     if isinstance(environment.runner, MasterRunner):

@@ -32,6 +32,7 @@ class RequestRecord:
     attempt: int = 0  # 0 for the first try, n for the n-th retry
     lateness_s: float | None = None  # open loop: how long after its scheduled arrival it was sent
     worker: str = ""
+    count_tokens: bool = False  # a count_tokens call: its own row, never mixed into generation latencies
 
     @property
     def ok(self) -> bool:

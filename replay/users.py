@@ -130,6 +130,7 @@ class ClaudeUser(User):
                 attempt=attempt,
                 worker=str(ctx.index),
                 lateness_s=lateness_s if attempt == 0 else None,
+                count_tokens=counting,
             )
             self._attempt(rec, payload, path, headers, counting)
             plugin.record(self.environment, rec)

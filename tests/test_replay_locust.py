@@ -1,5 +1,6 @@
 """Real short headless Locust runs of `mockclaude replay` against a real `mockclaude serve`."""
 
+import csv as csv_module
 import json
 import os
 import signal
@@ -66,9 +67,13 @@ def test_light_load_reports_the_mock_timing(tmp_path: Path) -> None:
     assert "TTFT" in out and "(E2E - TTFT) / (output_tokens - 1)" in out  # the end-of-run table
     assert "expected volume over 40 s" in out and "stops at 10 requests" in out  # printed before starting
     assert s["output_tps"]["p50"] == pytest.approx(41 / s["e2e_s"]["p50"], rel=0.05)
-    rows = (tmp_path / "csv" / "run_stats.csv").read_text()
-    assert "TTFT,unit" in rows and "TPOT,unit" in rows and "ITL,unit" in rows and "E2E,unit" in rows
-    assert "TTFT" in (tmp_path / "r.html").read_text()
+    # One API request is one Locust request: Locust's counts, RPS and failure % are the API's.
+    with (tmp_path / "csv" / "run_stats.csv").open() as f:
+        rows = list(csv_module.DictReader(f))
+    assert [(r["Type"], r["Name"]) for r in rows] == [("POST", "unit"), ("", "Aggregated")], rows
+    assert int(rows[-1]["Request Count"]) == 10 == stats["requests"]
+    assert int(rows[-1]["Failure Count"]) == 0
+    assert "TTFT" not in (tmp_path / "r.html").read_text()  # the LLM figures live in their own view
     lines = (tmp_path / "r" / "records.jsonl").read_text().splitlines()
     assert len(lines) == 10 and json.loads(lines[0])["delta_s"]
     for plot in ("ttft.svg", "tpot.svg", "throughput.svg", "errors.svg"):
