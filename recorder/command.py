@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from mockclaude.fixtures.format import ANONYMIZATION_MODES, read_header
+from mockclaude.listen import ListenError, check_listen
 
 ACCEPTS_EXTRA_ARGS = True
 ADDON = Path(__file__).resolve().with_name("addon.py")
@@ -122,8 +123,10 @@ def run(args: argparse.Namespace) -> int:
     """Replace this process with mitmdump running the recorder addon."""
     try:
         argv = mitmdump_argv(args)
+        # Before anything is written: mitmproxy on a taken port would print an error and never exit.
+        check_listen(args.host, args.port)
         check_out(args.out)
-    except (ValueError, OSError) as exc:  # FixtureError is a ValueError
+    except (ValueError, OSError, ListenError) as exc:  # FixtureError is a ValueError
         print(f"mockclaude record: {exc}", file=sys.stderr)
         return 2
     env = dict(os.environ)

@@ -234,6 +234,13 @@ def _end_run(environment: Environment) -> None:
     gevent.spawn(runner.quit if headless else runner.stop)
 
 
+@events.reset_stats.add_listener
+def _on_reset_stats() -> None:
+    """The web UI's Reset clears the LLM tab with Locust's tables (the summary keeps every record)."""
+    if _context is not None:
+        _context.live = LiveStats()
+
+
 @events.report_to_master.add_listener
 def _ship(client_id: str, data: dict[str, Any]) -> None:
     if _context is None:

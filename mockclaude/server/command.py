@@ -21,6 +21,7 @@ from mockclaude.limits.faults import FaultSpec, Outage
 from mockclaude.limits.ratelimit import RateLimits
 from mockclaude.limits.ratelimit_shared import RedisBucketStore, SharedStores
 from mockclaude.limits.store_guard import POLICIES, GuardedStore
+from mockclaude.listen import ListenError, check_listen
 from mockclaude.server.app import make_app
 from mockclaude.server.batch_store import DAY_S, DEFAULT_QUEUE, BatchOptions
 from mockclaude.server.protocol_errors import ApiAppRunner
@@ -407,6 +408,7 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of `mockclaude serve`."""
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        check_listen(args.host, args.port)  # a taken port or a foreign host: one line, before loading anything
         _shared_limits(args)
         if args.workers > 1:
             if args.fixtures:
@@ -414,7 +416,7 @@ def run(args: argparse.Namespace) -> int:
             return run_workers(args, _serve_worker, lambda port: announce(args.host, port))
         loop_factory = uvloop_factory(args.uvloop)
         state = build(args)
-    except ValueError as exc:
+    except (ValueError, ListenError) as exc:
         print(f"mockclaude serve: {exc}", file=sys.stderr)
         return 2
     asyncio.run(serve(state, args.host, args.port), loop_factory=loop_factory)
