@@ -51,6 +51,18 @@ def distribution(values: Iterable[float]) -> dict[str, float | None]:
     return out
 
 
+def latencies(ok: Sequence[RequestRecord]) -> dict[str, Any]:
+    """The latency distributions of successful records."""
+    return {
+        "ttfb_s": distribution(r.ttfb_s for r in ok if r.ttfb_s is not None),
+        "ttft_s": distribution(r.ttft_s for r in ok if r.ttft_s is not None),
+        "itl_s": distribution(g for r in ok for g in r.itl_s()),
+        "tpot_s": distribution(t for r in ok if (t := r.tpot_s()) is not None),
+        "e2e_s": distribution(r.e2e_s for r in ok if r.e2e_s is not None),
+        "output_tps": distribution(t for r in ok if (t := r.output_tps()) is not None),
+    }
+
+
 def summarize(records: Sequence[RequestRecord]) -> dict[str, Any]:
     """Counts and latency distributions of a set of records (successful requests only for latencies)."""
     ok = [r for r in records if r.ok]
@@ -74,12 +86,7 @@ def summarize(records: Sequence[RequestRecord]) -> dict[str, Any]:
         "output_tokens": out_tokens,
         "duration_s": round(duration, 3),
         "output_tokens_per_s": round(out_tokens / duration, 3) if duration > 0 else None,
-        "ttfb_s": distribution(r.ttfb_s for r in ok if r.ttfb_s is not None),
-        "ttft_s": distribution(r.ttft_s for r in ok if r.ttft_s is not None),
-        "itl_s": distribution(g for r in ok for g in r.itl_s()),
-        "tpot_s": distribution(t for r in ok if (t := r.tpot_s()) is not None),
-        "e2e_s": distribution(r.e2e_s for r in ok if r.e2e_s is not None),
-        "output_tps": distribution(t for r in ok if (t := r.output_tps()) is not None),
+        **latencies(ok),
         "lateness_s": distribution(lateness),
         "late_requests": sum(1 for x in lateness if x > LATE_AFTER_S),
     }
@@ -88,8 +95,11 @@ def summarize(records: Sequence[RequestRecord]) -> dict[str, Any]:
 def build_summary(records: Sequence[RequestRecord], **run_info: Any) -> dict[str, Any]:
     """The whole summary.json: totals, then the same figures per scenario, then definitions."""
     scenarios = sorted({r.scenario for r in records})
+    # count_tokens calls answer in milliseconds: their latencies stay in their own row, out of ALL.
+    generations = [r for r in records if r.ok and not r.count_tokens]
     return {
         **summarize(records),
+        **latencies(generations),
         "scenarios": {s: summarize([r for r in records if r.scenario == s]) for s in scenarios},
         "run": run_info,
         "definitions": FORMULAS,

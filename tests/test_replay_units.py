@@ -135,6 +135,17 @@ def test_summary_counts_and_table() -> None:
     assert "TTFT" in table and "rate_limited 1" in table and "(E2E - TTFT) / (output_tokens - 1)" in table
 
 
+def test_count_tokens_stay_out_of_the_all_row() -> None:
+    gen = RequestRecord("a", send_wall=100.0, ttft_s=0.5, e2e_s=2.0, delta_s=[0.5, 0.6], output_tokens=41)
+    counted = [RequestRecord("a:count_tokens", send_wall=101.0 + i, e2e_s=0.006, count_tokens=True) for i in range(5)]
+    s = build_summary([gen, *counted])
+    assert s["requests"] == 6  # counted as requests ...
+    assert s["e2e_s"]["n"] == 1 and s["e2e_s"]["p50"] == 2.0  # ... but not timed with the generations
+    assert s["scenarios"]["a:count_tokens"]["e2e_s"]["n"] == 5
+    all_e2e = next(line for line in format_table(s).splitlines() if line.startswith("ALL") and " E2E " in line)
+    assert all_e2e.split()[2:4] == ["1", "2000.0"]
+
+
 def test_budget_shares_add_up_and_stop_sending() -> None:
     assert [share(10, i, 3) for i in range(3)] == [4, 3, 3]
     assert share(0, 0, 2) == 0
