@@ -22,13 +22,18 @@ def poisson(workload: Workload, rate: float, rng: random.Random, share: int = 1)
         yield t, rng.choice(workload.samples)
 
 
+def period_s(order: list[Sample]) -> float:
+    """Recorded seconds of one round of arrivals: first to last, plus one average gap before the next
+    round's first (idle time before the first recorded request is not part of it)."""
+    span = order[-1].started_s - order[0].started_s
+    return span + (span / (len(order) - 1) if len(order) > 1 else 1.0)
+
+
 def recorded(workload: Workload, speed: float, index: int = 0, share: int = 1) -> Iterator[Arrival]:
     """The recorded arrivals divided by `speed`, repeated forever; this process gets every `share`-th."""
     order = workload.arrivals()
     first = order[0].started_s
-    span = order[-1].started_s - first
-    # Repeat with one average gap between the last arrival and the next round's first.
-    period = span + (span / (len(order) - 1) if len(order) > 1 else 1.0)
+    period = period_s(order)
     i = 0
     round_ = 0
     while True:

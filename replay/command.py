@@ -17,13 +17,18 @@ from replay.safety import UnsafeTarget, check_target
 
 ACCEPTS_EXTRA_ARGS = True
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+FIXTURE_SUFFIX = ".jsonl"
+# Locust names itself after argv[0] in its usage and errors: make them read "mockclaude replay: ...".
+LOCUST = "import sys; sys.argv[0] = 'mockclaude replay'; from locust.main import main; main()"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Fixtures, the target, and the replay's own options; the rest is Locust's."""
-    # Fixture files are the leading words before any option (see split_fixtures): declaring them as
+    # Fixture files are the leading words, or *.jsonl anywhere (see split_fixtures): declaring them as
     # a positional would let argparse take the value of an unknown Locust option (`-u 50`) for a file.
-    parser.usage = "mockclaude replay [FIXTURE.jsonl ...] --host URL [replay options] [Locust options]"
+    parser.usage = (
+        "mockclaude replay [FIXTURE.jsonl ...] --host URL [replay options] [Locust options] [FIXTURE.jsonl ...]"
+    )
     parser.add_argument("--fixtures", default="", help="comma-separated fixture files (or list them first)")
     parser.add_argument("--host", default="", help="target base URL, e.g. http://127.0.0.1:8080 (a mockclaude serve)")
     options.add_arguments(parser, cli=True)
@@ -34,16 +39,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def split_fixtures(extra: list[str]) -> tuple[list[str], list[str]]:
-    """Leading non-option words are fixture files; the rest goes to Locust in order."""
+    """Fixture files (the leading words, and any `*.jsonl` later on); the rest goes to Locust in order."""
     n = 0
     while n < len(extra) and not extra[n].startswith("-"):
         n += 1
-    return extra[:n], extra[n:]
+    # Later words may be values of Locust's options (`-u 50`), so only *.jsonl names count there.
+    later = [w for w in extra[n:] if not w.startswith("-") and w.lower().endswith(FIXTURE_SUFFIX)]
+    return extra[:n] + later, [w for w in extra[n:] if w not in later]
 
 
 def locust_argv(cfg: options.ReplayConfig, host: str, extra: list[str]) -> list[str]:
     """The Locust command line for this run."""
-    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
+    argv = [sys.executable, "-c", LOCUST, "-f", str(LOCUSTFILE)]
     if host:
         argv += ["--host", host]
     return argv + options.to_locust_argv(cfg) + list(extra)

@@ -8,6 +8,7 @@ the master with each stats report and once more, completely, when the master ask
 import logging
 import random
 import sys
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,15 +17,16 @@ import gevent
 from locust import events
 from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
+from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from mockclaude.fixtures.format import FixtureError
-from replay import arrivals, profiles, summary, webtab
+from replay import arrivals, preflight, profiles, summary, webtab
 from replay.budget import Budget, share
 from replay.live import LiveStats
 from replay.options import OptionError, ReplayConfig, add_arguments, from_namespace
 from replay.records import RequestRecord
 from replay.report import write_report
-from replay.safety import UnsafeTarget, check_target, expected_volume
+from replay.safety import UnsafeTarget, check_target, expected_volume, plan
 from replay.workload import Workload
 
 log = logging.getLogger("mockclaude.replay")
@@ -75,6 +77,7 @@ class ReplayContext:
 
 _context: ReplayContext | None = None
 _ui_timer: gevent.Greenlet | None = None  # stops a web-UI run after -t
+_writes_csv = False  # this process writes Locust's --csv files
 _master: MasterRunner | None = None
 
 
@@ -105,7 +108,6 @@ def _build(environment: Environment) -> ReplayContext:
 
 
 def _fail(message: str) -> None:
-    log.error(message)
     sys.stderr.write(f"mockclaude replay: {message}\n")
     sys.exit(2)
 
@@ -127,30 +129,49 @@ def _on_init(environment: Environment, **_: Any) -> None:
         global _master
         _master = runner
         runner.register_message(FLUSHED, _on_flushed)
-    global _context
+    global _context, _writes_csv
     webtab.install(environment, lambda: _context.live.rows() if _context is not None else [])
     if environment.parsed_options is None:
         return  # a library user building their own Environment: set up at test_start
+    _writes_csv = bool(getattr(environment.parsed_options, "csv_prefix", None))
     # Check everything before the first request: bad options or fixtures stop Locust here.
     try:
         _context = _build(environment)
     except (OptionError, UnsafeTarget, FixtureError, ValueError) as exc:
         _fail(str(exc))
+    _announce_plan(environment, _context)
+
+
+def _announce_plan(environment: Environment, ctx: ReplayContext) -> None:
+    """Check the target with one request, then print the planned load and what does not fit its limits."""
     opts = environment.parsed_options
-    cfg = _context.config
+    cfg = ctx.config
+    generations = [s.model for s in ctx.workload.samples if not s.counting] or [ctx.workload.samples[0].model]
+    try:
+        answer = preflight.probe(environment.host or "", ctx.api_key, Counter(generations).most_common(1)[0][0])
+    except preflight.TargetUnusable as exc:
+        _fail(str(exc))
+    load = plan(
+        ctx.workload,
+        users=int(getattr(opts, "num_users", None) or 1),
+        rate=cfg.rate,
+        speed=cfg.speed,
+        fixed_think_s=cfg.fixed_think_time(),
+    )
+    limits = ", ".join(f"{v:,} {preflight.UNITS[k]}" for k, v in answer.limits.items()) or "none announced"
+    print(f"target {environment.host} answered the check request: HTTP {answer.status}; rate limits per minute: "
+          f"{limits}", flush=True)  # fmt: skip
     print(
         expected_volume(
-            _context.workload,
-            users=int(getattr(opts, "num_users", None) or 1),
+            load,
             run_time_s=getattr(opts, "run_time", None),
-            rate=cfg.rate,
-            speed=cfg.speed,
-            fixed_think_s=cfg.fixed_think_time(),
             max_requests=cfg.max_requests,
             max_output_tokens=cfg.max_output_tokens,
         ),
         flush=True,
     )
+    for line in preflight.warnings(answer, load.per_minute):
+        print(f"WARNING: {line}", flush=True)
 
 
 @events.test_start.add_listener
@@ -232,6 +253,14 @@ def _end_run(environment: Environment) -> None:
     headless = bool(getattr(environment.parsed_options, "headless", False))
     log.info("mockclaude replay: request/token limit reached, stopping")
     gevent.spawn(runner.quit if headless else runner.stop)
+
+
+@events.quit.add_listener
+def _let_csv_catch_up(exit_code: int = 0, **_: Any) -> None:
+    """Locust rewrites --csv files every CSV_STATS_INTERVAL_SEC and not again at exit: wait for one more
+    write, so the CSV counts every request of the run (the run has stopped; this delays only the exit)."""
+    if _writes_csv:
+        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
 
 
 @events.reset_stats.add_listener

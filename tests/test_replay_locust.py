@@ -19,6 +19,9 @@ from tests.test_replay_units import write_fixture
 pytestmark = pytest.mark.timeout(180)
 LIGHT = ("--ttft", "0.5", "--tps", "40", "--output-tokens", "41", "--any-model", "--seed", "1")
 FAST = ("--ttft", "0.02", "--tps", "2000", "--output-tokens", "5", "--any-model", "--seed", "1")
+# Before the run, replay checks the target with one small request (replay/preflight.py); the mock
+# counts it, Locust and the summary do not (it is not part of the load).
+CHECK = 1
 
 
 def replay(
@@ -57,7 +60,7 @@ def test_light_load_reports_the_mock_timing(tmp_path: Path) -> None:
         out, s = replay(mock.url, fx, tmp_path / "r", "-u", "2", "-r", "2", "-t", "40s", "--max-requests", "10",
                         "--think-time", "0.1", "--csv", str(csv), "--html", str(tmp_path / "r.html"))  # fmt: skip
         stats = mock_stats(mock.url)
-    assert s["requests"] == 10 == stats["requests"], out
+    assert s["requests"] == 10 == stats["requests"] - CHECK, out
     assert s["failures"] == 0, s["errors"]
     assert s["ttft_s"]["p50"] == pytest.approx(0.5, rel=0.10)
     assert s["tpot_s"]["p50"] == pytest.approx(0.025, rel=0.10)
@@ -71,7 +74,7 @@ def test_light_load_reports_the_mock_timing(tmp_path: Path) -> None:
     with (tmp_path / "csv" / "run_stats.csv").open() as f:
         rows = list(csv_module.DictReader(f))
     assert [(r["Type"], r["Name"]) for r in rows] == [("POST", "unit"), ("", "Aggregated")], rows
-    assert int(rows[-1]["Request Count"]) == 10 == stats["requests"]
+    assert int(rows[-1]["Request Count"]) == 10 == stats["requests"] - CHECK
     assert int(rows[-1]["Failure Count"]) == 0
     assert "TTFT" not in (tmp_path / "r.html").read_text()  # the LLM figures live in their own view
     lines = (tmp_path / "r" / "records.jsonl").read_text().splitlines()
@@ -89,7 +92,7 @@ def test_429_count_equals_the_mock_rate_limiter(tmp_path: Path) -> None:
     assert stats["rate_limited"] > 0
     assert s["rate_limited"] == stats["rate_limited"] == stats["by_status"].get("429"), out
     assert s["rate_limited_with_retry_after"] == s["rate_limited"]
-    assert s["requests"] == 15 == stats["requests"]
+    assert s["requests"] == 15 == stats["requests"] - CHECK
     assert s["errors"] == {"rate_limited": s["rate_limited"]}
     assert "rate_limited (HTTP 429)" in out  # Locust's own failure table
 
@@ -101,7 +104,7 @@ def test_retry_backoff_is_counted_separately(tmp_path: Path) -> None:
                         "--think-time", "0", "--retry", "backoff", "--max-retries", "3")  # fmt: skip
         stats = mock_stats(mock.url)
     assert s["retries"] > 0 and s["rate_limited"] == stats["faults_injected"]["429"]
-    assert s["requests"] == 16 == stats["requests"]
+    assert s["requests"] == 16 == stats["requests"] - CHECK
     records = [json.loads(line) for line in (tmp_path / "r" / "records.jsonl").read_text().splitlines()]
     retried = [r for r in records if r["attempt"] > 0]
     assert len(retried) == s["retries"]
@@ -150,7 +153,7 @@ def test_distributed_master_and_two_workers_match_a_single_process(tmp_path: Pat
                 w.kill()
                 w.wait(5)
     assert dist["run"]["workers"] == 2, out
-    assert dist["requests"] == single["requests"] == 16 == stats["requests"]
+    assert dist["requests"] == single["requests"] == 16 == stats["requests"] - CHECK
     assert dist["failures"] == single["failures"] == 0
     assert dist["output_tokens"] == single["output_tokens"] == 16 * 41
     records = [json.loads(line) for line in (tmp_path / "dist" / "records.jsonl").read_text().splitlines()]
@@ -215,13 +218,18 @@ def test_demo_runs_offline_and_prints_the_summary(tmp_path: Path) -> None:
 def test_auth_and_unknown_model_failures_are_classified(tmp_path: Path) -> None:
     fx = write_fixture(tmp_path / "f.jsonl", count=4, stream=True)
     with mock_server(*FAST, "--api-key", "sk-ant-right") as mock:
-        _, bad_key = replay(mock.url, fx, tmp_path / "a", "-u", "2", "-r", "2", "-t", "20s", "--max-requests", "4",
-                            env={"ANTHROPIC_API_KEY": "sk-ant-wrong"})  # fmt: skip
+        # A refused key stops the run at the check request, with the reason, before any user starts.
+        refused = subprocess.run(
+            [sys.executable, "-m", "mockclaude", "replay", str(fx), "--host", mock.url, "--headless", "-t", "20s"],
+            capture_output=True, text=True, timeout=60, env={**os.environ, "ANTHROPIC_API_KEY": "sk-ant-wrong"},
+        )  # fmt: skip
         _, good_key = replay(mock.url, fx, tmp_path / "b", "-u", "2", "-r", "2", "-t", "20s", "--max-requests", "4",
                              env={"ANTHROPIC_API_KEY": "sk-ant-right"})  # fmt: skip
         stats = mock_stats(mock.url)
-    assert bad_key["errors"] == {"unauthorized": 4} and good_key["failures"] == 0
-    assert stats["by_status"] == {"401": 4, "200": 4}
+    assert refused.returncode == 2, refused.stderr
+    assert "the target refused the API key: HTTP 401 authentication_error: invalid x-api-key" in refused.stderr
+    assert good_key["failures"] == 0
+    assert stats["by_status"] == {"401": CHECK, "200": 4 + CHECK}
     fx = tmp_path / "unknown.jsonl"
     known = write_fixture(tmp_path / "g.jsonl", count=2).read_text()
     fx.write_text(known.replace("claude-sonnet-4-5", "claude-nope-1"))
