@@ -4,6 +4,7 @@ import itertools
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from replay.classify import status_class
 from replay.options import OptionError, ReplayConfig, from_namespace, to_locust_argv, validate
 from replay.records import RequestRecord
 from replay.retry import backoff_s, retry_after_s
-from replay.safety import MOCK_KEY, UnsafeTarget, check_target
+from replay.safety import MOCK_KEY, UnsafeTarget, check_target, plan
 from replay.stream import check_message, read_stream
 from replay.summary import build_summary, distribution, format_table
 from replay.workload import load, request_body
@@ -332,3 +333,20 @@ def test_count_tokens_calls_get_their_own_scenario_and_check(tmp_path: Path) -> 
     read_count(ok, b'{"input_tokens": 12}', 0.01)
     read_count(bad, b'{"type": "message"}', 0.01)
     assert (ok.ok, ok.input_tokens, bad.error_class) == (True, 12, "invalid_response")
+
+
+def test_speed_plan_ignores_idle_time_before_the_first_recorded_request(tmp_path: Path) -> None:
+    fx = write_fixture(tmp_path / "f.jsonl", count=4)  # started at 0, 2, 4, 6 s
+    late = tmp_path / "late.jsonl"
+    lines = fx.read_text().splitlines()  # the same exchanges, recorded 100 s after the session began
+    late.write_text("\n".join(json.dumps(_shift(json.loads(x), 100.0)) if i else x for i, x in enumerate(lines)) + "\n")
+    for path in (fx, late):
+        load_plan = plan(load([path]), users=1, speed=2.0)
+        # 4 arrivals per 6 s + one average gap (8 s) at 2x: 1 request/s, whatever came before the first.
+        assert load_plan.per_s == pytest.approx(1.0)
+        assert "(4 in 4.0 s, repeated)" in load_plan.how
+
+
+def _shift(record: dict[str, Any], seconds: float) -> dict[str, Any]:
+    record["started_s"] += seconds
+    return record
