@@ -32,6 +32,8 @@ from mockclaude.synth.content import ContentSettings, OutputLength
 from mockclaude.synth.pacing import Range
 
 SHUTDOWN_GRACE_S = 5.0
+# The Common Log Format with the user agent and the seconds taken (a stream: until its last byte).
+ACCESS_LOG_FORMAT = '%a - - %t "%r" %s %b "%{User-Agent}i" %Tf'
 
 EXAMPLES = """examples:
   mockclaude serve --tps 40 --rate-limit 50rpm
@@ -287,6 +289,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     auth.add_argument("--no-admin", action="store_true", help="disable the admin API")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     p.add_argument(
+        "--access-log",
+        action="store_true",
+        help="print one line per request on stdout (client, time, request line, status, bytes, seconds)",
+    )
+    p.add_argument(
         "--uvloop",
         action="store_true",
         help="run on uvloop (pip install 'mockclaude[speed]'); it measured no gain here, see BENCHMARKS.md",
@@ -295,9 +302,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def build(args: argparse.Namespace, org_id: str | None = None) -> MockState:
     """The server state the flags describe."""
-    content = ContentSettings(
-        output_length=args.output_tokens, **{name: getattr(args, name) for name in CONTENT_RATES}
-    )
+    content = ContentSettings(output_length=args.output_tokens, **{name: getattr(args, name) for name in CONTENT_RATES})
     settings = Settings(
         tps=args.tps,
         ttft=args.ttft,
@@ -358,6 +363,7 @@ async def serve(
     *,
     sock: socket.socket | None = None,
     on_ready: Callable[[int], None] | None = None,
+    access_log: bool = False,
 ) -> None:
     """Run until SIGTERM/SIGINT; open streams get SHUTDOWN_GRACE_S to finish, then are closed."""
     # aiohttp waits shutdown_timeout for each handler, then as long again after a "cancel" that a
@@ -368,8 +374,8 @@ async def serve(
         make_app(state),
         handle_signals=False,
         shutdown_timeout=SHUTDOWN_GRACE_S / 2,
-        access_log=None,
         handler_cancellation=True,
+        **access_log_options(access_log),
     )
     await runner.setup()
     tokens.count_text("warm up")  # load the tokenizer now rather than during the first request
@@ -393,6 +399,20 @@ async def serve(
     await runner.cleanup()
 
 
+def access_log_options(enabled: bool) -> dict[str, object]:
+    """aiohttp's access log arguments: none, or one line per request on stdout in a familiar format."""
+    if not enabled:
+        return {"access_log": None}
+    logger = logging.getLogger("aiohttp.access")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # whatever --log-level says, the access log is on because it was asked for
+    return {"access_log": logger, "access_log_format": ACCESS_LOG_FORMAT}
+
+
 def uvloop_factory(wanted: bool) -> Callable[[], asyncio.AbstractEventLoop] | None:
     """uvloop's loop factory if `wanted` (None: asyncio's own); ValueError if uvloop is not installed."""
     if not wanted:
@@ -407,6 +427,8 @@ def uvloop_factory(wanted: bool) -> Callable[[], asyncio.AbstractEventLoop] | No
 def run(args: argparse.Namespace) -> int:
     """Entry point of `mockclaude serve`."""
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Faker logs every locale it looks at (hundreds of lines) at debug: not the mock's debugging.
+    logging.getLogger("faker").setLevel(logging.INFO)
     try:
         check_listen(args.host, args.port)  # a taken port or a foreign host: one line, before loading anything
         _shared_limits(args)
@@ -419,7 +441,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, ListenError) as exc:
         print(f"mockclaude serve: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(serve(state, args.host, args.port), loop_factory=loop_factory)
+    asyncio.run(serve(state, args.host, args.port, access_log=args.access_log), loop_factory=loop_factory)
     return 0
 
 
@@ -449,4 +471,7 @@ def _serve_worker(
         print(f"mockclaude serve: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
     loop_factory = uvloop_factory(args.uvloop)
-    asyncio.run(serve(state, args.host, 0, sock=sock, on_ready=on_ready), loop_factory=loop_factory)
+    asyncio.run(
+        serve(state, args.host, 0, sock=sock, on_ready=on_ready, access_log=args.access_log),
+        loop_factory=loop_factory,
+    )
