@@ -32,6 +32,7 @@ from mockclaude.tokens import encoding
 from recorder.capture import Capture, build_exchange
 
 log = logging.getLogger("mockclaude.recorder")
+PROGRESS_EVERY_S = 5.0
 STOP = None
 
 
@@ -133,6 +134,7 @@ def run(config: WriterConfig, inbox: "Queue[Capture | None]", ready: Any, handle
     parent = os.getppid()
     seq, failed = config.first_seq, 0
     appender = _Appender(config)
+    shown_at = -PROGRESS_EVERY_S  # the first exchange is shown at once
     ready.set()
     while True:
         try:
@@ -153,12 +155,21 @@ def run(config: WriterConfig, inbox: "Queue[Capture | None]", ready: Any, handle
             seq += 1
             appender.append(exchange)
         handled.value += 1
+        if time.monotonic() - shown_at >= PROGRESS_EVERY_S:  # a live count, at most one line per interval
+            shown_at = time.monotonic()
+            last = f"{cap.method} {cap.path}"
+            log.info("mockclaude record: %s recorded so far (last: %s)", exchanges(appender.written), last)
     appender.close()
     if appender.written or failed or appender.lost:
         log.info(
-            "mockclaude recorder: %d exchanges written to %s, %d failed, %d lost to write errors",
-            appender.written,
+            "mockclaude recorder: %s written to %s, %d failed, %d lost to write errors",
+            exchanges(appender.written),
             config.out,
             failed,
             appender.lost,
         )
+
+
+def exchanges(n: int) -> str:
+    """`1 exchange`, `2 exchanges`."""
+    return f"{n} exchange" + ("" if n == 1 else "s")
