@@ -1,4 +1,4 @@
-"""`mockclaude serve|record|replay|fixtures|demo`: the composition root.
+"""mockclaude: test and load-test Claude applications offline (serve, record, replay, fixtures, demo).
 
 Each subcommand lives in its own module, imported only when that subcommand runs: the server must
 never import Locust (gevent patches the process) and the replayer must never import aiohttp's

@@ -151,3 +151,26 @@ def test_scan_finds_leftovers_and_passes_pseudonyms(tmp_path: Path) -> None:
     assert f"{dirty}:3: email 'john" in run.stdout and "joined text" in run.stdout
     assert f"{dirty}:4: card" in run.stdout
     assert "abcdefghijkl1234" not in run.stdout and "hn@realcorp.com" not in run.stdout
+
+
+def test_validate_names_one_line_number(sample: Path) -> None:
+    lines = sample.read_text().splitlines(keepends=True)
+    lines.insert(4, '{"type": "exchange",\n')  # a line cut short: the JSON error is on "its line 2"
+    sample.write_text("".join(lines))
+    run = cli("fixtures", "validate", str(sample))
+    (problem,) = [line for line in run.stdout.splitlines() if line.startswith(f"{sample}:5:")]
+    assert "invalid JSON" in problem and "at character" in problem
+    assert "column" not in problem and "line 2" not in problem, problem
+
+
+def test_scan_does_not_count_an_unreadable_line_as_a_finding(tmp_path: Path) -> None:
+    clean = tmp_path / "clean.jsonl"
+    with FixtureWriter(clean, make_header("recorded", anonymization="pii")) as w:
+        w.write(exchange(0, started=0.0, ttft=1.0, total=2.0, out_tokens=2, text="nothing to see"))
+    with clean.open("a") as f:
+        f.write("{not json\n")
+    run = cli("fixtures", "scan", str(clean))
+    assert run.stdout == ""  # no finding
+    assert f"{clean}:3: not JSON, not scanned (run validate)" in run.stderr
+    assert "scan: 0 finding(s) in 1 file(s): nothing found; 1 line(s) or file(s) could not be scanned" in run.stderr
+    assert run.returncode == 1  # the scan cannot vouch for what it could not read

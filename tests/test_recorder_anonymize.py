@@ -224,3 +224,15 @@ def test_streamed_tool_input_is_anonymized_and_stays_valid_json() -> None:
     assert value["n"] == 2 and len(out) == 3
     assert "Maria" not in joined and "Garcia" not in joined and "shop.io" not in joined
     assert value["email"].endswith((".com", ".org", ".net")) and len(value["customer_name"].split()) == 2
+
+
+def test_one_phone_number_written_two_ways_gets_one_pseudonym() -> None:
+    anon = Anonymizer("pii", Pseudonymizer(bytes(range(32))))
+    out = anon.text("Call +1 415-555-0142 or (415) 555-0142, or 415.555.0142.")
+    assert "555-0142" not in out and "555.0142" not in out
+    fakes = [f.value for f in find(out) if f.kind == "phone"]
+    assert len(fakes) == 3, out
+    national = {"".join(c for c in f if c.isdigit())[-10:] for f in fakes}
+    assert len(national) == 1, fakes  # the same fake number, in each of the three spellings
+    assert fakes[0].startswith("+1 ") and fakes[1].startswith("(")
+    assert all(is_harmless(f) for f in find(out) if f.kind == "phone")  # scan knows them as pseudonyms

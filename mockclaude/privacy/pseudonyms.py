@@ -17,7 +17,13 @@ from urllib.parse import urlsplit
 
 from faker import Faker
 
-from mockclaude.privacy.sensitive import PHONE_MARK, carries_name_mark, is_reserved_host, luhn_valid
+from mockclaude.privacy.sensitive import (
+    PHONE_MARK,
+    carries_name_mark,
+    is_reserved_host,
+    luhn_valid,
+    phone_national,
+)
 
 KEY_BYTES = 32
 _RESERVED_EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
@@ -76,9 +82,11 @@ class Pseudonymizer:
         key = (kind, value)
         if key not in self._cache:
             make = getattr(self, f"_{kind}")
-            out = make(self._seeded(kind, value), value)
+            # One number written two ways is one person's number: seed by what identifies it.
+            seed = phone_national(value) if kind == "phone" else value
+            out = make(self._seeded(kind, seed), value)
             # A collision with the original would leak it; perturb deterministically instead.
-            self._cache[key] = out if out != value else make(self._seeded(kind, value + "\0"), value)
+            self._cache[key] = out if out != value else make(self._seeded(kind, seed + "\0"), value)
         return self._cache[key]
 
     def _email(self, fk: Faker, value: str) -> str:
@@ -119,12 +127,14 @@ class Pseudonymizer:
         return self._digits_like(value, body + str((int(check) + 1) % 10))
 
     def _phone(self, fk: Faker, value: str) -> str:
-        n = sum(c.isdigit() for c in value)
-        keep = value.lstrip("+(")[0] if value.startswith("+") else ""
-        prefix = keep + "".join(str(fk.random_digit()) for _ in range(n - 3 - len(keep)))
-        # Last three digits make the number a multiple of PHONE_MARK: recognisably a pseudonym.
-        tail = (-int(prefix + "000")) % PHONE_MARK
-        return self._digits_like(value, f"{prefix}{tail:03d}")
+        national = phone_national(value)
+        # A country code or trunk prefix stays as written; the national number is drawn from the seed,
+        # so every way of writing one number gets the same fake one.
+        head = "".join(c for c in value if c.isdigit())[: -len(national)]
+        body = "".join(str(fk.random_digit()) for _ in range(len(national) - 3))
+        # Last three digits make the national number a multiple of PHONE_MARK: recognisably a pseudonym.
+        tail = (-int(body + "000")) % PHONE_MARK
+        return self._digits_like(value, f"{head}{body}{tail:03d}")
 
     def _first(self, fk: Faker, value: str) -> str:
         return _closest(_marked(fk.first_name), len(value))

@@ -195,6 +195,15 @@ def _digits(s: str) -> str:
     return "".join(c for c in s if c.isdigit())
 
 
+NATIONAL_DIGITS = 10
+
+
+def phone_national(value: str) -> str:
+    """The last ten digits of a phone number (all of them if fewer): the same number written with or
+    without its country code or trunk prefix ("+1 415-555-0142", "(415) 555-0142") gives the same."""
+    return _digits(value)[-NATIONAL_DIGITS:]
+
+
 def _is_phone(value: str) -> bool:
     digits = _digits(value)
     if not 9 <= len(digits) <= 13:  # longer runs are card or account numbers
@@ -349,7 +358,7 @@ def is_harmless(finding: Finding) -> bool:
             addr.is_loopback or addr.is_unspecified or any(addr in net for net in DOCUMENTATION_NETS)
         )
     if finding.kind == "phone":
-        return int(_digits(v)) % PHONE_MARK == 0
+        return int(phone_national(v)) % PHONE_MARK == 0
     if finding.kind == "name":
         return carries_name_mark(v)
     return False
