@@ -54,7 +54,8 @@ def histogram(values: Sequence[float], title: str, xlabel: str, bins: int = 40) 
     counts = [0] * bins
     for x in v:
         counts[min(int((x - x_min) / width * bins), bins - 1)] += 1
-    y_max = max(counts)
+    # Whole-number ticks (counts are whole): five steps of at least 1.
+    y_max = max(1, math.ceil(max(counts) / 5)) * 5
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
     body = []
     for i, c in enumerate(counts):
@@ -70,7 +71,12 @@ def histogram(values: Sequence[float], title: str, xlabel: str, bins: int = 40) 
         body.append(
             f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{TOP + ph}" stroke="{colour}" stroke-dasharray="4"/>'
         )
-        body.append(f'<text x="{x + 3:.1f}" y="{TOP + 12 + 14 * (p == 99)}" fill="{colour}">p{p} {_num(q)}</text>')
+        # In the right half the label goes left of its line, so it never runs off the picture.
+        anchor, dx = ("end", -3) if x > LEFT + pw / 2 else ("start", 3)
+        body.append(
+            f'<text x="{x + dx:.1f}" y="{TOP + 12 + 14 * (p == 99)}" fill="{colour}" text-anchor="{anchor}">'
+            f"p{p} {_num(q)}</text>"
+        )
     return _frame(f"{title} (n={len(v)})", xlabel, "count", x_max, y_max, body, x_min)
 
 
