@@ -17,12 +17,12 @@ import gevent
 from locust import events
 from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
-from locust.stats import CSV_STATS_INTERVAL_SEC
+from locust.stats import CONSOLE_STATS_INTERVAL_SEC, CSV_STATS_INTERVAL_SEC
 
 from mockclaude.fixtures.format import FixtureError
 from replay import arrivals, preflight, profiles, summary, webtab
 from replay.budget import Budget, share
-from replay.live import LiveStats
+from replay.live import LiveStats, format_rows
 from replay.options import OptionError, ReplayConfig, add_arguments, from_namespace
 from replay.records import RequestRecord
 from replay.report import write_report
@@ -78,6 +78,7 @@ class ReplayContext:
 _context: ReplayContext | None = None
 _ui_timer: gevent.Greenlet | None = None  # stops a web-UI run after -t
 _writes_csv = False  # this process writes Locust's --csv files
+_console: gevent.Greenlet | None = None  # prints the live LLM view with Locust's console table
 _master: MasterRunner | None = None
 
 
@@ -187,6 +188,27 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         log.error("mockclaude replay: %s", exc)
         raise
     _limit_ui_run(environment)
+    _print_live_view(environment)
+
+
+def _print_live_view(environment: Environment) -> None:
+    """Headless, Locust prints its table every few seconds (unless --only-summary): the LLM view follows it."""
+    opts = environment.parsed_options
+    if isinstance(environment.runner, WorkerRunner) or getattr(opts, "only_summary", False):
+        return
+    if not (getattr(opts, "headless", False) or getattr(opts, "print_stats", False)):
+        return
+
+    def loop() -> None:
+        while True:
+            gevent.sleep(CONSOLE_STATS_INTERVAL_SEC)
+            if _context is not None and _context.live.counts:
+                print("LLM metrics (live, Locust-rounded; exact figures at the end)\n"
+                      + format_rows(_context.live.rows()) + "\n", flush=True)  # fmt: skip
+
+    global _console
+    if _console is None:
+        _console = gevent.spawn(loop)
 
 
 def _limit_ui_run(environment: Environment) -> None:

@@ -80,3 +80,14 @@ def test_failure_reasons_are_printed_once_each_during_the_run(tmp_path: Path) ->
     assert s["errors"] == {"overloaded": 6}
     printed = [line for line in out.splitlines() if "further ones are counted, not printed" in line]
     assert len(printed) == 1 and "overloaded (HTTP 529): overloaded_error: Overloaded" in printed[0], out
+
+
+def test_headless_console_shows_the_llm_view_live(tmp_path: Path) -> None:
+    fx = write_fixture(tmp_path / "f.jsonl", count=4, stream=True)
+    with mock_server(*FAST) as mock:
+        rc, out, _ = run_replay(str(fx), "--host", mock.url, "--headless", "-u", "2", "-r", "2", "-t", "6s",
+                                "--think-time", "0.2")  # fmt: skip
+    assert rc == 0, out
+    live = out.split("LLM metrics (live, Locust-rounded; exact figures at the end)\n", 1)[1].splitlines()
+    assert live[0].split()[:5] == ["Scenario", "Requests", "Failures", "429s", "TTFT"], live[:3]
+    assert live[1].startswith("ALL ") and live[2].startswith("unit ")
