@@ -350,3 +350,4 @@ def test_speed_plan_ignores_idle_time_before_the_first_recorded_request(tmp_path
 def _shift(record: dict[str, Any], seconds: float) -> dict[str, Any]:
     record["started_s"] += seconds
     return record
+
