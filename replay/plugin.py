@@ -144,14 +144,9 @@ def _on_init(environment: Environment, **_: Any) -> None:
 
 
 def _announce_plan(environment: Environment, ctx: ReplayContext) -> None:
-    """Check the target with one request, then print the planned load and what does not fit its limits."""
+    """Print the planned load, check the target with one request, then say what does not fit its limits."""
     opts = environment.parsed_options
     cfg = ctx.config
-    generations = [s.model for s in ctx.workload.samples if not s.counting] or [ctx.workload.samples[0].model]
-    try:
-        answer = preflight.probe(environment.host or "", ctx.api_key, Counter(generations).most_common(1)[0][0])
-    except preflight.TargetUnusable as exc:
-        _fail(str(exc))
     load = plan(
         ctx.workload,
         users=int(getattr(opts, "num_users", None) or 1),
@@ -159,9 +154,7 @@ def _announce_plan(environment: Environment, ctx: ReplayContext) -> None:
         speed=cfg.speed,
         fixed_think_s=cfg.fixed_think_time(),
     )
-    limits = ", ".join(f"{v:,} {preflight.UNITS[k]}" for k, v in answer.limits.items()) or "none announced"
-    print(f"target {environment.host} answered the check request: HTTP {answer.status}; rate limits per minute: "
-          f"{limits}", flush=True)  # fmt: skip
+    # First what the run will send (with --real, before anything is sent), then the one check request.
     print(
         expected_volume(
             load,
@@ -171,6 +164,14 @@ def _announce_plan(environment: Environment, ctx: ReplayContext) -> None:
         ),
         flush=True,
     )
+    generations = [s.model for s in ctx.workload.samples if not s.counting] or [ctx.workload.samples[0].model]
+    try:
+        answer = preflight.probe(environment.host or "", ctx.api_key, Counter(generations).most_common(1)[0][0])
+    except preflight.TargetUnusable as exc:
+        _fail(str(exc))
+    limits = ", ".join(f"{v:,} {preflight.UNITS[k]}" for k, v in answer.limits.items()) or "none announced"
+    print(f"target {environment.host} answered the check request: HTTP {answer.status}; rate limits per minute: "
+          f"{limits}", flush=True)  # fmt: skip
     for line in preflight.warnings(answer, load.per_minute):
         print(f"WARNING: {line}", flush=True)
 

@@ -1,7 +1,8 @@
 """The README's shell blocks run as written (those that can run on their own; see its quick start).
 
-A `bash` block runs in the checkout with bash -e; port 8080 becomes a free port so parallel runs
-do not collide. A block marked `<!-- readme-test: skip: REASON -->` on the line above is left out.
+A `bash` block runs in the checkout with bash -e and `.venv` activated (as the quick start leaves
+a reader); port 8080 becomes a free port so parallel runs do not collide. A block marked
+`<!-- readme-test: skip: REASON -->` on the line above is left out.
 """
 
 import contextlib
@@ -46,7 +47,8 @@ def test_the_convention_finds_blocks_of_both_kinds() -> None:
 def test_readme_block_runs_as_written(line: int, code: str) -> None:
     port = str(_free_port())
     script = "set -e\n" + code.replace("8080", port)
-    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    venv = ROOT / ".venv"
+    env = {**os.environ, "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
     with subprocess.Popen(
         ["bash", "-c", script], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,
