@@ -165,8 +165,10 @@ def _announce_plan(environment: Environment, ctx: ReplayContext) -> None:
         flush=True,
     )
     generations = [s.model for s in ctx.workload.samples if not s.counting] or [ctx.workload.samples[0].model]
+    model = Counter(generations).most_common(1)[0][0]
+    timeout = min(cfg.request_timeout, preflight.TIMEOUT_S)
     try:
-        answer = preflight.probe(environment.host or "", ctx.api_key, Counter(generations).most_common(1)[0][0])
+        answer = preflight.probe(environment.host or "", ctx.api_key, model, timeout)
     except preflight.TargetUnusable as exc:
         _fail(str(exc))
     limits = ", ".join(f"{v:,} {preflight.UNITS[k]}" for k, v in answer.limits.items()) or "none announced"

@@ -1,15 +1,17 @@
 """Ask the target once before the run: is it there, does it take our key, what are its rate limits.
 
 One small non-streamed Messages request (one word in, `max_tokens` 1) with the run's key and
-model: a dead target, a port that does not speak HTTP or a refused key stops the run before the
-first user starts, with the reason, instead of a storm of identical failures; the answer's
-`anthropic-ratelimit-*` headers say whether the planned load fits the target's limits.
+model: a target nobody listens on, or a refused key, stops the run before the first user starts,
+with the reason, instead of a storm of identical failures; a target that answers badly or not at
+all is warned about (the run classifies those failures). The answer's `anthropic-ratelimit-*`
+headers say whether the planned load fits the target's limits.
 The mock gets `x-mockclaude-fault: none`, so the probe is never an injected fault.
 """
 
 import http.client
 import json
 import ssl
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -36,7 +38,9 @@ class Probe:
 
 
 def probe(host_url: str, api_key: str, model: str, timeout: float = TIMEOUT_S) -> Probe:
-    """Send the one check request; TargetUnusable when there is no usable answer."""
+    """Send the one check request. TargetUnusable when nothing listens there or the key is refused;
+    an answer that is not HTTP, or none within `timeout`, is reported in the Probe (the run goes on
+    and classifies such failures itself)."""
     parts = urlsplit(host_url)
     conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
     kwargs = {"context": ssl.create_default_context()} if parts.scheme == "https" else {}
@@ -50,16 +54,19 @@ def probe(host_url: str, api_key: str, model: str, timeout: float = TIMEOUT_S) -
     }
     path = parts.path.rstrip("/") + "/v1/messages"
     try:
-        conn.request("POST", path, json.dumps(body), headers)
-        resp = conn.getresponse()
-        content = resp.read()
-    except http.client.HTTPException as exc:
-        raise TargetUnusable(f"{host_url} does not answer like an HTTP server ({type(exc).__name__}: {exc})") from None
-    except OSError as exc:
-        reason = f"{type(exc).__name__}: {exc}"
-        raise TargetUnusable(
-            f"cannot reach {host_url} ({reason}); is `mockclaude serve` (or the API) running there?"
-        ) from None
+        try:
+            conn.connect()
+        except OSError as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            hint = "is `mockclaude serve` (or the API) running there?"
+            raise TargetUnusable(f"cannot reach {host_url} ({reason}); {hint}") from None
+        try:
+            conn.request("POST", path, json.dumps(body), headers)
+            resp = conn.getresponse()
+            # A 200's body is not needed (and a broken target may never end it); an error's is its reason.
+            content = b"" if resp.status == 200 else _read_some(resp, time.monotonic() + timeout)
+        except (http.client.HTTPException, OSError) as exc:
+            return Probe(0, error=f"no valid answer ({type(exc).__name__}: {exc or 'no details'})")
     finally:
         conn.close()
     result = Probe(resp.status)
@@ -68,17 +75,28 @@ def probe(host_url: str, api_key: str, model: str, timeout: float = TIMEOUT_S) -
         if value and value.isdigit():
             result.limits[name] = int(value)
     if resp.status != 200:
-        result.error = error_message(content)
+        result.error = f"HTTP {resp.status} {error_message(content)}"
     if resp.status in STOPS:
-        raise TargetUnusable(f"{STOPS[resp.status]}: HTTP {resp.status} {result.error}")
+        raise TargetUnusable(f"{STOPS[resp.status]}: {result.error}")
     return result
+
+
+def _read_some(resp: http.client.HTTPResponse, deadline: float) -> bytes:
+    """Up to 64 kB of the body, giving up at `deadline` (a body that trickles forever is cut)."""
+    out = b""
+    while len(out) < 65536 and time.monotonic() < deadline:
+        block = resp.read1(65536)
+        if not block:
+            break
+        out += block
+    return out
 
 
 def warnings(result: Probe, planned_per_minute: dict[str, float]) -> list[str]:
     """A line for each rate limit the planned load exceeds, and for a check that did not get a 200."""
     out = []
     if result.status != 200:
-        out.append(f"the check request got HTTP {result.status} ({result.error}); the run may fail the same way")
+        out.append(f"the check request got {result.error}; the run may fail the same way")
     for name, limit in result.limits.items():
         planned = planned_per_minute.get(name, 0.0)
         if limit and planned > limit:
