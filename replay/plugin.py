@@ -41,7 +41,7 @@ MAX_REASON = 200  # characters of an error's reason shown in Locust's failure ta
 
 DEFAULT_WEB_HOST = "127.0.0.1"
 
-_reported: set[str] = set()  # failure reasons already printed on this process's console
+_reported: set[tuple[str, int | None]] = set()  # failure kinds (class, status) already printed here
 
 
 class ReplayFailure(Exception):
@@ -260,10 +260,10 @@ def _fire_stats(environment: Environment, rec: RequestRecord) -> None:
         exception=exc,
         context={},
     )
-    if exc is not None and str(exc) not in _reported:
-        # The first time each reason shows up, say it on the console; the summary counts them all.
-        _reported.add(str(exc))
-        log.warning("mockclaude replay: %s: %s (further ones are counted, not printed)", rec.scenario, exc)
+    if exc is not None and (rec.error_class, rec.status) not in _reported:
+        # The first failure of each kind, with its reason, on the console; the summary counts them all.
+        _reported.add((rec.error_class, rec.status))
+        log.warning("%s: %s (further ones are counted, not printed)", rec.scenario, exc)
 
 
 def failure_reason(rec: RequestRecord) -> str:
