@@ -16,7 +16,14 @@ COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 
 
 def _frame(
-    title: str, xlabel: str, ylabel: str, x_max: float, y_max: float, body: list[str], x_min: float = 0.0
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    x_max: float,
+    y_max: float,
+    body: list[str],
+    x_min: float = 0.0,
+    x_ticks: bool = True,
 ) -> str:
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
     parts = [
@@ -33,7 +40,8 @@ def _frame(
         x = LEFT + pw * i / 5
         y = TOP + ph - ph * i / 5
         x_label = _num(x_min + (x_max - x_min) * i / 5)
-        parts.append(f'<text x="{x:.1f}" y="{TOP + ph + 15}" text-anchor="middle">{x_label}</text>')
+        if x_ticks:
+            parts.append(f'<text x="{x:.1f}" y="{TOP + ph + 15}" text-anchor="middle">{x_label}</text>')
         parts.append(f'<text x="{LEFT - 5}" y="{y + 4:.1f}" text-anchor="end">{_num(y_max * i / 5)}</text>')
     return "\n".join([*parts, *body, "</svg>\n"])
 
@@ -107,3 +115,28 @@ def per_second(events: Sequence[tuple[float, float]], t0: float, seconds: int) -
         if 0 <= i < len(out):
             out[i] += amount
     return out
+
+
+def stacked_bars(groups: Mapping[str, Mapping[str, float]], title: str, ylabel: str, notes: Mapping[str, str]) -> str:
+    """An SVG bar per group, stacked by part (same parts in every group), with a note above each bar."""
+    parts = list(dict.fromkeys(p for g in groups.values() for p in g))
+    # Headroom above the tallest bar for its note and the legend.
+    y_max = 1.25 * max((sum(g.values()) for g in groups.values()), default=0.0) or 1.0
+    pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
+    slot = pw / max(len(groups), 1)
+    body = [f'<text x="{LEFT + 10}" y="{TOP + 14 + 14 * k}" fill="{COLOURS[k % len(COLOURS)]}">{escape(p)}</text>'
+            for k, p in enumerate(parts)]  # fmt: skip
+    for i, (name, group) in enumerate(groups.items()):
+        x, base = LEFT + slot * i + slot * 0.2, TOP + ph
+        for k, part in enumerate(parts):
+            h = ph * group.get(part, 0.0) / y_max
+            base -= h
+            body.append(
+                f'<rect x="{x:.1f}" y="{base:.1f}" width="{slot * 0.6:.1f}" height="{h:.1f}" '
+                f'fill="{COLOURS[k % len(COLOURS)]}"/>'
+            )
+        centre = x + slot * 0.3
+        note = escape(notes.get(name, ""))
+        body.append(f'<text x="{centre:.1f}" y="{base - 4:.1f}" text-anchor="middle">{note}</text>')
+        body.append(f'<text x="{centre:.1f}" y="{TOP + ph + 30}" text-anchor="middle">{escape(name[:24])}</text>')
+    return _frame(title, "", ylabel, 1, y_max, body, x_ticks=False)

@@ -7,6 +7,8 @@ record is self-contained and records from several machines can be merged.
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mockclaude.pricing import TokenUsage, usage_from_api
+
 OK = "ok"
 
 
@@ -27,6 +29,9 @@ class RequestRecord:
     delta_s: list[float] = field(default_factory=list)  # offset of every content_block_delta
     input_tokens: int | None = None
     output_tokens: int | None = None  # from usage (cumulative in message_delta), never counted
+    # The response's whole `usage` object (message_start's, updated by message_delta's, or the JSON
+    # body's): cache writes and reads with their TTL breakdown, service tier. Empty for count_tokens.
+    usage: dict[str, Any] = field(default_factory=dict)
     stop_reason: str | None = None
     retry_after_s: float | None = None
     attempt: int = 0  # 0 for the first try, n for the n-th retry
@@ -54,6 +59,10 @@ class RequestRecord:
         if not self.e2e_s or self.output_tokens is None:
             return None
         return self.output_tokens / self.e2e_s
+
+    def token_usage(self) -> TokenUsage | None:
+        """The billable tokens of a successful message call; None for failures and count_tokens."""
+        return usage_from_api(self.usage) if self.ok and self.usage else None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (the line written to records.jsonl)."""

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mockclaude.pricing import TokenUsage, hit_ratio
 from replay import plots
 from replay.records import RequestRecord
 from replay.summary import format_table
@@ -25,7 +26,7 @@ def read_records(path: Path) -> list[RequestRecord]:
 
 
 def write_plots(folder: Path, records: Sequence[RequestRecord]) -> list[Path]:
-    """TTFT and TPOT distributions, throughput and errors over time; the files written."""
+    """TTFT and TPOT distributions, throughput and errors over time, cache use per scenario; the files written."""
     ok = [r for r in records if r.ok]
     files = {
         "ttft.svg": plots.histogram([r.ttft_s for r in ok if r.ttft_s is not None], "TTFT", "seconds"),
@@ -51,11 +52,26 @@ def write_plots(folder: Path, records: Sequence[RequestRecord]) -> list[Path]:
             "Failures per second, by class",
             "failures/s",
         )
+    files["cache.svg"] = cache_plot(ok)
     written = []
     for name, svg in files.items():
         (folder / name).write_text(svg, encoding="utf-8")
         written.append(folder / name)
     return written
+
+
+def cache_plot(records: Sequence[RequestRecord]) -> str:
+    """Input tokens per scenario, split into uncached, cache write and cache read, with the hit ratio."""
+    by_scenario: dict[str, TokenUsage] = {}
+    for r in records:
+        if (tokens := r.token_usage()) is not None:
+            by_scenario[r.scenario] = by_scenario.get(r.scenario, TokenUsage()) + tokens
+    groups = {
+        name: {"uncached input": u.input_tokens, "cache write": u.cache_write_tokens, "cache read": u.cache_read_tokens}
+        for name, u in sorted(by_scenario.items())
+    }
+    notes = {name: f"hit {ratio:.1%}" for name, u in by_scenario.items() if (ratio := hit_ratio(u)) is not None}
+    return plots.stacked_bars(groups, "Input tokens by scenario: uncached, cache write, cache read", "tokens", notes)
 
 
 def write_report(folder: str | Path, records: Sequence[RequestRecord], summary: dict[str, Any]) -> Path:

@@ -66,6 +66,7 @@ class StreamChecker:
         if not isinstance(usage, dict) or not isinstance(usage.get("input_tokens"), int):
             raise InvalidStream("message_start without message.usage.input_tokens")
         self.started = True
+        self.record.usage = dict(usage)
         self.record.input_tokens = usage["input_tokens"]
         self.record.output_tokens = usage.get("output_tokens")
 
@@ -101,6 +102,8 @@ class StreamChecker:
         if not isinstance(usage, dict) or not isinstance(usage.get("output_tokens"), int):
             raise InvalidStream("message_delta without usage.output_tokens")
         self.saw_message_delta = True
+        # Cumulative totals overwrite; a field left out (or null) keeps its message_start value, as the SDKs do.
+        self.record.usage.update((k, v) for k, v in usage.items() if v is not None)
         self.record.output_tokens = usage["output_tokens"]  # cumulative: the last one wins
         if isinstance(usage.get("input_tokens"), int):
             self.record.input_tokens = usage["input_tokens"]
@@ -182,6 +185,7 @@ def read_message(record: RequestRecord, body: bytes, t: float) -> None:
     if msg is None:
         record.error_class, record.error = INVALID_RESPONSE, problem or ""
         return
+    record.usage = msg["usage"]
     record.input_tokens = msg["usage"]["input_tokens"]
     record.output_tokens = msg["usage"]["output_tokens"]
     record.stop_reason = msg["stop_reason"]

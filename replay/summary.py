@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from replay.classify import RATE_LIMITED
+from replay.cost import DEFINITIONS as COST_DEFINITIONS
+from replay.cost import cache_and_cost
 from replay.records import RequestRecord
 
 PERCENTILES = (50, 90, 95, 99)
@@ -89,6 +91,7 @@ def summarize(records: Sequence[RequestRecord]) -> dict[str, Any]:
         **latencies(ok),
         "lateness_s": distribution(lateness),
         "late_requests": sum(1 for x in lateness if x > LATE_AFTER_S),
+        **cache_and_cost(records),
     }
 
 
@@ -102,7 +105,7 @@ def build_summary(records: Sequence[RequestRecord], **run_info: Any) -> dict[str
         **latencies(generations),
         "scenarios": {s: summarize([r for r in records if r.scenario == s]) for s in scenarios},
         "run": run_info,
-        "definitions": FORMULAS,
+        "definitions": {**FORMULAS, **COST_DEFINITIONS},
         "other_tools": OTHER_TOOLS,
     }
 
@@ -152,8 +155,51 @@ def format_table(summary: dict[str, Any]) -> str:
             f"open loop lateness p50 {_ms(late, 'p50')} ms  p99 {_ms(late, 'p99')} ms  max {_ms(late, 'max')} ms; "
             f"{s['late_requests']} of {s['requests']} sent > {LATE_AFTER_S * 1000:.0f} ms late"
         )
+    lines += cost_lines(summary)
     lines.append("definitions:")
     lines += [f"  {k[:-2].upper():<9} = {v}" for k, v in FORMULAS.items() if k.endswith("_s")]
     lines.append("other tools' names:")
     lines += [f"  {k[:-2].upper():<9} ~ {v}" for k, v in OTHER_TOOLS.items()]
     return "\n".join(lines)
+
+
+def _ratio(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1%}"
+
+
+def _dollars(v: float | None) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
+def cost_lines(summary: dict[str, Any]) -> list[str]:
+    """The cache and cost part of the end-of-run table: per scenario, then per model."""
+    real = bool((summary.get("run") or {}).get("real"))
+    what = "what this run cost" if real else "what the same traffic would cost on the real API"
+    head = (
+        f"{'scenario':<16} {'priced':>6} {'cache read':>11} {'cache write':>11} {'hit ratio':>9} {'USD':>10} "
+        f"{'USD/1k req':>10}"
+    )
+    lines = ["", f"prompt cache and cost ({what}, list prices; successful message calls)", head, "-" * len(head)]
+    for name, s in [("ALL", summary), *list(summary.get("scenarios", {}).items())]:
+        if name != "ALL" and not s["priced_requests"] and not s["cache_read_tokens"] + s["cache_write_tokens"]:
+            continue  # e.g. a count_tokens scenario: nothing billed
+        lines.append(
+            f"{name[:16]:<16} {s['priced_requests']:>6} {s['cache_read_tokens']:>11} {s['cache_write_tokens']:>11} "
+            f"{_ratio(s['cache_hit_ratio']):>9} {_dollars(s['cost_usd']):>10} "
+            f"{_dollars(s['cost_per_1000_requests']):>10}"
+        )
+    for model, m in summary["cost_by_model"].items():
+        c = m["cost_by_category"]
+        estimate = ", price is an ESTIMATE" if m["price_estimate"] else ""
+        lines.append(
+            f"  {model}: {m['requests']} requests, USD {m['cost_usd']:.4f} = input {c['input']:.4f} + cache write 5m "
+            f"{c['cache_write_5m']:.4f} + 1h {c['cache_write_1h']:.4f} + cache read {c['cache_read']:.4f} + output "
+            f"{c['output']:.4f} (prices as of {m['price_as_of']}{estimate})"
+        )
+    for model, n in summary["unpriced_models"].items():
+        lines.append(f"  {model}: {n} requests with no list price in mockclaude.pricing, left out of the cost")
+    cost = summary["cost_per_1000_requests"]
+    if cost is not None:
+        lines.append(f"cost per 1,000 requests: USD {cost:.4f}")
+    lines.append(f"  HIT RATIO = {COST_DEFINITIONS['cache_hit_ratio']}")
+    return lines
