@@ -39,7 +39,8 @@ TINY_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwAD
 # String values under these keys are identifiers or enums, not prose (outside tool inputs).
 _STRUCTURAL = frozenset(
     {"type", "role", "model", "id", "tool_use_id", "name", "media_type", "stop_reason", "required", "format",
-     "service_tier", "signature", "$ref"}
+     "service_tier", "signature", "$ref",
+     "ttl", "speed", "effort", "inference_geo"}  # enums: a placeholder there makes the request invalid
 )  # fmt: skip
 # Subtrees that hold the user's own data: every string there is data, keys are kept.
 _DATA_KEYS = frozenset({"input", "metadata"})
