@@ -140,7 +140,8 @@ def format_table(summary: dict[str, Any]) -> str:
         lines.append("failures by class: " + ", ".join(f"{k} {v}" for k, v in s["errors"].items()))
     tps = s["output_tokens_per_s"]
     lines.append(
-        f"tokens in {s['input_tokens']}  out {s['output_tokens']}  "
+        f"tokens in {s['input_tokens']} (uncached; cache write {s['cache_write_tokens']}, "
+        f"read {s['cache_read_tokens']})  out {s['output_tokens']}  "
         f"output tokens/s {tps if tps is not None else '-'} over {s['duration_s']} s"
     )
     per_request = s["output_tps"]

@@ -235,5 +235,5 @@ def test_recorded_cache_usage_survives_anonymization_into_fixtures_stats(mode: s
     stats = fixtures_command.compute_stats([str(path)], [])
     row = stats["cache_read_share"][str(path)]["claude-sonnet-4-6"]
     assert row == {"input_tokens": 100, "cache_write_tokens": 6_000, "cache_read_tokens": 18_000,
-                   "share": round(18_000 / 24_100, 4)}  # fmt: skip
+                   "share": round(18_000 / 24_100, 6)}  # fmt: skip
     assert re.search(r"claude-sonnet-4-6\s+100\s+6000\s+18000\s+74\.7%", fixtures_command.format_table(stats))
