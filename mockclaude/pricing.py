@@ -28,7 +28,7 @@ Not modelled: fast mode (`speed: "fast"`) and US-only `inference_geo` (1.1x) sur
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Self
 
 from mockclaude.models import resolve
 
@@ -63,8 +63,15 @@ class Price:
     long_context: Rates | None = None  # ...every token of the request is billed at these rates
 
 
+class _Summable:
+    """Field-wise addition for the dataclasses below (tokens and dollars add up per category)."""
+
+    def __add__(self, other: Self) -> Self:
+        return type(self)(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+
 @dataclass(frozen=True)
-class TokenUsage:
+class TokenUsage(_Summable):
     """The billable token counts of one request (or a sum of them), as the API reports them."""
 
     input_tokens: int = 0  # uncached input: after the last cache breakpoint
@@ -83,12 +90,9 @@ class TokenUsage:
         """input + cache_creation + cache_read: every input token of the prompt."""
         return self.input_tokens + self.cache_write_tokens + self.cache_read_tokens
 
-    def __add__(self, other: "TokenUsage") -> "TokenUsage":
-        return TokenUsage(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
-
 
 @dataclass(frozen=True)
-class Cost:
+class Cost(_Summable):
     """USD per category for some usage at some price."""
 
     input: float = 0.0
@@ -101,9 +105,6 @@ class Cost:
     def total(self) -> float:
         """The sum of every category."""
         return sum(getattr(self, f.name) for f in fields(self))
-
-    def __add__(self, other: "Cost") -> "Cost":
-        return Cost(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
 
 def _std(input_: float, output: float, read: float = READ) -> Rates:
