@@ -159,3 +159,23 @@ def test_replay_reports_the_recorded_cache_usage_and_its_cost(tmp_path: Path) ->
     assert f"cost per 1,000 requests: USD {dollars / TURNS * 1000:.4f}" in out
     assert "HIT RATIO = cache_read / (input + cache_creation + cache_read)" in out
     assert f"{ratio:.1%}" in out
+
+
+def test_agent_session_against_the_simulated_cache_matches_the_hand_computation(tmp_path: Path) -> None:
+    """The mock's own prompt cache: the replay's hit ratio and cost are within 10% of the API's rules by hand."""
+    bodies = agent_session()
+    fx = write_session(tmp_path / "agent.jsonl", bodies)
+    ratio, dollars = hand_totals(by_hand(bodies))
+    flags = ("--ttft", "0.05", "--tps", "2000", "--output-tokens", str(OUT_TOKENS), "--tool-rate", "0", "--seed", "1")
+    with mock_server(*flags) as mock:
+        out, s = replay(mock.url, fx, tmp_path / "r", "-u", "1", "-r", "1", "-t", "60s",
+                        "--max-requests", str(TURNS), "--think-time", "0")  # fmt: skip
+    assert s["requests"] == TURNS and s["failures"] == 0, (s["errors"], out)
+    records = [json.loads(line) for line in (tmp_path / "r" / "records.jsonl").read_text().splitlines()]
+    first, *later = sorted(records, key=lambda r: r["send_wall"])
+    assert first["usage"]["cache_read_input_tokens"] == 0 < first["usage"]["cache_creation_input_tokens"]
+    assert all(r["usage"]["cache_read_input_tokens"] > 0 for r in later)
+    assert s["output_tokens"] == TURNS * OUT_TOKENS  # text answers of the fixed length (--tool-rate 0)
+    # Seen: hit ratio 0.8377 vs 0.8375 by hand, USD 0.0401 vs 0.0392 (the mock also counts message framing).
+    assert s["cache_hit_ratio"] == pytest.approx(ratio, rel=0.10), (s["cache_hit_ratio"], ratio)
+    assert s["cost_usd"] == pytest.approx(dollars, rel=0.10), (s["cost_usd"], dollars)
