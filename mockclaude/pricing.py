@@ -31,6 +31,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Self
 
 from mockclaude.models import resolve
+from mockclaude.wire.messages import InputUsage
 
 MTOK = 1_000_000
 WRITE_5M = 1.25  # x base input
@@ -188,21 +189,13 @@ def hit_ratio(usage: TokenUsage) -> float | None:
 
 
 def usage_from_api(usage: Mapping[str, Any]) -> TokenUsage:
-    """A TokenUsage from the API's `usage` object; writes without a TTL breakdown count as 5m (the default)."""
-
-    def count(source: Mapping[str, Any], key: str) -> int:
-        value = source.get(key)
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-    breakdown = usage.get("cache_creation")
-    breakdown = breakdown if isinstance(breakdown, dict) else {}
-    w1h = count(breakdown, "ephemeral_1h_input_tokens")
-    # "cache_creation_input_tokens ... equals the sum of the values in the cache_creation object".
-    written = count(usage, "cache_creation_input_tokens") or w1h + count(breakdown, "ephemeral_5m_input_tokens")
+    """A TokenUsage from the API's `usage` object (the input side read as wire.messages.InputUsage does)."""
+    used = InputUsage.of(dict(usage))
+    out = usage.get("output_tokens")
     return TokenUsage(
-        input_tokens=count(usage, "input_tokens"),
-        cache_write_5m_tokens=max(written - w1h, 0),
-        cache_write_1h_tokens=w1h,
-        cache_read_tokens=count(usage, "cache_read_input_tokens"),
-        output_tokens=count(usage, "output_tokens"),
+        input_tokens=used.input_tokens,
+        cache_write_5m_tokens=used.cache_write_5m,
+        cache_write_1h_tokens=used.cache_write_1h,
+        cache_read_tokens=used.cache_read,
+        output_tokens=out if isinstance(out, int) else 0,
     )

@@ -32,7 +32,9 @@ class InputUsage:
         """The input side of a recorded `usage` object (missing fields count as 0)."""
 
         def n(obj: dict[str, Any], name: str) -> int:
-            return int(obj.get(name) or 0)
+            # Replay reports and `fixtures stats` read usage from any server or file: a non-count is 0, not a crash.
+            value = obj.get(name)
+            return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
         creation = usage.get("cache_creation")
         if isinstance(creation, dict):
