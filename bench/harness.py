@@ -136,9 +136,16 @@ def mock(*flags: str) -> Iterator[Proc]:
         yield p
 
 
-def message_body(tokens: int, stream: bool) -> dict[str, Any]:
-    """A minimal Messages request."""
-    return {"model": MODEL, "max_tokens": tokens, "stream": stream, "messages": [{"role": "user", "content": "x"}]}
+def message_body(tokens: int, stream: bool, cached_system_words: int = 0) -> dict[str, Any]:
+    """A minimal Messages request; with `cached_system_words`, a system prompt that long behind a
+    prompt-cache breakpoint (every request after the first reads it from the mock's cache)."""
+    body: dict[str, Any] = {
+        "model": MODEL, "max_tokens": tokens, "stream": stream, "messages": [{"role": "user", "content": "x"}]
+    }  # fmt: skip
+    if cached_system_words:
+        text = " ".join(f"rule{i % 97}" for i in range(cached_system_words))
+        body["system"] = [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}]
+    return body
 
 
 def closed_loop(proc: Proc, body: dict[str, Any], conns: int, seconds: float, client_procs: int = 1) -> dict[str, Any]:

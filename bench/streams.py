@@ -23,7 +23,7 @@ def measure(args: argparse.Namespace, streams: int, flags: list[str]) -> dict[st
         "--ttft", str(args.ttft), "--tps", str(args.tps), "--output-tokens", str(args.tokens),
         "--chunk-tokens", str(args.chunk), *flags,
     ) as proc:  # fmt: skip
-        body = message_body(args.tokens, stream=True)
+        body = message_body(args.tokens, stream=True, cached_system_words=args.cached_system_words)
         timeout = args.ttft + args.tokens / args.tps * 3 + 30
         with CpuMeter(proc.popen.pid) as cpu:
             records, client_cpu = run_clients(
@@ -50,6 +50,7 @@ def measure(args: argparse.Namespace, streams: int, flags: list[str]) -> dict[st
         "frames": server["frames"],
         "max_lateness_ms": server["max_lateness_s"] * 1000,
         "client_disconnects": server["client_disconnects"],
+        "cache_hits": server["prompt_cache"]["hits"],
     }
 
 
@@ -63,17 +64,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ramp", type=float, default=3.0, help="seconds over which streams start")
     p.add_argument("--client-procs", type=int, default=1, help="load-generator processes")
     p.add_argument("--mock-flag", action="append", default=[], help="extra flag for the mock (repeatable)")
+    p.add_argument(
+        "--cached-system-words",
+        type=int,
+        default=0,
+        help="add a system prompt of this many words behind a cache_control breakpoint (prompt-cache A/B)",
+    )
     p.add_argument("--json", help="also write the results to this file")
 
 
 ROW = (
     "{streams:>6} {completed:>6} {failed:>4} {rate_p5:>7.2f} {rate_p50:>7.2f} {rate_p5_ratio:>6.3f} "
     "{ttft_err_p50_ms:>8.1f} {ttft_err_p99_ms:>8.1f} {mock_cpu_mean:>5.2f} {mock_cpu_peak:>5.2f} "
-    "{mock_cpu_ms_per_stream:>6.2f} {client_cpu_mean:>6.2f} {late_frames:>7} {max_lateness_ms:>8.1f}"
+    "{mock_cpu_ms_per_stream:>6.2f} {client_cpu_mean:>6.2f} {late_frames:>7} {max_lateness_ms:>8.1f} {cache_hits:>6}"
 )
 HEAD = (
-    "streams   done fail  tps_p5 tps_p50 p5/tgt ttfterr50 ttfterr99 mcpu  mpeak mcpu/s  ccpu   late   maxlate\n"
-    "                       tok/s   tok/s              ms        ms  core  core     ms  core frames        ms"
+    "streams   done fail  tps_p5 tps_p50 p5/tgt ttfterr50 ttfterr99 mcpu  mpeak mcpu/s  ccpu   late   maxlate  cache\n"
+    "                       tok/s   tok/s              ms        ms  core  core     ms  core frames        ms   hits"
 )
 
 
