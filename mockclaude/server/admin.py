@@ -10,8 +10,11 @@ import json
 
 from aiohttp import web
 
+from mockclaude.rules import spec
 from mockclaude.server import caching
 from mockclaude.server.common import STATE, read_body
+from mockclaude.server.scopes import Scope, check_name
+from mockclaude.server.state import MockState
 from mockclaude.wire.errors import ApiError
 from mockclaude.wire.messages import dumps
 
@@ -77,9 +80,13 @@ async def flush_cache(request: web.Request) -> web.Response:
 
 async def reset(request: web.Request) -> web.Response:
     """Zero the counters, refill every rate-limit bucket, empty the prompt cache, start recorded answers
-    from the first again, forget every Message Batch, restart outage windows, forget the client verdict."""
+    from the first again, forget every Message Batch, restart outage windows, forget the client verdict
+    and every scope."""
     _authorize(request)
     state = request.app[STATE]
+    for name in list(state.scopes):
+        state.drop_scope(name)
+    state.default.used.clear()
     state.stats.reset()
     state.watch.judge.reset()
     state.reset_limits()
@@ -91,8 +98,105 @@ async def reset(request: web.Request) -> web.Response:
     return _json({"ok": True})
 
 
+def _scope_param(request: web.Request) -> str | None:
+    """The scope a rules call is about: `?scope=NAME` (none: the server-wide rules)."""
+    name = request.query.get("scope")
+    if name is None:
+        return None
+    try:
+        return check_name(name)
+    except ValueError as exc:
+        raise ApiError(400, f"admin API: scope: {exc}") from None
+
+
+def _named_scope(request: web.Request) -> tuple[MockState, Scope]:
+    state = request.app[STATE]
+    try:
+        return state, state.scope(check_name(request.match_info["name"]))
+    except ValueError as exc:
+        raise ApiError(400, f"admin API: scope: {exc}") from None
+
+
+def _rules_json(state: MockState, name: str | None) -> dict[str, object]:
+    rules = state.scope(name).rules if name is not None else state.rules
+    used = state.scope(name).used
+    return {"scope": name, "rules": [{**r.source, "where": r.where, "matched": used.get(r, 0)} for r in rules]}
+
+
+async def get_rules(request: web.Request) -> web.Response:
+    """The rules of a scope (`?scope=NAME`) or the server-wide ones, with how often each matched."""
+    _authorize(request)
+    return _json(_rules_json(request.app[STATE], _scope_param(request)))
+
+
+async def add_rules(request: web.Request) -> web.Response:
+    """Add rules (`{"rules": [...]}` or a list) after the scope's (or the server-wide) ones; all or nothing."""
+    _authorize(request)
+    state, name = request.app[STATE], _scope_param(request)
+    try:
+        rules = spec.parse(json.loads(await read_body(request)))
+    except (ValueError, spec.RulesError) as exc:
+        raise ApiError(400, f"admin API: {exc}") from None
+    (state.scope(name).rules if name is not None else state.rules).extend(rules)
+    return _json(_rules_json(state, name))
+
+
+async def delete_rules(request: web.Request) -> web.Response:
+    """Remove a scope's rules (`?scope=NAME`), or the server-wide ones (--rules included)."""
+    _authorize(request)
+    state, name = request.app[STATE], _scope_param(request)
+    if name is None:
+        state.rules.clear()
+    else:
+        state.scope(name).rules.clear()
+    return _json(_rules_json(state, name))
+
+
+async def reset_scope(request: web.Request) -> web.Response:
+    """Forget a scope: its rules, counters, settings, buckets, stats and verdict start afresh."""
+    _authorize(request)
+    state, sc = _named_scope(request)
+    state.drop_scope(sc.name or "")
+    return _json({"ok": True, "scope": sc.name})
+
+
+async def scope_config(request: web.Request) -> web.Response:
+    """GET or PATCH a scope's settings (faults, rate_limit, timing...), like /_mockclaude/config."""
+    _authorize(request)
+    _, sc = _named_scope(request)
+    if request.method == "PATCH":
+        try:
+            new = sc.settings.updated(json.loads(await read_body(request)))
+        except (ValueError, TypeError) as exc:
+            raise ApiError(400, f"admin API: {exc}") from None
+        sc.apply(new)
+    return _json(sc.settings.to_json())
+
+
+async def scope_stats(request: web.Request) -> web.Response:
+    """A scope's counters (requests, faults, 429s, tokens)."""
+    _authorize(request)
+    _, sc = _named_scope(request)
+    return _json(sc.stats.to_json())
+
+
+async def scope_verdict(request: web.Request) -> web.Response:
+    """The client verdict of one scope's clients."""
+    _authorize(request)
+    state, sc = _named_scope(request)
+    return _json(state.watch.judge.verdict(only_scope=sc.name))
+
+
 def add_routes(app: web.Application) -> None:
     """Register the admin routes."""
+    app.router.add_get(f"{PREFIX}/rules", get_rules)
+    app.router.add_post(f"{PREFIX}/rules", add_rules)
+    app.router.add_delete(f"{PREFIX}/rules", delete_rules)
+    app.router.add_post(f"{PREFIX}/scopes/{{name}}/reset", reset_scope)
+    app.router.add_get(f"{PREFIX}/scopes/{{name}}/config", scope_config)
+    app.router.add_patch(f"{PREFIX}/scopes/{{name}}/config", scope_config)
+    app.router.add_get(f"{PREFIX}/scopes/{{name}}/stats", scope_stats)
+    app.router.add_get(f"{PREFIX}/scopes/{{name}}/verdict", scope_verdict)
     app.router.add_get(f"{PREFIX}/stats", stats)
     app.router.add_get(f"{PREFIX}/config", get_config)
     app.router.add_patch(f"{PREFIX}/config", patch_config)

@@ -9,6 +9,7 @@ from aiohttp import web
 from mockclaude.server import admin, batches, messages_handler, models_handler
 from mockclaude.server.common import MAX_BODY_BYTES, STATE, common_headers, error_response
 from mockclaude.server.state import MockState
+from mockclaude.server.watch import SCOPE_HEADER
 from mockclaude.wire import ids
 from mockclaude.wire.errors import ApiError
 
@@ -51,9 +52,11 @@ async def api_shape(request: web.Request, handler: Handler) -> web.StreamRespons
     if not resp.prepared:
         for k, v in common_headers(request).items():
             resp.headers.setdefault(k, v)
-    state.stats.answered(endpoint, resp.status)
+    # A scoped request counts in its scope's stats (the default scope's are the server's /stats).
+    sc = state.scopes.get(request.headers.get(SCOPE_HEADER, ""), state.default)
+    sc.stats.answered(endpoint, resp.status)
     if arrival is not None:
-        limits = state.settings.rate_limit
+        limits = sc.settings.rate_limit
         state.watch.finish(request, arrival, resp.status, resp.headers, limits.rpm if limits else None)
     return resp
 

@@ -22,6 +22,7 @@ from mockclaude.limits.ratelimit import RateLimits
 from mockclaude.limits.ratelimit_shared import RedisBucketStore, SharedStores
 from mockclaude.limits.store_guard import POLICIES, GuardedStore
 from mockclaude.listen import ListenError, check_listen
+from mockclaude.rules import spec as rules_spec
 from mockclaude.server.app import make_app
 from mockclaude.server.batch_store import DAY_S, DEFAULT_QUEUE, BatchOptions
 from mockclaude.server.protocol_errors import ApiAppRunner
@@ -47,6 +48,8 @@ per-request override for deterministic tests: header `x-mockclaude-fault: KIND` 
 admin API: GET /_mockclaude/stats, GET|PATCH /_mockclaude/config, POST /_mockclaude/reset,
 GET /_mockclaude/verdict (how each client handled errors; `mockclaude verdict URL`),
 GET|DELETE /_mockclaude/cache (prompt cache); metrics: GET /metrics
+rules: GET|POST|DELETE /_mockclaude/rules[?scope=NAME]; scopes (header x-mockclaude-scope: NAME):
+POST /_mockclaude/scopes/NAME/reset, GET|PATCH /_mockclaude/scopes/NAME/config, GET .../stats, GET .../verdict
 """
 
 
@@ -281,6 +284,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     rec.add_argument(
         "--session-key", metavar="FILE", help="the recorder's session key file, so real text matches pii fixtures"
     )
+    scr = p.add_argument_group("scripted answers (see README: Scripted answers)")
+    scr.add_argument(
+        "--rules",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="YAML or JSON rules that match requests and say what to answer (checked at start; repeatable)",
+    )
+    scr.add_argument(
+        "--strict-rules",
+        action="store_true",
+        help="answer a request no rule (and no fixture) matches with a 404 listing the closest rules",
+    )
     auth = p.add_argument_group("access")
     auth.add_argument(
         "--api-key", action="append", default=[], help="accept only this key (repeatable; default: any key)"
@@ -347,6 +363,8 @@ def build(args: argparse.Namespace, org_id: str | None = None) -> MockState:
     )
     state = MockState(options, settings)
     state.recorded = rec
+    state.rules = [rule for path in args.rules for rule in rules_spec.load_file(path)]
+    state.strict_rules = args.strict_rules
     return state
 
 

@@ -6,7 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
+from mockclaude.server.scopes import check_name
 from mockclaude.server.state import MockState
+from mockclaude.server.watch import SCOPE_HEADER
 from mockclaude.wire.errors import ApiError, error_bytes, should_retry
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # the real API's limit for Messages and count_tokens
@@ -78,3 +80,24 @@ async def offloaded[T](size: int, fn: Callable[..., T], *args: Any, **kwargs: An
     if size < OFFLOAD_COUNT_BYTES:
         return fn(*args, **kwargs)
     return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def scope_name(request: web.Request) -> str | None:
+    """The request's scope from `x-mockclaude-scope` (None: the default scope); 400 for a bad name."""
+    name = request.headers.get(SCOPE_HEADER)
+    if not name:
+        return None
+    try:
+        return check_name(name)
+    except ValueError as exc:
+        raise ApiError(400, f"{SCOPE_HEADER}: {exc}") from None
+
+
+def scoped_key(request: web.Request) -> str:
+    """The caller's identity for per-key state (rate-limit buckets, caches): its API key within its scope.
+
+    The one place that joins the two, so every per-key store keeps scopes apart the same way.
+    """
+    key = api_key(request)
+    scope = scope_name(request)
+    return key if scope is None else f"{scope}\x00{key}"

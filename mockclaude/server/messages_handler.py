@@ -11,11 +11,21 @@ from mockclaude.fixtures import recorded_answer
 from mockclaude.fixtures.recorded import Entry
 from mockclaude.limits.faults import FAULT_HEADER, STREAM_CUTS
 from mockclaude.limits.prompt_cache import Prefix
-from mockclaude.server import caching
-from mockclaude.server.common import STATE, api_key, common_headers, offloaded, read_body, require_version
+from mockclaude.server import caching, scripted
+from mockclaude.server.common import (
+    STATE,
+    api_key,
+    common_headers,
+    offloaded,
+    read_body,
+    require_version,
+    scope_name,
+    scoped_key,
+)
+from mockclaude.server.scopes import Scope
 from mockclaude.server.sender import Progress, drop, send_json, send_stream
 from mockclaude.server.state import MockState
-from mockclaude.synth.content import plan_response
+from mockclaude.synth.content import ContentSettings, ResponsePlan, plan_response
 from mockclaude.synth.pacing import TTFB_FRACTION, Answer, Timing, stream_frames
 from mockclaude.wire import ids
 from mockclaude.wire import messages as wm
@@ -36,9 +46,9 @@ INJECTED_RETRY_AFTER = "1"
 
 
 def _timing(
-    state: MockState, info: models.ModelInfo, body: dict[str, Any], input_tokens: int, rng: random.Random
+    sc: Scope, info: models.ModelInfo, body: dict[str, Any], input_tokens: int, rng: random.Random
 ) -> Timing:
-    s = state.settings
+    s = sc.settings
     ttft = s.ttft.draw(rng) if s.ttft else info.ttft_s * rng.uniform(1 - PROFILE_JITTER, 1 + PROFILE_JITTER)
     # `speed: "fast"` speeds up a model that offers it (the profile's tokens/s); --tps is taken as given.
     median_tps = info.output_tps(body.get("speed"))
@@ -97,62 +107,72 @@ async def create(request: web.Request) -> web.StreamResponse:
     # wait for the loop) is inside the TTFT it promised, not added to it.
     arrived = asyncio.get_running_loop().time()
     state = request.app[STATE]
-    key = api_key(request)
+    key = scoped_key(request)
+    sc = state.scope(scope_name(request))
     require_version(request)
     body, size = await _body(request)
     info, input_tokens, prefix = await checked(state, body, size, caching.scope(request, key))
     request["body_json"] = body
-    recorded = state.recorded.find(body) if state.recorded else None
-    if state.recorded and recorded is None and state.recorded.strict:
+    hit = scripted.pick(state, sc, body)
+    recorded = state.recorded.find(body, sc.turns) if state.recorded and hit is None else None
+    if state.recorded and hit is None and recorded is None and state.recorded.strict:
         raise state.recorded.unmatched(body)
+    if hit is None and recorded is None and state.strict_rules:
+        raise scripted.unmatched(state, sc, body)
     try:
-        fault = state.faults.pick(request.headers.get(FAULT_HEADER))
+        fault = scripted.fault(hit) or sc.faults.pick(request.headers.get(FAULT_HEADER))
     except ValueError as exc:
         raise ApiError(400, str(exc)) from None
-    if state.recorded and recorded is None and fault is None and FAULT_HEADER not in request.headers:
+    if state.recorded and hit is None and recorded is None and fault is None and FAULT_HEADER not in request.headers:
         fault = state.recorded.pick_fault()
     if fault in ("429", "500", "529"):
-        state.stats.fault(fault)
+        sc.stats.fault(fault)
         err = _injected(fault)
-        err.headers.update(state.limiter.headers(key))
+        err.headers.update(sc.limiter.headers(key))
         raise err
+    if hit is not None:
+        scripted.raise_error(hit, sc.limiter.headers(key))
     if recorded is not None:
-        await _recorded_failure(request, state, key, recorded)
+        await _recorded_failure(request, state, sc, key, recorded)
     # A recorded answer keeps its recorded cache usage; everything else goes through the cache.
     cached = caching.lookup(state, prefix if recorded is None else None, info, input_tokens)
     try:
-        if state.acceleration is not None:
-            state.acceleration.admit(key, asyncio.get_running_loop().time())
-        admission = state.limiter.admit(key, info.id, cached.itpm_tokens(info.id), body["max_tokens"])
+        if sc.acceleration is not None:
+            sc.acceleration.admit(key, asyncio.get_running_loop().time())
+        admission = sc.limiter.admit(key, info.id, cached.itpm_tokens(info.id), body["max_tokens"])
     except ApiError as err:
         if err.status == 429:  # not the 529 of an unreachable store (--limits-on-store-failure closed)
-            state.stats.limited()
+            sc.stats.limited()
         raise
     if fault:
-        state.stats.fault(fault)
+        sc.stats.fault(fault)
         request["fault"] = fault
     if fault == "slow-headers":
-        await asyncio.sleep(state.faults.slow_headers_s)
-    answer = (
-        await _recorded(request, state, body, info, input_tokens, fault, recorded)
-        if recorded is not None
-        else synthetic(request["request_id"], state, body, info, cached.usage, fault)
-    )
+        await asyncio.sleep(sc.faults.slow_headers_s)
+    if hit is not None and hit.response.blocks:
+        _, timing = _content_and_timing(state, sc, body, info, cached.usage)
+        plan = scripted.plan(hit, body, state.rng)
+        reported = scripted.input_tokens(hit, cached.usage)
+        answer = planned(request["request_id"], state, sc, body, plan, timing, reported, fault)
+    elif recorded is not None:
+        answer = await _recorded(request, state, sc, body, info, input_tokens, fault, recorded)
+    else:
+        answer = synthetic(request["request_id"], state, body, info, cached.usage, fault, sc)
     caching.commit(state, cached, answer.ttft_s * TTFB_FRACTION)
     headers = {**common_headers(request), **admission.headers}
-    stall_s = state.faults.stall_s if fault == "stall" else 0.0
+    stall_s = sc.faults.stall_s if fault == "stall" else 0.0
     progress = Progress()
-    state.stats.stream_started(answer.ttft_s)
+    sc.stats.stream_started(answer.ttft_s)
     try:
         if body.get("stream"):
             # A recorded stream's frames are offset from the end of its recorded headers delay.
             start = arrived if recorded is None else asyncio.get_running_loop().time()
-            return await send_stream(request, answer.take_frames(), start, headers, state.stats, progress, stall_s)
+            return await send_stream(request, answer.take_frames(), start, headers, sc.stats, progress, stall_s)
         return await send_json(request, answer, headers, state.rng, progress, stall_s)
     finally:
         # A cut or abandoned response is charged the output it actually delivered.
-        state.limiter.settle(admission, progress.tokens)
-        state.stats.stream_ended(progress.tokens)
+        sc.limiter.settle(admission, progress.tokens)
+        sc.stats.stream_ended(progress.tokens)
 
 
 def synthetic(
@@ -162,19 +182,45 @@ def synthetic(
     info: models.ModelInfo,
     input_tokens: int | wm.InputUsage,
     fault: str | None,
+    scope: Scope | None = None,
 ) -> Answer:
     """A made-up answer: planned content, timed by the settings or the model's profile.
 
     Prefill time is charged for the tokens the model processes: cache reads are not prefilled.
     """
+    sc = scope or state.default
+    limit = min(body["max_tokens"], info.max_output_tokens)
+    content, timing = _content_and_timing(state, sc, body, info, input_tokens)
+    plan = plan_response(body, limit, content, state.source, state.rng, thinks_by_default=info.thinks_by_default)
+    return planned(request_id, state, sc, body, plan, timing, input_tokens, fault)
+
+
+def _content_and_timing(
+    state: MockState, sc: Scope, body: dict[str, Any], info: models.ModelInfo, input_tokens: int | wm.InputUsage
+) -> tuple[ContentSettings, Timing]:
+    """The scope's content settings and a timing for this request (the fitted profile's, with --profile);
+    prefill is timed for the tokens the model processes (cache reads are not prefilled)."""
+    prefilled = wm.input_usage(input_tokens).prefilled
+    content, timing = sc.settings.content, _timing(sc, info, body, prefilled, state.rng)
+    if state.recorded is not None:
+        content, timing = state.recorded.synthetic(body["model"], prefilled, sc.settings, timing, state.rng)
+    return content, timing
+
+
+def planned(
+    request_id: str | None,
+    state: MockState,
+    sc: Scope,
+    body: dict[str, Any],
+    plan: ResponsePlan,
+    timing: Timing,
+    input_tokens: int | wm.InputUsage,
+    fault: str | None,
+) -> Answer:
+    """A planned answer (synthetic or scripted) as SSE frames or a JSON body, paced by `timing`."""
     fault = fault if fault in STREAM_CUTS else None
     used = wm.input_usage(input_tokens)
     rng = state.rng
-    limit = min(body["max_tokens"], info.max_output_tokens)
-    content, timing = state.settings.content, _timing(state, info, body, used.prefilled, rng)
-    if state.recorded is not None:
-        content, timing = state.recorded.synthetic(body["model"], used.prefilled, state.settings, timing, rng)
-    plan = plan_response(body, limit, content, state.source, rng, thinks_by_default=info.thinks_by_default)
     msg_id = ids.message_id(rng)
     if body.get("stream"):
         chunk = timing.chunk_tokens
@@ -187,7 +233,7 @@ def synthetic(
             timing=timing,
             rng=rng,
             fault=fault,
-            fault_after=state.faults.cut_point(n_deltas) if fault else 0,
+            fault_after=sc.faults.cut_point(n_deltas) if fault else 0,
             request_id=request_id,
         )
         return Answer(ttft_s=timing.ttft_s, frames=frames, output_tokens=plan.output_tokens)
@@ -209,7 +255,7 @@ def synthetic(
     )
 
 
-async def _recorded_failure(request: web.Request, state: MockState, key: str, entry: Entry) -> None:
+async def _recorded_failure(request: web.Request, state: MockState, sc: Scope, key: str, entry: Entry) -> None:
     """Fail like the recording did (its status, error and delay), if it failed."""
     assert state.recorded is not None
     failed = recorded_answer.failure(entry.exchange, state.recorded.scale)
@@ -218,13 +264,14 @@ async def _recorded_failure(request: web.Request, state: MockState, key: str, en
     await asyncio.sleep(failed.after_s)
     if failed.status is None:
         drop(request)
-    failed.error.headers.update(state.limiter.headers(key))
+    failed.error.headers.update(sc.limiter.headers(key))
     raise failed.error
 
 
 async def _recorded(
     request: web.Request,
     state: MockState,
+    sc: Scope,
     body: dict[str, Any],
     info: models.ModelInfo,
     input_tokens: int,
@@ -237,8 +284,7 @@ async def _recorded(
     if body.get("stream"):
         await asyncio.sleep(recorded_answer.headers_delay(entry.exchange, state.recorded.scale))
     rng = state.rng
-    default = _timing(state, info, body, input_tokens, rng)
-    _, timing = state.recorded.synthetic(body["model"], input_tokens, state.settings, default, rng)
+    _, timing = _content_and_timing(state, sc, body, info, input_tokens)
     events = entry.exchange["response"].get("events") or []
     n_deltas = sum(e.get("event") == "content_block_delta" for e in events)
     rendering = recorded_answer.Rendering(
@@ -249,6 +295,6 @@ async def _recorded(
         scale=state.recorded.scale,
         fallback_timing=timing,
         fault=fault,
-        fault_after=state.faults.cut_point(n_deltas) if fault else 0,
+        fault_after=sc.faults.cut_point(n_deltas) if fault else 0,
     )
     return recorded_answer.answer(entry.exchange, entry.shape, rendering)

@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mockclaude.limits import prompt_cache_store
-from mockclaude.limits.acceleration import AccelerationLimiter, AccelerationSpec
-from mockclaude.limits.faults import FaultInjector, Outage
+from mockclaude.limits.acceleration import AccelerationSpec
+from mockclaude.limits.faults import Outage
 from mockclaude.limits.prompt_cache import CacheStore
-from mockclaude.limits.ratelimit import RateLimiter
+from mockclaude.rules.spec import Rule
 from mockclaude.server.batch_store import BatchOptions, BatchStore
+from mockclaude.server.scopes import Scope
 from mockclaude.server.settings import Settings
-from mockclaude.server.stats import Stats
 from mockclaude.server.watch import Watch
 from mockclaude.synth.content import TokenSource
 
@@ -40,43 +40,55 @@ class Options:
 
 
 class MockState:
-    """Shared by all handlers of one server process (single-threaded asyncio: no locks)."""
+    """Shared by all handlers of one server process (single-threaded asyncio: no locks).
+
+    `settings`, `faults`, `limiter`, `stats` and `acceleration` are the default scope's (requests
+    without `x-mockclaude-scope`); `scope(name)` gives a named scope's own.
+    """
 
     def __init__(self, options: Options, settings: Settings) -> None:
         self.options = options
         self.rng = random.Random(options.seed)
         self.source = TokenSource(options.seed)
-        self.stats = Stats()
-        self.faults = FaultInjector(
-            list(settings.faults),
-            seed=None if options.seed is None else options.seed + 1,
-            outages=options.outages,
-            stall_s=options.stall_s,
-            slow_headers_s=options.slow_headers_s,
-        )
-        self.settings = settings
-        self.limiter = RateLimiter(settings.rate_limit, org_id=options.org_id)
+        self.default = Scope(None, options, settings)
+        self.scopes: dict[str, Scope] = {}
+        # Server-wide rules (--rules, and the admin API without a scope), tried after a scope's own.
+        self.rules: list[Rule] = []
+        self.strict_rules = False  # --strict-rules: a request no rule matches is a 404 listing the closest rules
         self.recorded: Recordings | None = None  # --fixtures / --profile: answer like the recording
         self.batches = BatchStore(options.batches) if options.batches is not None else None
         self.watch = Watch()  # the client verdict
-        self.acceleration = AccelerationLimiter(options.acceleration) if options.acceleration else None
-        # Shared with the other workers or hosts when `serve` installed a shared store.
+        # Shared with the other workers or hosts when `serve` installed a shared store; its entries are
+        # keyed by server.common.scoped_key, so scopes never share them.
         self.prompt_cache: CacheStore = prompt_cache_store.shared or prompt_cache_store.CacheTable(
             options.prompt_cache_entries
         )
         self.stats.cache_entries_from(self.prompt_cache.entries)
 
+    settings = property(lambda self: self.default.settings, doc="The default scope's settings.")
+    faults = property(lambda self: self.default.faults, doc="The default scope's fault injector.")
+    limiter = property(lambda self: self.default.limiter, doc="The default scope's rate limiter.")
+    stats = property(lambda self: self.default.stats, doc="The default scope's (and the server's) stats.")
+    acceleration = property(lambda self: self.default.acceleration, doc="The default scope's acceleration limiter.")
+
+    def scope(self, name: str | None) -> Scope:
+        """The named scope (made on first use from the server's settings), or the default one."""
+        if name is None:
+            return self.default
+        scope = self.scopes.get(name)
+        if scope is None:
+            scope = self.scopes[name] = Scope(name, self.options, self.default.settings)
+        return scope
+
+    def drop_scope(self, name: str) -> None:
+        """Forget a named scope: its next request starts it afresh from the server's settings."""
+        self.scopes.pop(name, None)
+        self.watch.judge.forget(name)
+
     def apply(self, new: Settings) -> None:
-        """Swap in new settings; the rate limiter restarts (full buckets) only if its limits changed."""
-        if new.rate_limit != self.settings.rate_limit:
-            self.limiter = RateLimiter(new.rate_limit, org_id=self.options.org_id)
-        if new.faults != self.settings.faults:
-            self.faults.specs = list(new.faults)
-        self.settings = new
+        """Swap in new settings for the default scope."""
+        self.default.apply(new)
 
     def reset_limits(self) -> None:
-        """Refill every rate-limit bucket, forget usage growth, restart outage windows."""
-        self.limiter = RateLimiter(self.settings.rate_limit, org_id=self.options.org_id)
-        if self.acceleration is not None:
-            self.acceleration = AccelerationLimiter(self.acceleration.spec)
-        self.faults.restart()
+        """Refill every rate-limit bucket, forget usage growth, restart outage windows (default scope)."""
+        self.default.reset_limits()

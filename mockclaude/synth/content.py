@@ -31,6 +31,9 @@ __all__ = [
     "TokenSource",
     "instance_from_schema",
     "plan_response",
+    "signature",
+    "text_pieces",
+    "tool_use_block",
 ]
 
 StopReason = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use"]
@@ -230,7 +233,7 @@ def plan_response(
         pieces = source.tokens(n, rng)
         # display "omitted": the thinking is billed but not shown; only the signature comes back.
         shown = [] if thinking.get("display") == "omitted" else pieces
-        blocks.append(PlannedBlock("thinking", shown, signature=_signature(rng), tokens=n))
+        blocks.append(PlannedBlock("thinking", shown, signature=signature(rng), tokens=n))
         used = n
         if want >= budget:
             return ResponsePlan(blocks, "max_tokens", None, budget)
@@ -285,21 +288,11 @@ def _plan_tool_calls(
         tool_input = _instance(tool.get("input_schema") or {"type": "object"}, rng, f"tool {tool['name']!r}")
         if not isinstance(tool_input, dict):  # input_schema must be an object schema; be lenient
             tool_input = {}
-        text = json.dumps(tool_input)
-        cost = count_text(tool["name"] + text)
-        if used + cost > budget:
+        block = tool_use_block(tool["name"], tool_input, rng)
+        if used + block.tokens > budget:
             return ResponsePlan(blocks, "max_tokens", None, budget)
-        blocks.append(
-            PlannedBlock(
-                "tool_use",
-                tool_id=tool_use_id(rng),
-                tool_name=tool["name"],
-                tool_input=tool_input,
-                input_json_pieces=_json_pieces(text, rng),
-                tokens=cost,
-            )
-        )
-        used += cost
+        blocks.append(block)
+        used += block.tokens
     return ResponsePlan(blocks, "tool_use", None, used)
 
 
@@ -318,6 +311,35 @@ def _json_tokens(value: Any) -> list[str]:
     # ASCII-escaped, so that every single token decodes on its own.
     text = json.dumps(value)
     return [enc.decode_single_token_bytes(t).decode() for t in enc.encode(text, disallowed_special=())]
+
+
+def tool_use_block(name: str, tool_input: dict[str, Any], rng: random.Random) -> PlannedBlock:
+    """A tool call with a fresh id, its input JSON split as the API streams it, and its token cost."""
+    text = json.dumps(tool_input)
+    return PlannedBlock(
+        "tool_use",
+        tool_id=tool_use_id(rng),
+        tool_name=name,
+        tool_input=tool_input,
+        input_json_pieces=_json_pieces(text, rng),
+        tokens=count_text(name + text),
+    )
+
+
+def text_pieces(text: str) -> list[str]:
+    """`text` as single-token strings, the pieces a text or thinking block is streamed in."""
+    enc = encoding()
+    pieces: list[str] = []
+    pending = b""
+    for token in enc.encode(text, disallowed_special=()):
+        # A character can span tokens (emoji, accents): keep its bytes together in one piece.
+        pending += enc.decode_single_token_bytes(token)
+        try:
+            pieces.append(pending.decode())
+        except UnicodeDecodeError:
+            continue
+        pending = b""
+    return pieces
 
 
 def _thinking_tokens(thinking: dict[str, Any], settings: ContentSettings, rng: random.Random) -> int:
@@ -389,9 +411,7 @@ _PREAMBLES = (
 @functools.lru_cache(maxsize=1024)
 def _preamble(index: int, tool: str) -> tuple[str, ...]:
     """A short sentence before a tool call, as single-token strings (cached: tool names repeat)."""
-    enc = encoding()
-    text = _PREAMBLES[index].format(tool=tool)
-    return tuple(enc.decode_single_token_bytes(t).decode() for t in enc.encode(text))
+    return tuple(text_pieces(_PREAMBLES[index].format(tool=tool)))
 
 
 def _json_pieces(text: str, rng: random.Random) -> list[str]:
@@ -405,7 +425,7 @@ def _json_pieces(text: str, rng: random.Random) -> list[str]:
     return pieces
 
 
-def _signature(rng: random.Random) -> str:
+def signature(rng: random.Random) -> str:
     """A thinking signature shaped like the real ones: base64 of a protobuf-like blob, ~300–450 chars."""
     body = b"\x0a\x46\x08\x08\x18\x02\x2a\x40" + rng.randbytes(64) + b"\x12\x0c" + rng.randbytes(rng.randint(160, 250))
     n = len(body)

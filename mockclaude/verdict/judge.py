@@ -90,6 +90,11 @@ class Judge:
         """Forget everything seen."""
         self._clients.clear()
 
+    def forget(self, scope: str) -> None:
+        """Forget what the clients of one scope did."""
+        for who in [who for who in self._clients if who[1] == scope]:
+            del self._clients[who]
+
     def observe(self, s: Seen) -> None:
         """Judge one finished request."""
         c = self._clients.setdefault((s.key, s.scope), _Client())
@@ -161,11 +166,13 @@ class Judge:
         if len(f.examples) < EXAMPLES:
             f.examples.append(s.request_id)
 
-    def verdict(self) -> dict[str, Any]:
-        """Every client's findings and clean behaviours, as `GET /_mockclaude/verdict` returns them."""
+    def verdict(self, only_scope: str | None = None) -> dict[str, Any]:
+        """Every client's findings and clean behaviours, as `GET /_mockclaude/verdict` returns them
+        (with `only_scope`, the clients of that scope only)."""
         clients = [
             self._client_json(key, scope, c)
             for (key, scope), c in sorted(self._clients.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))
+            if only_scope is None or scope == only_scope
         ]
         findings = sum(f["count"] for cl in clients for f in cl["findings"] if f["severity"] == FINDING)
         warnings = sum(f["count"] for cl in clients for f in cl["findings"] if f["severity"] != FINDING)
