@@ -16,7 +16,6 @@ import asyncio
 import logging
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,10 @@ if __package__ in (None, ""):
 
 from mitmproxy import ctx, exceptions, http
 
+from mockclaude.fixtures.capture import Capture, is_recorded
+from mockclaude.fixtures.capture import session_start as fixture_session_start
 from mockclaude.fixtures.format import ANONYMIZATION_MODES, FixtureWriter, iter_exchanges, make_header, read_header
 from mockclaude.privacy.pseudonyms import key_fingerprint, key_path_for, load_or_create_key
-from recorder.capture import Capture, is_recorded
 from recorder.connection_log import show_connections
 from recorder.writer_process import WriterConfig
 from recorder.writer_supervisor import SupervisedWriter
@@ -44,15 +44,6 @@ def _request_body(flow: http.HTTPFlow) -> bytes:
     except Exception:
         log.exception("mockclaude recorder: could not read the request body")
         return b""
-
-
-def _session_start(path: Path) -> float:
-    """Arrival times count from the file's first session, so appended sessions stay in order."""
-    header = read_header(path)
-    start = header.get("started_at_unix")
-    if isinstance(start, int | float):
-        return float(start)
-    return datetime.fromisoformat(str(header["created_at"]).replace("Z", "+00:00")).timestamp()
 
 
 class Recorder:
@@ -119,7 +110,7 @@ class Recorder:
                     f"{' and another key' if existing.get('mode') == mode else ''}; "
                     "append to it with the same mode and key, or record into a new file"
                 )
-            session_start = _session_start(out)
+            session_start = fixture_session_start(out)
             first_seq = sum(1 for _ in iter_exchanges(out, skip_bad_lines=True))
         else:
             session_start = time.time()

@@ -25,11 +25,11 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from typing import Any
 
+from mockclaude.fixtures.capture import Capture, build_exchange
 from mockclaude.fixtures.format import FixtureWriter
 from mockclaude.privacy.anonymize import Anonymizer
 from mockclaude.privacy.pseudonyms import Pseudonymizer
 from mockclaude.tokens import encoding
-from recorder.capture import Capture, build_exchange
 
 log = logging.getLogger("mockclaude.recorder")
 PROGRESS_EVERY_S = 5.0

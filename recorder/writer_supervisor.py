@@ -11,8 +11,8 @@ the proxied exchange.
 import logging
 import time
 
+from mockclaude.fixtures.capture import Capture
 from mockclaude.processes import RestartBackoff, exit_cause
-from recorder.capture import Capture
 from recorder.writer_process import STOP, Writer, WriterConfig, start
 
 log = logging.getLogger("mockclaude.recorder")

@@ -28,9 +28,9 @@ def test_an_upward_import_breaks_the_contract(tmp_path: Path) -> None:
     shutil.copy(ROOT / "pyproject.toml", tree)
     with (tree / "mockclaude" / "synth" / "content.py").open("a") as f:
         f.write("\nfrom mockclaude.server import settings  # noqa: E402,F401\n")
-    with (tree / "recorder" / "headers.py").open("a") as f:
+    with (tree / "recorder" / "connection_log.py").open("a") as f:
         f.write("\nimport replay.summary  # noqa: E402,F401\n")
     result = _lint(tree)
     assert result.returncode != 0
     assert "mockclaude.synth.content -> mockclaude.server.settings" in result.stdout
-    assert "recorder.headers -> replay.summary" in result.stdout
+    assert "recorder.connection_log -> replay.summary" in result.stdout

@@ -5,11 +5,11 @@ import json
 import zlib
 from typing import Any
 
+from mockclaude.fixtures.capture import Capture, build_exchange, is_recorded
 from mockclaude.fixtures.format import match_key, validate_exchange
 from mockclaude.privacy.anonymize import Anonymizer
 from mockclaude.privacy.pseudonyms import Pseudonymizer
 from mockclaude.wire.sse import encode_event
-from recorder.capture import Capture, build_exchange, is_recorded
 
 ANON = Anonymizer("pii", Pseudonymizer(bytes(32)))
 REQUEST = {"model": "m", "max_tokens": 9, "messages": [{"role": "user", "content": "Mail jo@corp.com please"}]}

@@ -19,9 +19,9 @@ import httpx2
 import pytest
 
 from mockclaude.fixtures.format import iter_exchanges, read_header
+from mockclaude.fixtures.headers import REQUEST_HEADERS
 from mockclaude.processes import Proc, mock_server, run_process
 from mockclaude.tokens import count_text
-from recorder.headers import REQUEST_HEADERS
 
 MODEL = "claude-sonnet-4-5"
 TTFT_S = 0.4

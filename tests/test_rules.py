@@ -4,6 +4,7 @@ One server per module; every test works in a scope of its own (its rules and cou
 the others), which also exercises scopes.
 """
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,8 +53,10 @@ def tool_turn(text: str = "weather please") -> dict[str, Any]:
     return ask(
         messages=[
             {"role": "user", "content": text},
-            {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather",
-                                               "input": {"city": "Paris"}}]},  # fmt: skip
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}],
+            },
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "sunny"}]},
         ],
         tools=[WEATHER],
@@ -65,14 +68,20 @@ MATCH_KINDS = {
     "user_contains": ({"user_contains": "weather"}, ask("what is the weather"), ask("hello")),
     "user_regex": ({"user_regex": r"^order #\d+$"}, ask("order #42"), ask("my order #42")),
     "system_contains": ({"system_contains": "pirate"}, ask(system="You are a pirate."), ask(system="Be brief.")),
-    "system_regex": ({"system_regex": "(?i)^you are"}, ask(system=[{"type": "text", "text": "You are terse"}]),
-                     ask(system="Answer as...")),  # fmt: skip
+    "system_regex": (
+        {"system_regex": "(?i)^you are"},
+        ask(system=[{"type": "text", "text": "You are terse"}]),
+        ask(system="Answer as..."),
+    ),
     "model": ({"model": "claude-haiku-4-5"}, {**ask(), "model": "claude-haiku-4-5"}, ask()),
     "tool_offered": ({"tool_offered": "get_weather"}, ask(tools=[WEATHER]), ask()),
     "tool_result_for": ({"tool_result_for": "get_weather"}, tool_turn(), ask(tools=[WEATHER])),
     "turn": ({"turn": 1}, tool_turn(), ask(tools=[WEATHER])),
-    "body": ({"body": {"metadata.user_id": "u-7", "messages.0.role": "user"}},
-             ask(metadata={"user_id": "u-7"}), ask(metadata={"user_id": "u-8"})),  # fmt: skip
+    "body": (
+        {"body": {"metadata.user_id": "u-7", "messages.0.role": "user"}},
+        ask(metadata={"user_id": "u-7"}),
+        ask(metadata={"user_id": "u-8"}),
+    ),
 }
 
 
@@ -104,12 +113,15 @@ def test_tool_use_answer_is_a_real_tool_call_checked_against_the_offered_schema(
     scope = "tool-use"
     srv.add_rules(
         [
-            {"match": {"user_contains": "Paris"}, "respond": {"tool_use": {"name": "get_weather", "input": {"city": "Paris"}}}},
+            {
+                "match": {"user_contains": "Paris"},
+                "respond": {"tool_use": {"name": "get_weather", "input": {"city": "Paris"}}},
+            },
             {"match": {"user_contains": "bad"}, "respond": {"tool_use": {"name": "get_weather", "input": {"days": 0}}}},
             {"match": {"user_contains": "ghost"}, "respond": {"tool_use": {"name": "ghost_tool", "input": {}}}},
         ],
         scope=scope,
-    )  # fmt: skip
+    )
     c = srv.client(scope=scope, max_retries=0)
     for stream in (False, True):
         if stream:
@@ -130,19 +142,32 @@ def test_content_thinking_stop_reason_and_usage(srv: MockServer) -> None:
     scope = "content"
     srv.add_rules(
         [
-            {"match": {"user_contains": "blocks"}, "respond": {"content": [
-                {"type": "thinking", "thinking": "Let me think: Paris."},
-                {"type": "text", "text": "Checking. "},
-                {"type": "tool_use", "name": "get_weather", "input": {"city": "Paris", "days": 2}},
-            ]}},
-            {"match": {"user_contains": "ponder"},
-             "respond": {"thinking": "Hmm, naïve café ☕.", "text": "Done.", "stop_reason": "max_tokens",
-                         "usage": {"input_tokens": 1234, "output_tokens": 77}}},
-            {"match": {"user_contains": "stopseq"}, "respond": {"text": "up to", "stop_reason": "stop_sequence",
-                                                                 "stop_sequence": "END"}},
+            {
+                "match": {"user_contains": "blocks"},
+                "respond": {
+                    "content": [
+                        {"type": "thinking", "thinking": "Let me think: Paris."},
+                        {"type": "text", "text": "Checking. "},
+                        {"type": "tool_use", "name": "get_weather", "input": {"city": "Paris", "days": 2}},
+                    ]
+                },
+            },
+            {
+                "match": {"user_contains": "ponder"},
+                "respond": {
+                    "thinking": "Hmm, naïve café ☕.",
+                    "text": "Done.",
+                    "stop_reason": "max_tokens",
+                    "usage": {"input_tokens": 1234, "output_tokens": 77},
+                },
+            },
+            {
+                "match": {"user_contains": "stopseq"},
+                "respond": {"text": "up to", "stop_reason": "stop_sequence", "stop_sequence": "END"},
+            },
         ],
         scope=scope,
-    )  # fmt: skip
+    )
     c = srv.client(scope=scope, max_retries=0)
     with c.messages.stream(**ask("blocks", tools=[WEATHER])) as s:
         m = s.get_final_message()
@@ -167,19 +192,23 @@ def test_error_and_fault_answers(srv: MockServer) -> None:
     scope = "errors"
     srv.add_rules(
         [
-            {"match": {"user_contains": "overload"},
-             "respond": {"error": {"status": 529, "type": "overloaded_error", "message": "Scripted overload"}}},
+            {
+                "match": {"user_contains": "overload"},
+                "respond": {"error": {"status": 529, "type": "overloaded_error", "message": "Scripted overload"}},
+            },
             {"match": {"user_contains": "denied"}, "respond": {"error": {"status": 403}}},
             {"match": {"user_contains": "cut"}, "respond": {"fault": "midstream"}},
             {"match": {"user_contains": "drop"}, "respond": {"fault": "500"}},
         ],
         scope=scope,
-    )  # fmt: skip
+    )
     c = srv.client(scope=scope, max_retries=0)
     with pytest.raises(anthropic.APIStatusError) as err:
         c.messages.create(**ask("overload"))
-    assert err.value.status_code == 529 and err.value.body["error"] == {"type": "overloaded_error",
-                                                                          "message": "Scripted overload"}  # fmt: skip
+    assert err.value.status_code == 529 and err.value.body["error"] == {
+        "type": "overloaded_error",
+        "message": "Scripted overload",
+    }
     assert err.value.response.headers["x-should-retry"] == "true"
     with pytest.raises(anthropic.PermissionDeniedError) as denied:
         c.messages.create(**ask("denied"))
@@ -196,14 +225,17 @@ def test_times_then_fall_through_and_sequences(srv: MockServer) -> None:
     scope = "times"
     srv.add_rules(
         [
-            {"match": {"user_regex": "^fail"}, "times": 2,
-             "respond": {"error": {"status": 529, "type": "overloaded_error", "message": "Overloaded"}}},
+            {
+                "match": {"user_regex": "^fail"},
+                "times": 2,
+                "respond": {"error": {"status": 529, "type": "overloaded_error", "message": "Overloaded"}},
+            },
             {"match": {"user_regex": "^fail"}, "respond": {"text": "recovered"}},
             {"match": {"user_contains": "steps"}, "respond": [{"text": "first"}, {"text": "second"}]},
             {"match": {"user_contains": "loop"}, "times": 4, "respond": [{"text": "a"}, {"text": "b"}]},
         ],
         scope=scope,
-    )  # fmt: skip
+    )
     c = srv.client(scope=scope, max_retries=0)
     for _ in range(2):
         with pytest.raises(anthropic.APIStatusError):
@@ -211,14 +243,23 @@ def test_times_then_fall_through_and_sequences(srv: MockServer) -> None:
     assert text_of(c.messages.create(**ask("fail now"))) == "recovered"
     # The SDK's own retries meet the same rule: two 529s, then the answer.
     srv.reset_scope(scope)
-    srv.add_rules([{"match": {}, "times": 2, "respond": {"error": {"status": 529}}},
-                   {"match": {}, "respond": {"text": "third time"}}], scope=scope)  # fmt: skip
+    srv.add_rules(
+        [
+            {"match": {}, "times": 2, "respond": {"error": {"status": 529}}},
+            {"match": {}, "respond": {"text": "third time"}},
+        ],
+        scope=scope,
+    )
     retrying = srv.client(scope=scope, max_retries=2)
     assert text_of(retrying.with_options(timeout=30).messages.create(**ask("x"))) == "third time"
     srv.reset_scope(scope)
-    srv.add_rules([{"match": {"user_contains": "steps"}, "respond": [{"text": "first"}, {"text": "second"}]},
-                   {"match": {"user_contains": "loop"}, "times": 4, "respond": [{"text": "a"}, {"text": "b"}]}],
-                  scope=scope)  # fmt: skip
+    srv.add_rules(
+        [
+            {"match": {"user_contains": "steps"}, "respond": [{"text": "first"}, {"text": "second"}]},
+            {"match": {"user_contains": "loop"}, "times": 4, "respond": [{"text": "a"}, {"text": "b"}]},
+        ],
+        scope=scope,
+    )
     assert [text_of(c.messages.create(**ask("steps"))) for _ in range(2)] == ["first", "second"]
     assert text_of(c.messages.create(**ask("steps"))) not in ("first", "second")  # used up: synthetic
     assert [text_of(c.messages.create(**ask("loop"))) for _ in range(4)] == ["a", "b", "b", "b"]
@@ -231,8 +272,13 @@ def test_first_match_wins_and_scope_rules_come_before_server_wide_ones(srv: Mock
     try:
         c = srv.client(scope="order", max_retries=0)
         assert text_of(c.messages.create(**ask("order"))) == "server-wide"
-        srv.add_rules([{"match": {"user_contains": "ord"}, "respond": {"text": "scope first"}},
-                       {"match": {"user_contains": "order"}, "respond": {"text": "scope second"}}], scope="order")
+        srv.add_rules(
+            [
+                {"match": {"user_contains": "ord"}, "respond": {"text": "scope first"}},
+                {"match": {"user_contains": "order"}, "respond": {"text": "scope second"}},
+            ],
+            scope="order",
+        )
         assert text_of(c.messages.create(**ask("order"))) == "scope first"
     finally:
         srv.clear_rules()
@@ -241,7 +287,7 @@ def test_first_match_wins_and_scope_rules_come_before_server_wide_ones(srv: Mock
 def test_scripted_answers_keep_the_timing(tmp_path: Path) -> None:
     text = " ".join(["word"] * 60)
     rules = tmp_path / "rules.json"
-    rules.write_text('{"rules": [{"match": {}, "respond": {"text": "%s"}}]}' % text)
+    rules.write_text(json.dumps({"rules": [{"match": {}, "respond": {"text": text}}]}))
     with mock_server("--rules", str(rules), "--ttft", "0.6", "--tps", "100", "--chunk-tokens", "1") as p:
         c = anthropic.Anthropic(base_url=p.url, api_key="k", max_retries=0)
         t0 = time.perf_counter()
@@ -294,6 +340,8 @@ def test_unmatched_requests_get_the_recorded_fixture_when_given(tmp_path: Path) 
 
 def test_admin_api_refuses_bad_rules_with_the_place_of_the_problem(srv: MockServer) -> None:
     with pytest.raises(ValueError, match=r"400 .*rules\[1\]\.match\.user_regex: bad regular expression"):
-        srv.add_rules([{"match": {}, "respond": {"text": "ok"}}, {"match": {"user_regex": "("}, "respond": {"text": "x"}}],
-                      scope="bad")  # fmt: skip
+        srv.add_rules(
+            [{"match": {}, "respond": {"text": "ok"}}, {"match": {"user_regex": "("}, "respond": {"text": "x"}}],
+            scope="bad",
+        )
     assert srv.admin("GET", "/rules?scope=bad")["rules"] == []  # all or nothing

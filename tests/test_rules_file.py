@@ -39,8 +39,12 @@ def test_json_rules_load_too(tmp_path: Path) -> None:
 
 BAD = [
     ("rules:\n  - match: {user_contains: a}\n    respond: {text: b}\n    tiems: 2\n", 4, "unknown key 'tiems'"),
-    ("rules:\n  - match: {user_contains: a}\n    respond: {text: b}\n  - match:\n      usr_contains: x\n"
-     "    respond: {text: y}\n", 5, "unknown match key 'usr_contains'"),
+    (
+        "rules:\n  - match: {user_contains: a}\n    respond: {text: b}\n  - match:\n      usr_contains: x\n"
+        "    respond: {text: y}\n",
+        5,
+        "unknown match key 'usr_contains'",
+    ),
     ("rules:\n  - match: {user_regex: '(unclosed'}\n    respond: {text: b}\n", 2, "bad regular expression"),
     ("rules:\n  - match: {}\n    respond:\n      error: {status: 200}\n", 4, "HTTP error status"),
     ("rules:\n  - match: {}\n    respond: {fault: meltdown}\n", 3, "unknown fault 'meltdown'"),
@@ -67,10 +71,18 @@ def test_errors_name_the_file_and_line(tmp_path: Path, text: str, line: int, mes
 def test_serve_refuses_to_start_on_a_bad_rules_file(tmp_path: Path) -> None:
     f = tmp_path / "rules.yaml"
     f.write_text(BAD[1][0])
-    done = subprocess.run([sys.executable, "-m", "mockclaude", "serve", "--port", "0", "--rules", str(f)],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "mockclaude", "serve", "--port", "0", "--rules", str(f)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert f"mockclaude serve: {f}:5 (rules[1].match.usr_contains): unknown match key" in done.stderr
-    missing = subprocess.run([sys.executable, "-m", "mockclaude", "serve", "--port", "0", "--rules", "/nonexistent.yaml"],
-                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    missing = subprocess.run(
+        [sys.executable, "-m", "mockclaude", "serve", "--port", "0", "--rules", "/nonexistent.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert missing.returncode == 2 and "/nonexistent.yaml: cannot read the rules file" in missing.stderr

@@ -87,8 +87,10 @@ def test_verdict_is_per_scope(srv: MockServer) -> None:
 
 def test_recorded_turns_count_per_scope(tmp_path: Path) -> None:
     req = body("same question")
-    fx = write(tmp_path / "f.jsonl", [stream_exchange(req, "first recording", seq=0),
-                                      stream_exchange(req, "second recording", seq=1)])  # fmt: skip
+    fx = write(
+        tmp_path / "f.jsonl",
+        [stream_exchange(req, "first recording", seq=0), stream_exchange(req, "second recording", seq=1)],
+    )
     with mock_server("--fixtures", str(fx), "--ttft", "0") as p:
         srv = MockServer(popen=p.popen, url=p.url, lines=p.lines)
         one, two = srv.client(scope="one", max_retries=0), srv.client(scope="two", max_retries=0)
@@ -99,8 +101,9 @@ def test_recorded_turns_count_per_scope(tmp_path: Path) -> None:
 
 
 def test_a_bad_scope_name_is_a_clear_400(srv: MockServer) -> None:
-    c = anthropic.Anthropic(base_url=srv.url, api_key="k", max_retries=0,
-                            default_headers={"x-mockclaude-scope": "x" * 201})  # fmt: skip
+    c = anthropic.Anthropic(
+        base_url=srv.url, api_key="k", max_retries=0, default_headers={"x-mockclaude-scope": "x" * 201}
+    )
     with pytest.raises(anthropic.BadRequestError, match="x-mockclaude-scope: a scope name is 1-200 printable"):
         c.messages.create(**ask())
     with pytest.raises(ValueError, match="400"):

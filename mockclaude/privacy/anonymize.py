@@ -4,7 +4,7 @@ The recorder applies it to what it writes; `mockclaude serve --fixtures` applies
 requests, so real text finds the recording made of it.
 
 - Every mode drops credentials: strings shaped like keys or tokens are replaced by `[REDACTED]`
-  (the recorder filters headers earlier, see recorder.headers).
+  (the recorder filters headers earlier, see fixtures.headers).
 - `pii` also replaces emails, phone and card numbers, IP addresses, URLs and names (in a clear
   context, or bare when first and last name are known ones: mockclaude.privacy.sensitive) with keyed Faker
   pseudonyms (mockclaude.privacy.pseudonyms). A name learnt anywhere in the session is replaced everywhere
