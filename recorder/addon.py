@@ -25,10 +25,9 @@ if __package__ in (None, ""):
 
 from mitmproxy import ctx, exceptions, http
 
+from mockclaude.fixtures.appender import open_for_recording
 from mockclaude.fixtures.capture import Capture, is_recorded
-from mockclaude.fixtures.capture import session_start as fixture_session_start
-from mockclaude.fixtures.format import ANONYMIZATION_MODES, FixtureWriter, iter_exchanges, make_header, read_header
-from mockclaude.privacy.pseudonyms import key_fingerprint, key_path_for, load_or_create_key
+from mockclaude.fixtures.format import ANONYMIZATION_MODES
 from recorder.connection_log import show_connections
 from recorder.writer_process import WriterConfig
 from recorder.writer_supervisor import SupervisedWriter
@@ -94,36 +93,8 @@ class Recorder:
 
     def _open(self, out: Path, mode: str, key_file: str, fsync: bool) -> None:
         self._stop_writer()
-        key = None
-        anonymization: dict[str, Any] = {"mode": mode}
-        if mode == "pii":
-            key = load_or_create_key(key_file or key_path_for(out))
-            anonymization.update(
-                pseudonyms="faker en_US seeded by HMAC-SHA256(session key, value)",
-                key_fingerprint=key_fingerprint(key),
-            )
-        if out.exists() and out.stat().st_size > 0:
-            existing = read_header(out).get("anonymization", {})
-            if existing.get("mode") != mode or existing.get("key_fingerprint") != anonymization.get("key_fingerprint"):
-                raise ValueError(
-                    f"{out} was recorded with anonymization {existing.get('mode')!r}"
-                    f"{' and another key' if existing.get('mode') == mode else ''}; "
-                    "append to it with the same mode and key, or record into a new file"
-                )
-            session_start = fixture_session_start(out)
-            first_seq = sum(1 for _ in iter_exchanges(out, skip_bad_lines=True))
-        else:
-            session_start = time.time()
-            first_seq = 0
-        header = make_header(
-            "recorded",
-            anonymization=anonymization,
-            note="recorded by the mockclaude mitmproxy addon",
-            started_at_unix=session_start,
-        )
-        # Write (or check) the header here, so a bad file stops the proxy before it listens.
-        FixtureWriter(out, header).close()
-        config = WriterConfig(str(out), mode, key, header, fsync, session_start, first_seq)
+        opened = open_for_recording(out, mode, key_file, "recorded by the mockclaude mitmproxy addon")
+        config = WriterConfig(str(out), mode, opened.key, opened.header, fsync, opened.session_start, opened.first_seq)
         self._writer = SupervisedWriter(config)
         log.info("mockclaude recorder: writing %s (anonymize=%s)", out, mode)
 

@@ -86,6 +86,8 @@ def make_app(state: MockState) -> web.Application:
     app.router.add_get("/v1/models/{model_id}", models_handler.get_model)
     app.router.add_get("/metrics", metrics)
     batches.add_routes(app)
+    if state.upstream is not None:
+        app.on_cleanup.append(state.upstream.close)
     if state.options.admin:
         admin.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", _not_found)

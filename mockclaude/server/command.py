@@ -14,6 +14,7 @@ from aiohttp import web
 from mockclaude import tokens
 from mockclaude.fixtures import recorded
 from mockclaude.fixtures import turns as turn_counters
+from mockclaude.fixtures.appender import Appender
 from mockclaude.limits import prompt_cache_store, ratelimit
 from mockclaude.limits.acceleration import AccelerationSpec
 from mockclaude.limits.faults import KINDS as FAULT_KINDS
@@ -28,9 +29,11 @@ from mockclaude.server.batch_store import DAY_S, DEFAULT_QUEUE, BatchOptions
 from mockclaude.server.protocol_errors import ApiAppRunner
 from mockclaude.server.settings import CONTENT_RATES, DEFAULT_PREFILL_TPS, Settings, positive, probability
 from mockclaude.server.state import MockState, Options
+from mockclaude.server.upstream import Upstream
 from mockclaude.server.workers import run_workers
 from mockclaude.synth.content import ContentSettings, OutputLength
 from mockclaude.synth.pacing import Range
+from mockclaude.targets import API_KEY_ENV, check_target, is_loopback
 
 SHUTDOWN_GRACE_S = 5.0
 # The Common Log Format with the user agent and the seconds taken (a stream: until its last byte).
@@ -284,6 +287,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     rec.add_argument(
         "--session-key", metavar="FILE", help="the recorder's session key file, so real text matches pii fixtures"
     )
+    rec.add_argument(
+        "--record-missing",
+        action="store_true",
+        help="send a request no rule or fixture answers to --upstream, answer with what it says, and append "
+        "the exchange (anonymized) to the first --fixtures file, so the next run answers it offline",
+    )
+    rec.add_argument("--upstream", metavar="URL", help="the API --record-missing asks, e.g. https://api.anthropic.com")
+    rec.add_argument(
+        "--real",
+        action="store_true",
+        help="allow an --upstream outside 127.0.0.0/8 (real, billed requests; key from ANTHROPIC_API_KEY)",
+    )
     scr = p.add_argument_group("scripted answers (see README: Scripted answers)")
     scr.add_argument(
         "--rules",
@@ -330,6 +345,7 @@ def build(args: argparse.Namespace, org_id: str | None = None) -> MockState:
         prompt_cache=args.prompt_cache == "on",
         prompt_cache_ttl_scale=args.prompt_cache_ttl_scale,
     )
+    upstream = _upstream(args)  # first: it makes the fixture when there is none yet
     rec = None
     if args.fixtures or args.profile:
         rec = recorded.load(
@@ -363,9 +379,32 @@ def build(args: argparse.Namespace, org_id: str | None = None) -> MockState:
     )
     state = MockState(options, settings)
     state.recorded = rec
+    state.upstream = upstream
     state.rules = [rule for path in args.rules for rule in rules_spec.load_file(path)]
     state.strict_rules = args.strict_rules
     return state
+
+
+def _upstream(args: argparse.Namespace) -> Upstream | None:
+    """--record-missing: the upstream (loopback, or anything with --real) and the fixture to append to."""
+    if not args.record_missing:
+        if args.upstream or args.real:
+            raise ValueError("--upstream and --real are for --record-missing")
+        return None
+    if not args.fixtures or not args.upstream:
+        raise ValueError("--record-missing needs --fixtures FILE (appended to) and --upstream URL")
+    if args.workers > 1:
+        raise ValueError("--record-missing appends from one process: start it without --workers")
+    key = check_target(args.upstream, args.real, flag="--upstream")
+    if not is_loopback(args.upstream):
+        print(
+            f"mockclaude serve: --record-missing sends every request no rule or fixture answers to {args.upstream} "
+            f"with the key in {API_KEY_ENV}: each is a real, billed API call (its input tokens, and output up to "
+            "its max_tokens). Each recorded exchange is printed with its usage.",
+            file=sys.stderr,
+            flush=True,
+        )
+    return Upstream(args.upstream, key, Appender(args.fixtures[0], args.session_key))
 
 
 def announce(host: str, port: int) -> None:

@@ -115,6 +115,8 @@ async def create(request: web.Request) -> web.StreamResponse:
     request["body_json"] = body
     hit = scripted.pick(state, sc, body)
     recorded = state.recorded.find(body, sc.turns) if state.recorded and hit is None else None
+    if hit is None and recorded is None and state.upstream is not None:
+        return await state.upstream.forward(request)  # --record-missing
     if state.recorded and hit is None and recorded is None and state.recorded.strict:
         raise state.recorded.unmatched(body)
     if hit is None and recorded is None and state.strict_rules:

@@ -18,6 +18,7 @@ from mockclaude.synth.content import TokenSource
 
 if TYPE_CHECKING:
     from mockclaude.fixtures.recorded import Recordings
+    from mockclaude.server.upstream import Upstream
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class MockState:
         self.rules: list[Rule] = []
         self.strict_rules = False  # --strict-rules: a request no rule matches is a 404 listing the closest rules
         self.recorded: Recordings | None = None  # --fixtures / --profile: answer like the recording
+        self.upstream: Upstream | None = None  # --record-missing: where unanswered requests go
         self.batches = BatchStore(options.batches) if options.batches is not None else None
         self.watch = Watch()  # the client verdict
         # Shared with the other workers or hosts when `serve` installed a shared store; its entries are
