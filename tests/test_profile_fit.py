@@ -14,8 +14,8 @@ import pytest
 
 from mockclaude.fixtures import profile_fit
 from mockclaude.fixtures.profile_fit import ProfileError, Quantiles
-from mockclaude.fixtures.recorded_answer import token_pieces
 from mockclaude.processes import mock_server
+from mockclaude.synth.content import token_pieces
 from replay.summary import percentile
 from tests.test_recorded_server import client, streamed
 from tests.test_recorded_units import body, error_exchange, stream_exchange, write

@@ -12,6 +12,7 @@ import pytest
 
 from mockclaude.fixtures.format import iter_exchanges, read_header
 from mockclaude.processes import mock_server, run_process
+from tests.test_recorded_server import streamed
 from tests.test_rules import ask, text_of
 
 pytestmark = pytest.mark.timeout(180)
@@ -26,19 +27,6 @@ def upstream_rules(tmp_path: Path) -> Path:
     return rules
 
 
-def first_delta_s(c: anthropic.Anthropic, text: str) -> tuple[float, anthropic.types.Message]:
-    """Stream one request: seconds to the first text delta, and the final message."""
-    t0 = time.perf_counter()
-    first = None
-    with c.messages.stream(**ask(text)) as s:
-        for ev in s:
-            if ev.type == "content_block_delta" and first is None:
-                first = time.perf_counter() - t0
-        msg = s.get_final_message()
-    assert first is not None
-    return first, msg
-
-
 def test_first_run_proxies_and_appends_second_run_serves_offline(tmp_path: Path) -> None:
     fixture = tmp_path / "agent.jsonl"  # does not exist yet: the first run makes it
     question = f"Summarize the thread for {EMAIL}, please."
@@ -46,7 +34,7 @@ def test_first_run_proxies_and_appends_second_run_serves_offline(tmp_path: Path)
         flags = ["--fixtures", str(fixture), "--upstream", upstream.url, "--record-missing", "--ttft", "0"]
         with mock_server(*flags) as first:
             c = anthropic.Anthropic(base_url=first.url, api_key="sk-ant-client-key", max_retries=0)
-            ttft, msg = first_delta_s(c, question)
+            ttft, msg = streamed(c, question)
             assert text_of(msg) == UPSTREAM_TEXT  # the upstream's answer, streamed through
             assert ttft >= 0.35  # the upstream's timing, not the local --ttft 0
             assert text_of(c.messages.create(**ask("a second, non-streamed question"))) == UPSTREAM_TEXT
@@ -62,7 +50,7 @@ def test_first_run_proxies_and_appends_second_run_serves_offline(tmp_path: Path)
     # Second run: the upstream is gone; the same requests are answered from the fixture.
     with mock_server("--fixtures", str(fixture), "--strict-fixtures") as offline:
         c = anthropic.Anthropic(base_url=offline.url, api_key="k", max_retries=0)
-        ttft, msg = first_delta_s(c, question)
+        ttft, msg = streamed(c, question)
         assert text_of(msg) == UPSTREAM_TEXT and ttft >= 0.3  # the recorded timing
         assert text_of(c.messages.create(**ask("a second, non-streamed question"))) == UPSTREAM_TEXT
         with pytest.raises(anthropic.NotFoundError):

@@ -8,8 +8,8 @@ from pathlib import Path
 import anthropic
 import pytest
 
-from mockclaude.fixtures.recorded_answer import token_pieces
 from mockclaude.processes import mock_server
+from mockclaude.synth.content import token_pieces
 from tests.test_recorded_units import body, error_exchange, exchange, json_exchange, stream_exchange, write
 
 pytestmark = pytest.mark.timeout(90)

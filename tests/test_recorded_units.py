@@ -9,11 +9,11 @@ import pytest
 
 from mockclaude.fixtures import recorded
 from mockclaude.fixtures.format import FixtureError, FixtureWriter, expand_shape, is_placeholder, make_header, match_key
-from mockclaude.fixtures.recorded_answer import Rendering, answer, token_pieces
+from mockclaude.fixtures.recorded_answer import Rendering, answer
 from mockclaude.privacy.anonymize import Anonymizer
 from mockclaude.privacy.pseudonyms import Pseudonymizer, key_fingerprint
 from mockclaude.server.settings import Settings
-from mockclaude.synth.content import ContentSettings, OutputLength, TokenSource
+from mockclaude.synth.content import ContentSettings, OutputLength, TokenSource, token_pieces
 from mockclaude.synth.pacing import Range, Timing
 from mockclaude.tokens import count_text
 from mockclaude.wire import messages as wm

@@ -7,7 +7,7 @@ from typing import Any
 import jsonschema
 
 from mockclaude.rules.spec import Response
-from mockclaude.synth.content import PlannedBlock, ResponsePlan, signature, text_pieces, tool_use_block
+from mockclaude.synth.content import PlannedBlock, ResponsePlan, signature, token_pieces, tool_use_block
 from mockclaude.wire.errors import ApiError
 
 
@@ -52,7 +52,7 @@ def plan(response: Response, body: dict[str, Any], rng: random.Random, where: st
         if b["type"] == "tool_use":
             blocks.append(tool_use_block(b["name"], _checked_input(body, b, where), rng))
         else:
-            pieces = text_pieces(b[b["type"]])
+            pieces = token_pieces(b[b["type"]])
             blocks.append(
                 PlannedBlock(
                     b["type"], pieces, tokens=len(pieces), signature=signature(rng) if b["type"] == "thinking" else ""

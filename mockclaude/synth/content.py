@@ -32,7 +32,7 @@ __all__ = [
     "instance_from_schema",
     "plan_response",
     "signature",
-    "text_pieces",
+    "token_pieces",
     "tool_use_block",
 ]
 
@@ -326,20 +326,22 @@ def tool_use_block(name: str, tool_input: dict[str, Any], rng: random.Random) ->
     )
 
 
-def text_pieces(text: str) -> list[str]:
-    """`text` as single-token strings, the pieces a text or thinking block is streamed in."""
+def token_pieces(text: str) -> list[str]:
+    """`text` as single-token strings (a character split across tokens stays whole): the pieces a
+    text or thinking block is streamed in."""
     enc = encoding()
-    pieces: list[str] = []
+    out: list[str] = []
     pending = b""
     for token in enc.encode(text, disallowed_special=()):
-        # A character can span tokens (emoji, accents): keep its bytes together in one piece.
         pending += enc.decode_single_token_bytes(token)
         try:
-            pieces.append(pending.decode())
+            out.append(pending.decode())
+            pending = b""
         except UnicodeDecodeError:
             continue
-        pending = b""
-    return pieces
+    if pending:
+        out.append(pending.decode(errors="replace"))
+    return out
 
 
 def _thinking_tokens(thinking: dict[str, Any], settings: ContentSettings, rng: random.Random) -> int:
@@ -411,7 +413,7 @@ _PREAMBLES = (
 @functools.lru_cache(maxsize=1024)
 def _preamble(index: int, tool: str) -> tuple[str, ...]:
     """A short sentence before a tool call, as single-token strings (cached: tool names repeat)."""
-    return tuple(text_pieces(_PREAMBLES[index].format(tool=tool)))
+    return tuple(token_pieces(_PREAMBLES[index].format(tool=tool)))
 
 
 def _json_pieces(text: str, rng: random.Random) -> list[str]:
