@@ -92,6 +92,7 @@ def test_upstream_errors_pass_through_and_are_not_recorded(tmp_path: Path) -> No
         (["--upstream", "https://api.anthropic.com", "--record-missing", "--real"], "ANTHROPIC_API_KEY"),
         (["--record-missing"], "--record-missing needs --fixtures FILE (appended to) and --upstream URL"),
         (["--upstream", "http://127.0.0.1:9"], "--upstream and --real are for --record-missing"),
+        (["--upstream", "http://127.0.0.1:9", "--record-missing", "--workers", "2"], "without --workers"),
     ],
 )
 def test_the_real_api_needs_real_and_a_key_from_the_environment(tmp_path: Path, flags: list[str], message: str) -> None:

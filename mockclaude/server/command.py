@@ -393,8 +393,6 @@ def _upstream(args: argparse.Namespace) -> Upstream | None:
         return None
     if not args.fixtures or not args.upstream:
         raise ValueError("--record-missing needs --fixtures FILE (appended to) and --upstream URL")
-    if args.workers > 1:
-        raise ValueError("--record-missing appends from one process: start it without --workers")
     key = check_target(args.upstream, args.real, flag="--upstream")
     if not is_loopback(args.upstream):
         print(
@@ -490,6 +488,8 @@ def run(args: argparse.Namespace) -> int:
         check_listen(args.host, args.port)  # a taken port or a foreign host: one line, before loading anything
         _shared_limits(args)
         if args.workers > 1:
+            if args.record_missing:
+                raise ValueError("--record-missing appends from one process: start it without --workers")
             if args.fixtures:
                 turn_counters.shared = turn_counters.shared_for(args.fixtures)  # before the workers fork
             return run_workers(args, _serve_worker, lambda port: announce(args.host, port))
