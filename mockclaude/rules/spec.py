@@ -261,7 +261,7 @@ def _response(r: Any, path: str, w: _Where) -> Response:
         raise RulesError(
             f"{w.at(r, path + '.usage', 'usage')}: usage may set {', '.join(USAGE_KEYS)} (whole numbers >= 0)"
         )
-    return Response(tuple(blocks), stop, seq if stop == "stop_sequence" or seq else None, dict(usage))
+    return Response(tuple(blocks), stop, seq, dict(usage))
 
 
 def _block(b: Any, path: str, w: _Where, at: Any = None, key: str | None = None) -> dict[str, Any]:

@@ -98,23 +98,22 @@ async def reset(request: web.Request) -> web.Response:
     return _json({"ok": True})
 
 
-def _scope_param(request: web.Request) -> str | None:
-    """The scope a rules call is about: `?scope=NAME` (none: the server-wide rules)."""
-    name = request.query.get("scope")
-    if name is None:
-        return None
+def _checked(name: str) -> str:
     try:
         return check_name(name)
     except ValueError as exc:
         raise ApiError(400, f"admin API: scope: {exc}") from None
 
 
+def _scope_param(request: web.Request) -> str | None:
+    """The scope a rules call is about: `?scope=NAME` (none: the server-wide rules)."""
+    name = request.query.get("scope")
+    return None if name is None else _checked(name)
+
+
 def _named_scope(request: web.Request) -> tuple[MockState, Scope]:
     state = request.app[STATE]
-    try:
-        return state, state.scope(check_name(request.match_info["name"]))
-    except ValueError as exc:
-        raise ApiError(400, f"admin API: scope: {exc}") from None
+    return state, state.scope(_checked(request.match_info["name"]))
 
 
 def _rules_json(state: MockState, name: str | None) -> dict[str, object]:
@@ -155,9 +154,9 @@ async def delete_rules(request: web.Request) -> web.Response:
 async def reset_scope(request: web.Request) -> web.Response:
     """Forget a scope: its rules, counters, settings, buckets, stats and verdict start afresh."""
     _authorize(request)
-    state, sc = _named_scope(request)
-    state.drop_scope(sc.name or "")
-    return _json({"ok": True, "scope": sc.name})
+    name = _checked(request.match_info["name"])
+    request.app[STATE].drop_scope(name)
+    return _json({"ok": True, "scope": name})
 
 
 async def scope_config(request: web.Request) -> web.Response:
