@@ -1,6 +1,7 @@
 """Scopes (`x-mockclaude-scope`): tests sharing one server never see each other's rules, faults,
 rate-limit buckets, recorded turns, stats or verdict."""
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from mockclaude.processes import mock_server
 from mockclaude.testing import MockServer
+from tests import test_prompt_cache_server as cached
 from tests.test_recorded_units import body, stream_exchange, write
 from tests.test_rules import ask, text_of
 
@@ -108,3 +110,17 @@ def test_a_bad_scope_name_is_a_clear_400(srv: MockServer) -> None:
         c.messages.create(**ask())
     with pytest.raises(ValueError, match="400"):
         srv.admin("GET", "/rules?scope=" + "x" * 201)
+
+
+def test_prompt_cache_entries_are_per_scope(srv: MockServer) -> None:
+    def usage(scope: str) -> anthropic.types.Usage:
+        c = srv.client(scope=scope, api_key="sk-ant-same-key", max_retries=0)
+        args = {"model": cached.MODEL, "system": cached.system(), "messages": cached.QUESTION}
+        return c.messages.create(max_tokens=8, **args).usage
+
+    first = usage("cache-a")
+    assert first.cache_creation_input_tokens > 0 and first.cache_read_input_tokens == 0
+    time.sleep(0.1)  # an entry is readable once its response began
+    assert usage("cache-a").cache_read_input_tokens == first.cache_creation_input_tokens
+    other = usage("cache-b")  # the same key and prompt in another scope: its own, empty cache
+    assert other.cache_read_input_tokens == 0 and other.cache_creation_input_tokens > 0
