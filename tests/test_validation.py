@@ -934,7 +934,8 @@ WEATHER_TOOL = {
         "required": ["city"],
         "additionalProperties": False,
     },
-    "cache_control": {"type": "ephemeral"},
+    # 1h like the system block after it: a 1h breakpoint may not follow a 5m one (tools come first).
+    "cache_control": {"type": "ephemeral", "ttl": "1h"},
     "strict": True,
 }
 HISTORY = [
