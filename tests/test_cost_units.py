@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from mockclaude.fixtures import command as fixtures_command
+from mockclaude.fixtures.capture import Capture, build_exchange
 from mockclaude.fixtures.format import FixtureWriter, make_header, validate_exchange
 from mockclaude.models import CATALOGUE
 from mockclaude.pricing import PRICES, TokenUsage, cost, hit_ratio, price_of, usage_from_api
 from mockclaude.privacy.anonymize import Anonymizer
 from mockclaude.privacy.pseudonyms import Pseudonymizer
 from mockclaude.wire.sse import encode_event
-from recorder.capture import Capture, build_exchange
 from replay.records import RequestRecord
 from replay.report import write_report
 from replay.stream import read_message, read_stream
