@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from mockclaude.fixtures.format import FixtureError
-from replay import options, profiles
+from replay import capacity, options, profiles
 from replay.safety import UnsafeTarget, check_target
 
 ACCEPTS_EXTRA_ARGS = True
@@ -32,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fixtures", default="", help="comma-separated fixture files (or list them first)")
     parser.add_argument("--host", default="", help="target base URL, e.g. http://127.0.0.1:8080 (a mockclaude serve)")
     options.add_arguments(parser, cli=True)
+    capacity.add_arguments(parser)
     parser.epilog = (
         "Every other option is passed to Locust: -u USERS, -r RATE, -t 5m, --headless, --csv PREFIX, --html FILE, "
         "--master/--worker, ... (see `locust --help`)."
@@ -68,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     except (options.OptionError, UnsafeTarget, FixtureError) as exc:
         print(f"mockclaude replay: {exc}", file=sys.stderr)
         return 2
+    if capacity.wanted(args):
+        return capacity.run(args, cfg, extra, lambda c, more: run_child(locust_argv(c, args.host, more)))
     return run_child(locust_argv(cfg, args.host, extra))
 
 
