@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("replay.command", "replay fixtures as a Locust load test against the mock or the real API"),
     "fixtures": ("mockclaude.fixtures.command", "inspect fixture files: stats, validate, scan, fit"),
     "demo": ("replay.demo", "start a mock, replay a bundled session for ~30 s, print the report"),
+    "report": ("replay.report_command", "compare two replay report folders (exit 1 on a regression)"),
     "verdict": ("mockclaude.verdict.command", "how each client of a mock handled 429s, overloads and broken streams"),
 }
 

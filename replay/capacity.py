@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from replay import options, slo, sweep
+from replay import options, quantities, slo, sweep
 from replay.records import RequestRecord
 from replay.report import read_records
 
@@ -112,8 +112,8 @@ def run_sweep(
     launch: Launch,
 ) -> int:  # fmt: skip
     """Every step of the sweep, its table and knee in sweep.json; 0 when some rate met the SLO."""
-    step_s = sweep.parse_duration(args.sweep_step, "--sweep-step") if args.sweep_step else DEFAULT_STEP_S
-    warmup_s = sweep.parse_duration(args.warmup, "--warmup") if args.warmup else DEFAULT_WARMUP_S
+    step_s = quantities.parse_duration(args.sweep_step, "--sweep-step") if args.sweep_step else DEFAULT_STEP_S
+    warmup_s = quantities.parse_duration(args.warmup, "--warmup") if args.warmup else DEFAULT_WARMUP_S
     if warmup_s >= step_s:
         raise sweep.SweepError(f"--warmup ({warmup_s:g} s) must be shorter than --sweep-step ({step_s:g} s)")
     if args.sweep is not None and args.sweep < 1:
@@ -159,6 +159,6 @@ def run(args: argparse.Namespace, cfg: options.ReplayConfig, extra: list[str], l
         if args.sweep_step or args.warmup:
             raise sweep.SweepError("--sweep-step and --warmup apply to a sweep: add --sweep or --sweep-rates")
         return gate(objectives, cfg, extra, launch)
-    except (slo.SloError, sweep.SweepError, FileNotFoundError) as exc:
+    except (slo.SloError, sweep.SweepError, options.OptionError, FileNotFoundError) as exc:
         print(f"mockclaude replay: {exc}", file=sys.stderr)
         return 2

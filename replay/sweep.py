@@ -8,7 +8,6 @@ numbers. The knee is the highest offered rate whose step meets every SLO objecti
 """
 
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +16,6 @@ from replay import slo
 from replay.records import RequestRecord
 from replay.summary import summarize
 
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h)?\s*$", re.IGNORECASE)
-_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
 SYNCHRONOUS = "synchronous"
 THROUGHPUT = "throughput"
 RATE = "rate"
@@ -39,14 +36,6 @@ class Step:
     def label(self) -> str:
         """How the step is named in the table and its report folder."""
         return f"{self.rate:g}/s" if self.kind == RATE else self.kind
-
-
-def parse_duration(text: str, flag: str) -> float:
-    """Seconds from `30s`, `2m`, `500ms` or a bare number of seconds; SweepError naming `flag`."""
-    m = _DURATION.match(text)
-    if not m or float(m.group(1)) <= 0:
-        raise SweepError(f"{flag} must be a positive duration like 30s, 2m or 500ms, not {text!r}")
-    return float(m.group(1)) * _SECONDS[(m.group(2) or "").lower()]
 
 
 def parse_rates(text: str) -> tuple[float, ...]:

@@ -95,3 +95,30 @@ def test_sweep_over_a_rate_limited_mock_finds_the_knee_within_one_step(tmp_path:
     assert rows["12/s"]["achieved_rps"] < 4.5  # successes capped near the 3/s refill
     assert "knee: 2 requests/s" in result.stdout and "12/s" in result.stdout
     assert len(list((tmp_path / "sweep").glob("step-*/records.jsonl"))) == 3
+
+
+def report_compare(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run `mockclaude report compare`."""
+    argv = [sys.executable, "-m", "mockclaude", "report", "compare", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_compare_flags_a_slower_mock_and_not_a_rerun_of_the_same_one(tmp_path: Path) -> None:
+    fx = write_fixture(tmp_path / "f.jsonl", count=4, stream=True)
+    load = ("-u", "4", "-r", "4", "-t", "60s", "--max-requests", "40", "--think-time", "0")
+    timing = ("--tps", "2000", "--output-tokens", "5", "--any-model", "--seed", "1")
+    with mock_server("--ttft", "0.1", *timing) as mock:
+        for name in ("base", "again"):
+            assert replay(mock.url, fx, *load, "--report", str(tmp_path / name)).returncode == 0
+    with mock_server("--ttft", "0.2", *timing) as slower:
+        assert replay(slower.url, fx, *load, "--report", str(tmp_path / "slow")).returncode == 0
+    same = report_compare(str(tmp_path / "base"), str(tmp_path / "again"))
+    worse = report_compare(str(tmp_path / "base"), str(tmp_path / "slow"), "--json")
+    assert same.returncode == 0 and "compare: no regression" in same.stdout, same.stdout + same.stderr
+    assert worse.returncode == 1, worse.stdout + worse.stderr
+    rows = {(r["scenario"], r["metric"]): r for r in json.loads(worse.stdout)}
+    ttft = rows["ALL", "ttft_s"]
+    assert ttft["regression"] and ttft["n_base"] == ttft["n_new"] == 40 and 0.6 < ttft["change"] < 1.4
+    assert not rows["ALL", "error_rate"]["regression"]
+    missing = report_compare(str(tmp_path / "base"), str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "nowhere/records.jsonl: no such file" in missing.stderr

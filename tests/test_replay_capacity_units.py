@@ -1,8 +1,12 @@
-"""SLO grammar and evaluation, and the sweep's arithmetic, on real records (no network)."""
+"""SLO grammar and evaluation, the sweep's arithmetic and run comparison, on records (no network)."""
+
+import random
 
 import pytest
 
-from replay import slo, sweep
+from replay import compare, slo, sweep
+from replay.options import OptionError
+from replay.quantities import parse_duration, parse_percent
 from replay.records import RequestRecord
 from replay.summary import summarize
 
@@ -58,10 +62,13 @@ def test_slo_evaluation_separates_429s_from_errors_and_fails_on_no_data() -> Non
 
 
 def test_sweep_options_and_rates() -> None:
-    assert sweep.parse_duration("30s", "--sweep-step") == 30 and sweep.parse_duration("2m", "x") == 120
-    assert sweep.parse_duration("500ms", "x") == 0.5 and sweep.parse_duration("4", "x") == 4
-    with pytest.raises(sweep.SweepError, match="--warmup must be a positive duration"):
-        sweep.parse_duration("soon", "--warmup")
+    assert parse_duration("30s", "--sweep-step") == 30 and parse_duration("2m", "x") == 120
+    assert parse_duration("500ms", "x") == 0.5 and parse_duration("4", "x") == 4
+    with pytest.raises(OptionError, match="--warmup must be a positive duration"):
+        parse_duration("soon", "--warmup")
+    assert parse_percent("10%", "x") == pytest.approx(0.1) and parse_percent("0.2", "x") == 0.2
+    with pytest.raises(OptionError, match="--threshold must be a percentage"):
+        parse_percent("lots", "--threshold")
     assert sweep.parse_rates("8,1,2,2") == (1, 2, 8)
     with pytest.raises(sweep.SweepError, match="--sweep-rates"):
         sweep.parse_rates("1,x")
@@ -79,3 +86,21 @@ def test_sweep_drops_the_warmup_and_picks_the_highest_rate_meeting_the_slo() -> 
     assert rows[1]["achieved_rps"] == 1.0  # 5 successes in a 5 s window
     table = sweep.format_table(rows, 2, True)
     assert "knee: 2 requests/s" in table and "FAIL" in table and "synchronous" in table
+
+
+def test_compare_flags_a_slower_run_and_not_a_like_one_and_notes_small_samples() -> None:
+    rng = random.Random(7)
+    base = [_rec(i, rng.uniform(0.09, 0.11)) for i in range(40)]
+    again = [_rec(i, rng.uniform(0.09, 0.11)) for i in range(40)]
+    slow = [_rec(i, rng.uniform(0.18, 0.22)) for i in range(40)]
+    th = compare.Thresholds()
+    same = compare.compare(base, again, th)
+    assert not any(r["regression"] for r in same) and "compare: no regression" in compare.format_table(same, th)
+    worse = {(r["scenario"], r["metric"]): r for r in compare.compare(base, slow, th)}
+    assert worse["ALL", "ttft_s"]["regression"] and worse["ALL", "ttft_s"]["change"] == pytest.approx(1.0, abs=0.1)
+    assert worse["ALL", "ttft_s"]["p_value"] < 1e-6 and not worse["ALL", "error_rate"]["regression"]
+    failing = [*again[:30], *(_rec(i, 0, status=500, error="server_error") for i in range(10))]
+    rows = {r["metric"]: r for r in compare.compare(base, failing, th) if r["scenario"] == "ALL"}
+    assert rows["error_rate"]["regression"] and rows["error_rate"]["change"] == pytest.approx(0.25)
+    few = compare.compare(base[:5], slow[:5], th)
+    assert not any(r["regression"] for r in few) and "too few samples" in compare.format_table(few, th)
