@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from replay import options, quantities, slo, sweep
+from replay import html_report, options, quantities, slo, sweep
 from replay.records import RequestRecord
 from replay.report import read_records
 
@@ -92,11 +92,14 @@ def gate(objectives: Sequence[slo.Objective], cfg: options.ReplayConfig, extra: 
     if rc not in (0, 1):  # 1 only says some request failed; the SLO decides whether that matters
         return rc
     try:
-        rows = slo.evaluate(objectives, _summary(folder))
+        summary = _summary(folder)
     except FileNotFoundError as exc:
         print(f"mockclaude replay: {exc}", file=sys.stderr)
         return 2
+    rows = slo.evaluate(objectives, summary)
     (folder / "slo.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    records = read_records(folder / "records.jsonl")
+    html_report.write(folder, "mockclaude replay report", summary=summary, records=records, slo_rows=rows)
     print("\n" + slo.format_table(rows), flush=True)
     return 0 if slo.passed(rows) else 1
 
@@ -143,8 +146,9 @@ def run_sweep(
               "knee_rps": knee_rps, "rows": rows}  # fmt: skip
     root.mkdir(parents=True, exist_ok=True)
     (root / "sweep.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    html_report.write(root, "mockclaude sweep", sweep=result)
     print("\n" + sweep.format_table(rows, knee_rps, bool(objectives)), flush=True)
-    print(f"sweep: {root}/sweep.json and one report folder per step", flush=True)
+    print(f"sweep: {root}/report.html, sweep.json and one report folder per step", flush=True)
     return 0 if not objectives or knee_rps is not None else 1
 
 

@@ -75,6 +75,5 @@ def run(args: argparse.Namespace) -> int:
         return 1
     print()
     print(format_table(json.loads(summary_path.read_text())))
-    print(f"\nreport: {report}  (summary.json, records.jsonl, ttft.svg, tpot.svg, throughput.svg, errors.svg,")
-    print("        locust.html, locust_stats.csv, locust.log)")
+    print(f"\nreport: {report}  (report.html, summary.json, records.jsonl, locust.html, locust_stats.csv, locust.log)")
     return 0

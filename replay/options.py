@@ -92,7 +92,7 @@ def add_arguments(parser: Any, *, cli: bool = False) -> None:
     parser.add_argument("--think-time", default="recorded", help='closed loop: "recorded" (default) or seconds')
     parser.add_argument("--retry", default="none", choices=RETRY_POLICIES, help="none (see raw 429s) or backoff")
     parser.add_argument("--max-retries", type=int, default=4, help="attempts after the first with --retry backoff")
-    parser.add_argument("--report", default="", help="write summary.json, records.jsonl and plots to this folder")
+    parser.add_argument("--report", default="", help="write report.html, summary.json and records.jsonl to this folder")
     parser.add_argument("--real", action="store_true", default=False, help="allow a host outside 127.0.0.0/8")
     parser.add_argument("--max-requests", type=int, default=0, help="stop after this many requests (0: no limit)")
     parser.add_argument("--max-output-tokens", type=int, default=0, help="stop once this many output tokens came back")

@@ -377,7 +377,6 @@ def finish(environment: Environment) -> dict[str, Any]:
         think_time=cfg.think_time,
         retry=cfg.retry,
         seed=cfg.seed,
-        real=cfg.real,
     )
     print("\n" + summary.format_table(result), flush=True)
     if result["requests"] and result["late_requests"] > 0.01 * result["requests"]:
@@ -389,8 +388,5 @@ def finish(environment: Environment) -> dict[str, Any]:
         )
     if cfg.report:
         folder = write_report(cfg.report, records, result)
-        print(
-            f"report: {folder}/summary.json, records.jsonl, ttft.svg, tpot.svg, throughput.svg, errors.svg, cache.svg",
-            flush=True,
-        )
+        print(f"report: {folder}/report.html, summary.json, records.jsonl", flush=True)
     return result

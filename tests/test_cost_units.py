@@ -174,8 +174,9 @@ def test_summary_reports_cache_tokens_hit_ratio_and_cost_per_scenario_and_model(
     assert "not-priced: 1 requests with no list price" in table
     assert "what this run cost" in format_table(build_summary(records, real=True))
     folder = write_report(tmp_path / "r", records, s)
-    svg = (folder / "cache.svg").read_text()
-    assert svg.startswith("<svg") and "hit 74.7%" in svg and "cache read" in svg
+    page = (folder / "report.html").read_text()
+    assert "Input tokens by scenario: uncached, cache write, cache read" in page and "hit 74.7%" in page
+    assert "Prompt cache and cost" in page and "claude-opus-4-6" in page
     assert json.loads((folder / "summary.json").read_text())["cost_by_model"]["claude-opus-4-6"]["requests"] == 1
 
 

@@ -1,7 +1,6 @@
-"""Small things a new user trips over: the CLI's own description, the fault header's kinds, plots."""
+"""Small things a new user trips over: the CLI's own description, the fault header's kinds."""
 
 import json
-import re
 import subprocess
 import sys
 import urllib.error
@@ -9,7 +8,6 @@ import urllib.request
 
 from mockclaude.limits.faults import KINDS
 from mockclaude.processes import mock_server
-from replay import plots
 
 
 def test_help_says_what_mockclaude_is() -> None:
@@ -32,23 +30,3 @@ def test_unknown_fault_header_lists_every_kind_including_none() -> None:
         except urllib.error.HTTPError as exc:
             body = json.load(exc)
     assert body["error"]["message"].endswith(f"kinds are {', '.join(KINDS)}, none"), body
-
-
-def _texts(svg: str) -> list[tuple[float, str, str]]:
-    """(x, anchor, text) of every label."""
-    out = []
-    for m in re.finditer(r"<text ([^>]*)>([^<]*)</text>", svg):
-        attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', m.group(1)))
-        out.append((float(attrs["x"]), attrs.get("text-anchor", "start"), m.group(2)))
-    return out
-
-
-def test_histogram_labels_stay_inside_and_counts_are_whole() -> None:
-    svg = plots.histogram([0.0100, 0.0101, 0.0102, 0.0121], "TTFT", "seconds")
-    char_px = 6.5  # 11 px sans-serif, generously
-    for x, anchor, text in _texts(svg):
-        if text.startswith("p50") or text.startswith("p99"):
-            left = x - char_px * len(text) if anchor == "end" else x
-            assert left >= 0 and left + char_px * len(text) <= plots.W, (x, anchor, text)
-    y_ticks = [text for x, anchor, text in _texts(svg) if anchor == "end" and x == plots.LEFT - 5]
-    assert len(y_ticks) == 6 and all(t.isdigit() for t in y_ticks), y_ticks
