@@ -2,7 +2,8 @@
 
 Plots are drawn with Plotly (interactive: hover shows the exact value, zoom, toggle a series), and
 its JavaScript is inlined once in the page, so the file opens offline with no network request.
-The page holds the summary, the SLO table, the sweep table, the failure breakdown and the plots
+The page holds the summary, the SLO table, the sweep table, the cost, the failure breakdown, the
+rate-limit tier the measured traffic needs (mockclaude.fixtures.plan) and the plots
 load-test readers look for: latency CDFs, percentiles over time, tokens/s over time, failures
 over time; for a sweep, latency percentiles and achieved rate against the offered rate.
 """
@@ -16,6 +17,8 @@ from typing import Any
 import plotly.graph_objects as go
 import plotly.io as pio
 
+from mockclaude.fixtures import plan
+from mockclaude.limits import tiers
 from mockclaude.pricing import TokenUsage, hit_ratio
 from replay.records import RequestRecord
 from replay.summary import percentile
@@ -138,6 +141,33 @@ def cache_figure(records: Sequence[RequestRecord]) -> go.Figure | None:
     fig.update_layout(title="Input tokens by scenario: uncached, cache write, cache read", barmode="stack",
                       yaxis_title="tokens")  # fmt: skip
     return fig
+
+
+def tier_section(records: Sequence[RequestRecord], summary: Mapping[str, Any]) -> str:
+    """The rate-limit tier the measured traffic needs, at the measured request rate."""
+    duration = summary.get("duration_s") or 0.0
+    generations = [r for r in records if r.ok and not r.count_tokens and r.usage]  # count_tokens has its own limits
+    if not generations or duration <= 0:
+        return ""
+    rate = summary["requests"] / duration
+    rows = plan.plan(plan.traffic((r.model, r.usage) for r in generations), rate)
+    body = [
+        [html.escape(r["class"]), f"{r['share']:.0%}", f"{r['requests_per_min']:,.1f}",
+         f"{r['uncached_input_per_min']:,.0f}", f"{r['cache_write_per_min']:,.0f}", f"{r['cache_read_per_min']:,.0f}",
+         f"{r['output_per_min']:,.0f}", r["tier"] or "above Tier 4", f"{r['binding']} at {r['utilization']:.0%}"]
+        for r in rows
+    ]  # fmt: skip
+    head = ["model class", "share", "RPM", "uncached in/min", "cache writes/min", "cache reads/min", "out/min",
+            "lowest tier", "binding limit"]  # fmt: skip
+    note = (
+        f'<p class="note">At the measured {rate:.2f} requests/s. ITPM counts uncached input and cache writes. '
+        f"Tiers: {html.escape(tiers.SOURCE)}.</p>"
+    )
+    return (
+        "<h2>Rate-limit tier needed</h2>"
+        + (_table(head, body) if body else "<p>No model in the tier table.</p>")
+        + note
+    )
 
 
 def slo_section(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -268,6 +298,7 @@ def render(
         figures += sweep_figures(sweep)
     if summary is not None:
         sections += [summary_section(summary), cost_section(summary), failures_section(summary)]
+        sections.append(tier_section(records, summary))
         figures += run_figures(records)
     sections.append(_plots(figures))
     body = "".join(sections)

@@ -59,6 +59,7 @@ def test_the_report_of_a_real_run_renders_in_headless_chromium(tmp_path: Path) -
     assert console_errors(log) == [], console_errors(log)
     assert dom.count('class="main-svg"') >= 4, "the plots were not drawn"
     for text in ("Service-level objectives", "error_rate&lt;1%", "FAIL", "Latency CDF", "Throughput over time",
-                 "server_error", "Failures per second, by class"):  # fmt: skip
+                 "server_error", "Failures per second, by class", "Rate-limit tier needed",
+                 "Claude Sonnet 4.x"):  # fmt: skip
         assert text in dom, text
     assert (tmp_path / "report.png").stat().st_size > 20_000  # a drawn page, not a blank one

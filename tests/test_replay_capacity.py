@@ -95,6 +95,8 @@ def test_sweep_over_a_rate_limited_mock_finds_the_knee_within_one_step(tmp_path:
     assert rows["12/s"]["achieved_rps"] < 4.5  # successes capped near the 3/s refill
     assert "knee: 2 requests/s" in result.stdout and "12/s" in result.stdout
     assert len(list((tmp_path / "sweep").glob("step-*/records.jsonl"))) == 3
+    page = (tmp_path / "sweep" / "report.html").read_text()
+    assert "Knee: 2 requests/s" in page and "Latency vs offered rate" in page and "Achieved vs offered rate" in page
 
 
 def report_compare(*args: str) -> subprocess.CompletedProcess[str]:
