@@ -24,7 +24,9 @@ DEFAULT_STEP_S = 30.0
 DEFAULT_WARMUP_S = 5.0
 # Locust options a sweep sets for each step itself: the users (taken from the command line) and the rest.
 _USERS = ("-u", "--users")
-_STEP_OWNED = ("-t", "--run-time", "-r", "--spawn-rate")
+_STEP_OWNED = ("-t", "--run-time", "-r", "--spawn-rate", "--stop-timeout")
+# How long requests sent within a step may take to finish after it (they are measured, not cut).
+STOP_TIMEOUT_S = 120
 
 type Launch = Callable[[options.ReplayConfig, list[str]], int]
 
@@ -134,7 +136,7 @@ def run_sweep(
         folder = root / f"step-{len(list(root.glob('step-*'))) + 1:02d}-{step.label.replace('/s', 'rps')}"
         n = 1 if step.kind == sweep.SYNCHRONOUS else users
         print(f"\n== sweep step {step.label}: {step_s:g} s, {n} user(s), first {warmup_s:g} s not counted", flush=True)
-        argv = [*rest, "-t", f"{step_s:g}s", "-u", str(n), "-r", str(n)]
+        argv = [*rest, "-t", f"{step_s:g}s", "-u", str(n), "-r", str(n), "--stop-timeout", str(STOP_TIMEOUT_S)]
         rc = launch(_step_config(cfg, step, folder), argv)
         if rc not in (0, 1) or not (folder / "records.jsonl").exists():
             raise FileNotFoundError(f"sweep step {step.label} failed (exit {rc}); see Locust's output above")

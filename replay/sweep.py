@@ -4,7 +4,8 @@ A sweep is a series of Locust runs (steps) of a fixed duration against the same 
 `--sweep-rates` it runs, like GuideLLM's sweep, a synchronous baseline (one user, no think time), a
 maximum-throughput step (every user, no think time), then `--sweep N` open-loop Poisson rates spread
 evenly between the two achieved rates. Each step's first `--warmup` seconds are left out of its
-numbers. The knee is the highest offered rate whose step meets every SLO objective.
+numbers; requests sent within the step run to their end (Locust's --stop-timeout), so a long answer
+at the end of a step is measured, not cut. The knee is the highest offered rate whose step meets every SLO objective.
 """
 
 import math
@@ -53,15 +54,16 @@ def spread(low: float, high: float, count: int) -> list[Step]:
     """`count` rate steps evenly between two achieved rates (both excluded)."""
     if high <= low:  # the target did not go faster with more users: probe around the baseline
         high = low * 2
-    return [Step(RATE, round(low + (high - low) * i / (count + 1), 3)) for i in range(1, count + 1)]
+    return [Step(RATE, round(low + (high - low) * i / (count + 1), 2)) for i in range(1, count + 1)]
 
 
-def measured(records: Sequence[RequestRecord], warmup_s: float) -> list[RequestRecord]:
-    """The records sent after the warm-up (counted from the step's first request)."""
+def measured(records: Sequence[RequestRecord], warmup_s: float, step_s: float) -> list[RequestRecord]:
+    """The records sent in the measured window: after the warm-up, before the step's end (both counted
+    from the step's first request). Requests sent late by users finishing their task are left out."""
     if not records:
         return []
-    start = min(r.send_wall for r in records) + warmup_s
-    return [r for r in records if r.send_wall >= start]
+    t0 = min(r.send_wall for r in records)
+    return [r for r in records if t0 + warmup_s <= r.send_wall < t0 + step_s]
 
 
 def row(
@@ -103,13 +105,15 @@ def run(
     run_step: Callable[[Step], list[RequestRecord]],
 ) -> list[dict[str, Any]]:
     """Run the steps (or baseline, throughput and `count` rates between) and return one row each."""
+
+    def measure(step: Step) -> dict[str, Any]:
+        return row(step, measured(run_step(step), warmup_s, step_s), objectives, step_s - warmup_s)
+
     rows = []
     if steps is None:
-        for kind in (SYNCHRONOUS, THROUGHPUT):
-            rows.append(row(Step(kind), measured(run_step(Step(kind)), warmup_s), objectives, step_s - warmup_s))
+        rows += [measure(Step(SYNCHRONOUS)), measure(Step(THROUGHPUT))]
         steps = spread(rows[0]["achieved_rps"], rows[1]["achieved_rps"], count)
-    for step in steps:
-        rows.append(row(step, measured(run_step(step), warmup_s), objectives, step_s - warmup_s))
+    rows += [measure(step) for step in steps]
     return rows
 
 
