@@ -62,20 +62,21 @@ def wanted(args: argparse.Namespace) -> bool:
     return bool(args.slo or args.sweep is not None or args.sweep_rates or args.sweep_step or args.warmup)
 
 
-def _take(extra: list[str], names: Sequence[str]) -> tuple[str | None, list[str]]:
-    """The value of the last of `names` in a Locust command line (`-u 5`, `--users=5`), and the rest."""
+def take_option(extra: list[str], names: Sequence[str]) -> tuple[str | None, list[str]]:
+    """The value of the last of `names` in a Locust command line (`-u 5`, `-u5`, `--users=5`), and the rest."""
     value, rest, i = None, [], 0
     while i < len(extra):
         word = extra[i]
         flag, eq, inline = word.partition("=")
-        if flag in names:
+        if any(len(n) == 2 and word.startswith(n) and len(word) > 2 and not eq for n in names):
+            value = word[2:]
+        elif flag in names:
             if eq:
                 value = inline
             elif i + 1 < len(extra):
                 value, i = extra[i + 1], i + 1
-            i += 1
-            continue
-        rest.append(word)
+        else:
+            rest.append(word)
         i += 1
     return value, rest
 
@@ -124,8 +125,8 @@ def run_sweep(
     if args.sweep is not None and args.sweep < 1:
         raise sweep.SweepError(f"--sweep N needs N >= 1 rates, not {args.sweep}")
     steps = [sweep.Step(sweep.RATE, r) for r in sweep.parse_rates(args.sweep_rates)] if args.sweep_rates else None
-    users_text, rest = _take(extra, _USERS)
-    _, rest = _take(rest, _STEP_OWNED)
+    users_text, rest = take_option(extra, _USERS)
+    _, rest = take_option(rest, _STEP_OWNED)
     if users_text is not None and not users_text.isdigit():
         raise sweep.SweepError(f"-u/--users must be a whole number of users, not {users_text!r}")
     users = int(users_text) if users_text else DEFAULT_SWEEP_USERS

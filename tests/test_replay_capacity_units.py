@@ -5,6 +5,7 @@ import random
 import pytest
 
 from replay import compare, slo, sweep
+from replay.capacity import take_option
 from replay.options import OptionError
 from replay.quantities import parse_duration, parse_percent
 from replay.records import RequestRecord
@@ -104,3 +105,9 @@ def test_compare_flags_a_slower_run_and_not_a_like_one_and_notes_small_samples()
     assert rows["error_rate"]["regression"] and rows["error_rate"]["change"] == pytest.approx(0.25)
     few = compare.compare(base[:5], slow[:5], th)
     assert not any(r["regression"] for r in few) and "too few samples" in compare.format_table(few, th)
+
+
+def test_a_sweep_takes_the_users_and_step_options_out_of_locusts_command_line() -> None:
+    assert take_option(["--headless", "-u", "40", "-t", "5m"], ("-u", "--users")) == ("40", ["--headless", "-t", "5m"])
+    assert take_option(["-u40", "--users=50", "--csv", "x"], ("-u", "--users")) == ("50", ["--csv", "x"])
+    assert take_option(["-t20s", "--stop-timeout", "9", "-T", "a"], ("-t", "--stop-timeout")) == ("9", ["-T", "a"])
