@@ -12,7 +12,7 @@ import anthropic
 import pytest
 
 from mockclaude.processes import mock_server
-from replay.safety import API_KEY_ENV, MOCK_KEY
+from mockclaude.targets import API_KEY_ENV, MOCK_KEY
 from tests.test_replay_units import write_fixture
 
 pytestmark = pytest.mark.timeout(240)
