@@ -60,6 +60,6 @@ def test_the_report_of_a_real_run_renders_in_headless_chromium(tmp_path: Path) -
     assert dom.count('class="main-svg"') >= 4, "the plots were not drawn"
     for text in ("Service-level objectives", "error_rate&lt;1%", "FAIL", "Latency CDF", "Throughput over time",
                  "server_error", "Failures per second, by class", "Rate-limit tier needed",
-                 "Claude Sonnet 4.x"):  # fmt: skip
+                 "Claude Sonnet 4.x", "Prompt cache and cost", "What the same traffic would cost"):  # fmt: skip
         assert text in dom, text
     assert (tmp_path / "report.png").stat().st_size > 20_000  # a drawn page, not a blank one
