@@ -5,11 +5,22 @@ import random
 # The real ids look base58 (no 0, O, I, l).
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _SYSRANDOM = random.SystemRandom()
+# Random bytes become characters in one bytes.translate: the bytes below 4 × 58 = 232 map to the
+# alphabet four times over, the rest are deleted, so every character stays exactly equally likely.
+_ACCEPTED = 4 * len(_ALPHABET)
+_TABLE = (_ALPHABET * 4).encode().ljust(256, b"\0")
+_REJECTED = bytes(range(_ACCEPTED, 256))
 
 
 def _tail(n: int, rng: random.Random | None) -> str:
+    # One draw of random bytes per id (one urandom call without a seed) instead of one per character:
+    # 20 SystemRandom calls per id were a fifth of the mock's CPU on non-streaming requests.
     r = rng or _SYSRANDOM
-    return "".join(r.choice(_ALPHABET) for _ in range(n))
+    out = b""
+    while len(out) < n:
+        # 9 in 10 bytes are kept: n + n/2 + 8 bytes fall short less than once in 10^9 draws.
+        out += r.randbytes(n + n // 2 + 8).translate(_TABLE, _REJECTED)
+    return out[:n].decode("ascii")
 
 
 def message_id(rng: random.Random | None = None) -> str:
