@@ -4,6 +4,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 SERVICE_TIER = "standard"
 
 
@@ -50,8 +52,15 @@ def input_usage(tokens: int | InputUsage) -> InputUsage:
 
 
 def dumps(obj: object) -> bytes:
-    """Compact JSON, as the API sends it."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact UTF-8 JSON, as the API sends it."""
+    # orjson writes what json.dumps(separators=(",", ":"), ensure_ascii=False) writes, at a fraction
+    # of the cost (the JSON path's body, as SSE frames already do); floats below 1e-4 come out in
+    # plain notation (0.00001, the same number). It refuses integers beyond 64 bits, which a tool
+    # input can hold: those bodies go through json.
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def usage(input_tokens: int | InputUsage, output_tokens: int) -> dict[str, Any]:
