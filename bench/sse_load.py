@@ -77,12 +77,13 @@ class _SSEReader(asyncio.Protocol):
             self.done.set_result(None)
 
 
-def request_bytes(host: str, port: int, path: str, body: dict[str, Any]) -> bytes:
-    """A complete HTTP/1.1 POST with the headers the mock requires."""
+def request_bytes(host: str, port: int, path: str, body: dict[str, Any], *, keepalive: bool = False) -> bytes:
+    """A complete HTTP/1.1 POST with the headers the mock requires (`Connection: close` unless `keepalive`)."""
     raw = json.dumps(body).encode()
+    connection = "keep-alive" if keepalive else "close"
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-        f"x-api-key: sk-ant-bench\r\nanthropic-version: 2023-06-01\r\nConnection: close\r\n"
+        f"x-api-key: sk-ant-bench\r\nanthropic-version: 2023-06-01\r\nConnection: {connection}\r\n"
         f"Content-Length: {len(raw)}\r\n\r\n"
     )
     return head.encode() + raw

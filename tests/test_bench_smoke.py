@@ -27,6 +27,8 @@ SMOKE: dict[str, list[str]] = {
         "--users", "4", "--seconds", "2", "--streams", "10", "--stream-seconds", "3", "--stream-tokens", "10",
         "--ttft", "0.2",
     ],
+    # --no-install: a test never reaches the npm registry; the peer runs if a full run installed it.
+    "json_peer": ["--seconds", "1", "--warmup", "0.3", "--rounds", "1", "--conns", "8", "--no-install"],
     "recorder_overhead": [
         "--streams", "6", "--ramp", "0.5", "--keepalive-conns", "2", "--tokens", "5", "--conns", "4", "--seconds", "1",
     ],
@@ -124,6 +126,16 @@ def test_recorder_overhead(runs: dict[str, subprocess.Popen[str]]) -> None:
     assert number(r"recorder ceiling ([\d.]+) requests/s", out) > 0
     if uvloop:
         assert number(r"recorder --uvloop ceiling ([\d.]+) requests/s", out) > 0
+
+
+def test_json_peer(runs: dict[str, subprocess.Popen[str]]) -> None:
+    out = output(runs, "json_peer")
+    assert re.search(r"^\s+1 mockclaude\s+[1-9]\d*\s+\d+", out, re.M), out
+    skipped = re.search(r"^ratio mockclaude / aimock: skipped \((.+)\)$", out, re.M)
+    if skipped:
+        pytest.skip(f"the peer part of bench.json_peer was skipped: {skipped[1]}")
+    assert re.search(r"^\s+1 aimock\s+[1-9]\d*\s+\d+", out, re.M), out
+    assert number(r"ratio mockclaude / aimock over 1 rounds: requests/s ([\d.]+)", out) > 0
 
 
 def test_a_benchmark_stopped_by_sigterm_stops_its_servers() -> None:

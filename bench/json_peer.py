@@ -1,0 +1,122 @@
+"""Non-streaming requests/s against the leading peer (aimock): same client, same answer, servers alternating.
+
+`mockclaude serve` (no TTFT, no pacing) and aimock (npm `@copilotkit/aimock`, pinned in
+bench/peer.py, installed into a cache directory when Node.js and npm are on PATH) both answer
+the same one-line prompt with the same text. One load-generator process (bench.json_load) keeps
+`--conns` keep-alive connections busy against one server, then the other, for `--rounds` rounds.
+Printed per run: requests/s, requests per server CPU-second, the server's and the client's
+CPU, latency p50/p99; then the mock / aimock ratio per round and over all rounds. All
+benchmark traffic runs on 127.0.0.1 (only the one-time npm install reaches the registry;
+`--no-install` forbids it). Without Node.js or npm, or not installed under `--no-install`, the
+mock's runs are printed and the peer is skipped, saying why.
+
+    .venv/bin/python -m bench.json_peer --conns 50 --seconds 8 --rounds 3
+"""
+
+import argparse
+import contextlib
+import json
+import subprocess
+import sys
+import urllib.request
+from typing import Any
+
+from bench import peer
+from bench.harness import CpuMeter, Proc, machine, message_body, mock, run_main
+
+PROMPT = "x"
+
+
+def load(proc: Proc, body: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """One closed-loop run of bench.json_load against `proc`, with the server's CPU over it."""
+    host, port = proc.url.removeprefix("http://").split(":")
+    spec = {"host": host, "port": int(port), "body": body, "conns": args.conns}
+    spec |= {"seconds": args.seconds, "warmup_s": args.warmup}
+    argv = [sys.executable, "-m", "bench.json_load", json.dumps(spec)]
+    with CpuMeter(proc.popen.pid) as cpu:
+        limit = args.warmup + args.seconds + 60
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=limit, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.json_load failed against {proc.url}:\n{done.stderr}")
+    r = json.loads(done.stdout)
+    # The client counts only the measured window; the server's CPU covers warm-up too, so scale it.
+    share = args.seconds / cpu.wall_s if cpu.wall_s else 0.0
+    server_cpu_s = cpu.seconds * share
+    r["requests_per_s"] = r["ok"] / args.seconds
+    r["requests_per_cpu_s"] = r["ok"] / server_cpu_s if server_cpu_s else 0.0
+    r["server_cpu"] = cpu.mean
+    r["client_cpu"] = r["client_cpu_s"] / cpu.wall_s if cpu.wall_s else 0.0
+    return r
+
+
+def answer_text(proc: Proc, body: dict[str, Any]) -> str:
+    """The text of the mock's answer, which the peer is then given to send."""
+    req = urllib.request.Request(
+        f"{proc.url}/v1/messages",
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json", "x-api-key": "sk-ant-bench", "anthropic-version": "2023-06-01"},
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return "".join(b["text"] for b in json.loads(resp.read())["content"] if b["type"] == "text")
+
+
+ROW = (
+    "{round:>5} {server:<10} {requests_per_s:>9.0f} {requests_per_cpu_s:>9.0f} {server_cpu:>6.2f} "
+    "{client_cpu:>6.2f} {p50:>7.2f} {p99:>7.2f} {bad:>5}"
+)
+HEAD = "round server         req/s  req/cpu-s   scpu   ccpu  p50 ms  p99 ms   bad"
+
+
+def print_row(rnd: int, server: str, r: dict[str, Any]) -> None:
+    """One run's line."""
+    print(ROW.format(round=rnd, server=server, p50=r["latency_ms"]["p50"], p99=r["latency_ms"]["p99"], **r), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Alternate the two servers under the same load; print each run and the ratios."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--conns", type=int, default=50, help="keep-alive connections, each one request at a time")
+    p.add_argument("--seconds", type=float, default=8.0, help="measured seconds per run")
+    p.add_argument("--warmup", type=float, default=1.0, help="seconds of load before each run is measured")
+    p.add_argument("--rounds", type=int, default=3, help="runs of each server, alternating")
+    p.add_argument("--tokens", type=int, default=20, help="output tokens of the mock's answer")
+    p.add_argument("--mock-flag", action="append", default=[], help="extra flag for the mock (repeatable)")
+    p.add_argument(
+        "--no-install", action="store_true", help="use the peer only if it is installed already (no network)"
+    )
+    args = p.parse_args(argv)
+    flags = [f for flag in args.mock_flag for f in flag.split()]
+    body = {**message_body(args.tokens, stream=False), "messages": [{"role": "user", "content": PROMPT}]}
+    why_not = peer.unavailable(may_install=not args.no_install)
+    print(f"# bench.json_peer on {machine()}; {args.conns} connections, {args.rounds} x {args.seconds:g} s per server")
+    print(f"# peer: {f'skipped ({why_not})' if why_not else f'{peer.PACKAGE}@{peer.VERSION} on Node.js'}")
+    with mock("--ttft", "0", "--tps", "1e9", "--output-tokens", str(args.tokens), *flags) as mock_proc:
+        text = answer_text(mock_proc, body)
+        servers = [("mockclaude", mock_proc)]
+        with contextlib.nullcontext(None) if why_not else peer.server(PROMPT, text) as peer_proc:
+            if peer_proc is not None:
+                servers.append(("aimock", peer_proc))
+            print(HEAD)
+            got: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in servers}
+            for rnd in range(1, args.rounds + 1):
+                # Alternate which server goes first, so a drift in the machine's load hits both alike.
+                order = servers if rnd % 2 else servers[::-1]
+                for name, proc in order:
+                    r = load(proc, body, args)
+                    got[name].append(r)
+                    print_row(rnd, name, r)
+    if "aimock" not in got:
+        print(f"ratio mockclaude / aimock: skipped ({why_not})")
+        return 0
+    for rnd, (m, a) in enumerate(zip(got["mockclaude"], got["aimock"], strict=True), start=1):
+        print(
+            f"round {rnd} ratio mockclaude / aimock: requests/s {m['requests_per_s'] / a['requests_per_s']:.2f}, "
+            f"per server CPU-second {m['requests_per_cpu_s'] / a['requests_per_cpu_s']:.2f}"
+        )
+    m_rate, a_rate = (sum(r["ok"] for r in got[n]) for n in ("mockclaude", "aimock"))
+    print(f"ratio mockclaude / aimock over {args.rounds} rounds: requests/s {m_rate / a_rate:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
