@@ -12,6 +12,7 @@ from mockclaude.fixtures.recorded import Entry
 from mockclaude.limits.faults import FAULT_HEADER, STREAM_CUTS
 from mockclaude.limits.prompt_cache import Prefix
 from mockclaude.server import caching, scripted
+from mockclaude.server.arrival import arrival
 from mockclaude.server.common import (
     STATE,
     api_key,
@@ -103,9 +104,9 @@ async def checked(
 
 async def create(request: web.Request) -> web.StreamResponse:
     """Create a message: validate, rate-limit, maybe inject a fault, then answer on schedule."""
-    # A synthetic stream's schedule counts from here, so the mock's own work on the request (and any
-    # wait for the loop) is inside the TTFT it promised, not added to it.
-    arrived = asyncio.get_running_loop().time()
+    # A synthetic stream's schedule counts from the request's arrival, so the mock's own work on the
+    # request (and any wait for the loop, or for the handlers of a burst) is inside the TTFT it promised.
+    arrived = arrival(request)
     state = request.app[STATE]
     key = scoped_key(request)
     sc = state.scope(scope_name(request))

@@ -10,11 +10,12 @@ from typing import Any
 
 from aiohttp import web, web_protocol, web_server
 
+from mockclaude.server.arrival import ArrivalStamps
 from mockclaude.wire import ids
 from mockclaude.wire.errors import ERROR_TYPES, error_bytes, should_retry
 
 
-class _ApiRequestHandler(web_protocol.RequestHandler):
+class _ApiRequestHandler(ArrivalStamps):
     def handle_error(
         self, request: Any, status: int = 500, exc: BaseException | None = None, message: str | None = None
     ):
