@@ -5,7 +5,10 @@ For each concurrency level, a fresh `mockclaude serve` streams `--tokens` tokens
 `--ramp` seconds and time them. Reported per level: achieved tokens/s per stream (p5, p50) and its
 ratio to the target, TTFT error against the scheduled TTFT (p50, p99), the mock's CPU (mean and
 peak, 1.0 = one core; CPU ms per stream, which contention on a shared machine barely moves),
-the client's CPU, and the mock's own lateness report.
+the client's CPU, and the mock's own lateness report. Beside the mock's report, what only the
+client sees (p99 of each): the connect time, and the time until the response headers, which the
+handler sends as soon as it runs: the wait before the handler (the kernel's accept queue, the
+loop reading and parsing, the handlers before it in a burst) that the mock's report cannot see.
 
     .venv/bin/python -m bench.streams --streams 100,500,1000,2000
 """
@@ -49,6 +52,8 @@ def measure(args: argparse.Namespace, streams: int, flags: list[str]) -> dict[st
         "late_frames": server["late_frames"],
         "frames": server["frames"],
         "max_lateness_ms": server["max_lateness_s"] * 1000,
+        "connect_p99_ms": pct([r["connected"] - r["start"] for r in ok], 99) * 1000,
+        "headers_p99_ms": pct([r["first_byte"] - r["start"] for r in ok], 99) * 1000,
         "client_disconnects": server["client_disconnects"],
         "cache_hits": server["prompt_cache"]["hits"],
     }
@@ -76,11 +81,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 ROW = (
     "{streams:>6} {completed:>6} {failed:>4} {rate_p5:>7.2f} {rate_p50:>7.2f} {rate_p5_ratio:>6.3f} "
     "{ttft_err_p50_ms:>8.1f} {ttft_err_p99_ms:>8.1f} {mock_cpu_mean:>5.2f} {mock_cpu_peak:>5.2f} "
-    "{mock_cpu_ms_per_stream:>6.2f} {client_cpu_mean:>6.2f} {late_frames:>7} {max_lateness_ms:>8.1f} {cache_hits:>6}"
+    "{mock_cpu_ms_per_stream:>6.2f} {client_cpu_mean:>6.2f} {late_frames:>7} {max_lateness_ms:>8.1f} {cache_hits:>6} "
+    "{connect_p99_ms:>8.1f} {headers_p99_ms:>8.1f}"
 )
 HEAD = (
-    "streams   done fail  tps_p5 tps_p50 p5/tgt ttfterr50 ttfterr99 mcpu  mpeak mcpu/s  ccpu   late   maxlate  cache\n"
+    "streams   done fail  tps_p5 tps_p50 p5/tgt ttfterr50 ttfterr99 mcpu  mpeak mcpu/s  ccpu   late   maxlate  cache"
+    "  conn99    hdr99\n"
     "                       tok/s   tok/s              ms        ms  core  core     ms  core frames        ms   hits"
+    "      ms        ms"
 )
 
 

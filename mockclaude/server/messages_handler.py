@@ -167,11 +167,11 @@ async def create(request: web.Request) -> web.StreamResponse:
     progress = Progress()
     sc.stats.stream_started(answer.ttft_s)
     try:
+        # A recorded answer is timed from the end of its recorded headers delay.
+        start = arrived if recorded is None else asyncio.get_running_loop().time()
         if body.get("stream"):
-            # A recorded stream's frames are offset from the end of its recorded headers delay.
-            start = arrived if recorded is None else asyncio.get_running_loop().time()
             return await send_stream(request, answer.take_frames(), start, headers, sc.stats, progress, stall_s)
-        return await send_json(request, answer, headers, state.rng, progress, stall_s)
+        return await send_json(request, answer, start, headers, state.rng, progress, stall_s)
     finally:
         # A cut or abandoned response is charged the output it actually delivered.
         sc.limiter.settle(admission, progress.tokens)

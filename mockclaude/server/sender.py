@@ -27,12 +27,13 @@ def drop(request: web.Request) -> None:
 async def send_json(
     request: web.Request,
     answer: Answer,
+    start: float,
     headers: dict[str, str],
     rng: random.Random,
     progress: Progress,
     stall_s: float = 0.0,
 ) -> web.Response:
-    """A non-streaming answer, after as long as the whole generation would take."""
+    """A non-streaming answer, when the whole generation would be done (`answer.at_s` after `start`, loop time)."""
     if answer.fault:
         # Mid-generation failure of a non-streamed call: an overloaded error, a dropped line, half
         # the body with a clean end (truncate), or a hold with nothing sent (stall).
@@ -45,7 +46,11 @@ async def send_json(
         if answer.fault in ("disconnect", "stall"):
             drop(request)
         raise ApiError(529, "Overloaded", headers=headers)
-    await asyncio.sleep(answer.at_s)
+    # Counted from the request's arrival, as a stream's frames are: the mock's own work is inside
+    # the time it promised. An answer already due goes out without a timer.
+    wait = start + answer.at_s - asyncio.get_running_loop().time()
+    if wait > 0:
+        await asyncio.sleep(wait)
     progress.tokens = answer.output_tokens
     return web.Response(body=answer.body, content_type="application/json", headers=headers)
 
