@@ -3,7 +3,8 @@
 `mockclaude serve` (no TTFT, no pacing) and aimock (npm `@copilotkit/aimock`, pinned in
 bench/peer.py, installed into a cache directory when Node.js and npm are on PATH) both answer
 the same one-line prompt with the same text. One load-generator process (bench.json_load) keeps
-`--conns` keep-alive connections busy against one server, then the other, for `--rounds` rounds.
+`--conns` keep-alive connections busy against one server, then the other, for `--rounds` rounds
+(with `--baseline DIR`, the mock of another checkout too: a before/after in the same run).
 Printed per run: requests/s, requests per server CPU-second, the server's and the client's
 CPU, latency p50/p99; then the mock / aimock ratio per round and over all rounds. All
 benchmark traffic runs on 127.0.0.1 (only the one-time npm install reaches the registry;
@@ -23,6 +24,7 @@ from typing import Any
 
 from bench import peer
 from bench.harness import CpuMeter, Proc, machine, message_body, mock, run_main
+from mockclaude.processes import run_process
 
 PROMPT = "x"
 
@@ -72,8 +74,26 @@ def print_row(rnd: int, server: str, r: dict[str, Any]) -> None:
     print(ROW.format(round=rnd, server=server, p50=r["latency_ms"]["p50"], p99=r["latency_ms"]["p99"], **r), flush=True)
 
 
+def baseline_mock(tree: str, flags: list[str]) -> contextlib.AbstractContextManager[Proc]:
+    """The mock as another checkout (`tree`) has it, started like harness.mock."""
+    # PYTHONSAFEPATH: `-m` would otherwise put the current directory (this checkout) first on sys.path.
+    argv = [sys.executable, "-m", "mockclaude", "serve", "--port", "0", "--prefill-tps", "1e12", *flags]
+    return run_process(argv, timeout=60, env={"PYTHONPATH": tree, "PYTHONSAFEPATH": "1"})
+
+
+def print_ratios(got: dict[str, list[dict[str, Any]]], a: str, b: str) -> None:
+    """Per round and over all rounds, a's requests/s (and per server CPU-second) over b's."""
+    for rnd, (x, y) in enumerate(zip(got[a], got[b], strict=True), start=1):
+        print(
+            f"round {rnd} ratio {a} / {b}: requests/s {x['requests_per_s'] / y['requests_per_s']:.2f}, "
+            f"per server CPU-second {x['requests_per_cpu_s'] / y['requests_per_cpu_s']:.2f}"
+        )
+    total = {name: sum(r["ok"] for r in got[name]) for name in (a, b)}
+    print(f"ratio {a} / {b} over {len(got[a])} rounds: requests/s {total[a] / total[b]:.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Alternate the two servers under the same load; print each run and the ratios."""
+    """Alternate the servers under the same load; print each run and the ratios."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--conns", type=int, default=50, help="keep-alive connections, each one request at a time")
     p.add_argument("--seconds", type=float, default=8.0, help="measured seconds per run")
@@ -84,37 +104,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--no-install", action="store_true", help="use the peer only if it is installed already (no network)"
     )
+    p.add_argument("--baseline", metavar="DIR", help="also run the mock of another checkout (before/after)")
     args = p.parse_args(argv)
-    flags = [f for flag in args.mock_flag for f in flag.split()]
+    flags = ["--ttft", "0", "--tps", "1e9", "--output-tokens", str(args.tokens)]
+    flags += [f for flag in args.mock_flag for f in flag.split()]
     body = {**message_body(args.tokens, stream=False), "messages": [{"role": "user", "content": PROMPT}]}
     why_not = peer.unavailable(may_install=not args.no_install)
     print(f"# bench.json_peer on {machine()}; {args.conns} connections, {args.rounds} x {args.seconds:g} s per server")
     print(f"# peer: {f'skipped ({why_not})' if why_not else f'{peer.PACKAGE}@{peer.VERSION} on Node.js'}")
-    with mock("--ttft", "0", "--tps", "1e9", "--output-tokens", str(args.tokens), *flags) as mock_proc:
-        text = answer_text(mock_proc, body)
+    print(f"# mock flags: {' '.join(flags)}; baseline: {args.baseline or '(none)'}")
+    got: dict[str, list[dict[str, Any]]] = {}
+    with contextlib.ExitStack() as stack:
+        mock_proc = stack.enter_context(mock(*flags))
         servers = [("mockclaude", mock_proc)]
-        with contextlib.nullcontext(None) if why_not else peer.server(PROMPT, text) as peer_proc:
-            if peer_proc is not None:
-                servers.append(("aimock", peer_proc))
-            print(HEAD)
-            got: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in servers}
-            for rnd in range(1, args.rounds + 1):
-                # Alternate which server goes first, so a drift in the machine's load hits both alike.
-                order = servers if rnd % 2 else servers[::-1]
-                for name, proc in order:
-                    r = load(proc, body, args)
-                    got[name].append(r)
-                    print_row(rnd, name, r)
-    if "aimock" not in got:
+        if args.baseline:
+            servers.append(("baseline", stack.enter_context(baseline_mock(args.baseline, flags))))
+        if not why_not:
+            servers.append(("aimock", stack.enter_context(peer.server(PROMPT, answer_text(mock_proc, body)))))
+        print(HEAD)
+        for rnd in range(1, args.rounds + 1):
+            # Alternate the order, so that a drift in the machine's load hits every server alike.
+            for name, proc in servers if rnd % 2 else servers[::-1]:
+                got.setdefault(name, []).append(r := load(proc, body, args))
+                print_row(rnd, name, r)
+    if args.baseline:
+        print_ratios(got, "mockclaude", "baseline")
+    if why_not:
         print(f"ratio mockclaude / aimock: skipped ({why_not})")
-        return 0
-    for rnd, (m, a) in enumerate(zip(got["mockclaude"], got["aimock"], strict=True), start=1):
-        print(
-            f"round {rnd} ratio mockclaude / aimock: requests/s {m['requests_per_s'] / a['requests_per_s']:.2f}, "
-            f"per server CPU-second {m['requests_per_cpu_s'] / a['requests_per_cpu_s']:.2f}"
-        )
-    m_rate, a_rate = (sum(r["ok"] for r in got[n]) for n in ("mockclaude", "aimock"))
-    print(f"ratio mockclaude / aimock over {args.rounds} rounds: requests/s {m_rate / a_rate:.2f}")
+    else:
+        print_ratios(got, "mockclaude", "aimock")
     return 0
 
 
