@@ -16,8 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.sse_load import request_bytes
-from mockclaude.server.command import uvloop_factory
+from bench.sse_load import client_loop, request_bytes
 from replay.summary import percentile
 
 _HEAD_END = b"\r\n\r\n"
@@ -123,12 +122,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     """Run the spec given as JSON in argv[1]; print the result as one JSON line."""
-    spec = json.loads(sys.argv[1])
-    try:
-        loop_factory = uvloop_factory(True)
-    except ValueError:
-        loop_factory = None
-    result = asyncio.run(run(spec), loop_factory=loop_factory)
+    result = asyncio.run(run(json.loads(sys.argv[1])), loop_factory=client_loop())
     result["client_cpu_s"] = time.process_time()
     print(json.dumps(result))
 

@@ -13,6 +13,7 @@ import random
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -138,15 +139,18 @@ async def run(spec: dict[str, Any]) -> list[StreamRecord]:
     return await asyncio.gather(*(one_stream(host, port, request, d, spec["timeout_s"]) for d in delays))
 
 
+def client_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop factory when it is installed: a load generator is cheaper on it (it is not the server measured)."""
+    try:
+        return uvloop_factory(True)
+    except ValueError:
+        return None
+
+
 def main() -> None:
     """Run the spec given as JSON in argv[1]; print one JSON record per stream."""
     spec = json.loads(sys.argv[1])
-    # The load generator is cheaper on uvloop when it is installed (it is not the server measured).
-    try:
-        loop_factory = uvloop_factory(True)
-    except ValueError:
-        loop_factory = None
-    records = asyncio.run(run(spec), loop_factory=loop_factory)
+    records = asyncio.run(run(spec), loop_factory=client_loop())
     out = sys.stdout
     for rec in records:
         out.write(json.dumps(asdict(rec)) + "\n")
