@@ -30,7 +30,7 @@ def test_synthetic_messages_are_byte_identical() -> None:
 
 
 def test_unicode_controls_and_odd_keys() -> None:
-    obj = {"t": "é \u2028 \x7f \x1f \" \\ 🙂", "n": [0.1, 3.0, -0.0, 1e16, 2**63 - 1, True, None], "k": {1: "x"}}
+    obj = {"t": 'é \u2028 \x7f \x1f " \\ 🙂', "n": [0.1, 3.0, -0.0, 1e16, 2**63 - 1, True, None], "k": {1: "x"}}
     assert dumps(obj) == old(obj)
 
 
