@@ -25,7 +25,7 @@ from collections.abc import Iterator
 import pytest
 
 from mockclaude.processes import Proc, mock_server
-from mockclaude.server.watch import SCOPE_HEADER
+from mockclaude.server.identity import SCOPE_HEADER
 from mockclaude.verdict.command import fetch
 from mockclaude.verdict.kinds import FINDING
 from mockclaude.verdict.table import format_verdict

@@ -8,8 +8,8 @@ from aiohttp import web
 
 from mockclaude.server import admin, batches, messages_handler, models_handler
 from mockclaude.server.common import MAX_BODY_BYTES, STATE, common_headers, error_response
+from mockclaude.server.identity import SCOPE_HEADER
 from mockclaude.server.state import MockState
-from mockclaude.server.watch import SCOPE_HEADER
 from mockclaude.wire import ids
 from mockclaude.wire.errors import ApiError
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from aiohttp import web
 
+from mockclaude.server.identity import SCOPE_HEADER, presented_key
 from mockclaude.server.scopes import check_name
 from mockclaude.server.state import MockState
-from mockclaude.server.watch import SCOPE_HEADER
 from mockclaude.wire.errors import ApiError, error_bytes, should_retry
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # the real API's limit for Messages and count_tokens
@@ -56,11 +56,7 @@ async def read_body(request: web.Request) -> bytes:
 
 def api_key(request: web.Request) -> str:
     """The caller's key from `x-api-key` or `Authorization: Bearer`; 401 like the real API otherwise."""
-    key = request.headers.get("x-api-key", "").strip()
-    if not key:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer":
-            key = token.strip()
+    key = presented_key(request)
     if not key:
         raise ApiError(401, "x-api-key header is required")
     allowed = request.app[STATE].options.api_keys

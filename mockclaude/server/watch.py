@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from mockclaude.limits.faults import STREAM_CUTS
+from mockclaude.server.identity import SCOPE_HEADER, presented_key
 from mockclaude.verdict.judge import Judge, Seen, key_name
 
 WATCHED = frozenset({"/v1/messages", "/v1/messages/count_tokens"})
-SCOPE_HEADER = "x-mockclaude-scope"
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,7 @@ class Watch:
         """Note a request; None for what the verdict does not judge (other paths, no API key)."""
         if request.method != "POST" or request.path not in WATCHED:
             return None
-        key = request.headers.get("x-api-key", "").strip()
-        if not key:
-            scheme, _, token = request.headers.get("authorization", "").partition(" ")
-            key = token.strip() if scheme.lower() == "bearer" else ""
+        key = presented_key(request)
         if not key:
             return None
         who = (key_name(key), request.headers.get(SCOPE_HEADER) or None)
