@@ -244,7 +244,8 @@ def plan_response(
         preamble = structured is None and not forced
         return _plan_tool_calls(calls, preamble, blocks, used, budget, stops, settings, rng)
     if structured is not None:
-        whole = _json_tokens(_instance(structured[1], rng, f"{structured[0]}.schema", complete=True))
+        # The JSON text of the answer, paced and counted like prose.
+        whole = token_pieces(json.dumps(_instance(structured[1], rng, f"{structured[0]}.schema", complete=True)))
         drawn = len(whole)
         pieces = whole[: budget - used]
     else:
@@ -303,14 +304,6 @@ def _instance(schema: dict[str, Any], rng: random.Random, what: str, *, complete
     except SchemaError as exc:
         # A clear 400 beats a 500 or a value that silently breaks the request's own schema.
         raise ApiError(400, f"mockclaude cannot build a value for {what}: {exc}") from None
-
-
-def _json_tokens(value: Any) -> list[str]:
-    """The JSON text of a structured answer as single-token strings, paced and counted like prose."""
-    enc = encoding()
-    # ASCII-escaped, so that every single token decodes on its own.
-    text = json.dumps(value)
-    return [enc.decode_single_token_bytes(t).decode() for t in enc.encode(text, disallowed_special=())]
 
 
 def tool_use_block(name: str, tool_input: dict[str, Any], rng: random.Random) -> PlannedBlock:
