@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 import psutil
 
-from mockclaude.processes import Proc, mock_server
+from mockclaude.processes import Proc, mock_server, run_process
 from replay.summary import percentile
 
 __all__ = ["CpuMeter", "Proc", "admin_stats", "machine", "mock_server", "pct", "run_clients"]
@@ -130,9 +130,16 @@ def machine() -> str:
 
 
 @contextlib.contextmanager
-def mock(*flags: str) -> Iterator[Proc]:
-    """A mock with the admin API on, timed for benchmarks (no prompt-length TTFT)."""
-    with mock_server("--prefill-tps", "1e12", *flags, timeout=60) as p:
+def mock(*flags: str, tree: str | None = None) -> Iterator[Proc]:
+    """A mock with the admin API on, timed for benchmarks (no prompt-length TTFT); with `tree`, the
+    mock of another checkout (a before/after in the same run)."""
+    if tree is None:
+        with mock_server("--prefill-tps", "1e12", *flags, timeout=60) as p:
+            yield p
+        return
+    # PYTHONSAFEPATH: `-m` would otherwise put the current directory (this checkout) first on sys.path.
+    argv = [sys.executable, "-m", "mockclaude", "serve", "--port", "0", "--prefill-tps", "1e12", *flags]
+    with run_process(argv, timeout=60, env={"PYTHONPATH": tree, "PYTHONSAFEPATH": "1"}) as p:
         yield p
 
 

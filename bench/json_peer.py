@@ -24,7 +24,6 @@ from typing import Any
 
 from bench import peer
 from bench.harness import CpuMeter, Proc, machine, message_body, mock, run_main
-from mockclaude.processes import run_process
 
 PROMPT = "x"
 
@@ -74,13 +73,6 @@ def print_row(rnd: int, server: str, r: dict[str, Any]) -> None:
     print(ROW.format(round=rnd, server=server, p50=r["latency_ms"]["p50"], p99=r["latency_ms"]["p99"], **r), flush=True)
 
 
-def baseline_mock(tree: str, flags: list[str]) -> contextlib.AbstractContextManager[Proc]:
-    """The mock as another checkout (`tree`) has it, started like harness.mock."""
-    # PYTHONSAFEPATH: `-m` would otherwise put the current directory (this checkout) first on sys.path.
-    argv = [sys.executable, "-m", "mockclaude", "serve", "--port", "0", "--prefill-tps", "1e12", *flags]
-    return run_process(argv, timeout=60, env={"PYTHONPATH": tree, "PYTHONSAFEPATH": "1"})
-
-
 def print_ratios(got: dict[str, list[dict[str, Any]]], a: str, b: str) -> None:
     """Per round and over all rounds, a's requests/s (and per server CPU-second) over b's."""
     for rnd, (x, y) in enumerate(zip(got[a], got[b], strict=True), start=1):
@@ -118,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         mock_proc = stack.enter_context(mock(*flags))
         servers = [("mockclaude", mock_proc)]
         if args.baseline:
-            servers.append(("baseline", stack.enter_context(baseline_mock(args.baseline, flags))))
+            servers.append(("baseline", stack.enter_context(mock(*flags, tree=args.baseline))))
         if not why_not:
             servers.append(("aimock", stack.enter_context(peer.server(PROMPT, answer_text(mock_proc, body)))))
         print(HEAD)

@@ -9,22 +9,27 @@ the client's CPU, and the mock's own lateness report. Beside the mock's report, 
 client sees (p99 of each): the connect time, and the time until the response headers, which the
 handler sends as soon as it runs: the wait before the handler (the kernel's accept queue, the
 loop reading and parsing, the handlers before it in a burst) that the mock's report cannot see.
+With `--rounds N` every level runs N times (a target such as "TTFT error p99 < 50 ms" must hold in
+every run); with `--baseline DIR` the mock of another checkout runs alternately with this one, and
+the worst and median p99 of each are printed at the end.
 
     .venv/bin/python -m bench.streams --streams 100,500,1000,2000
+    .venv/bin/python -m bench.streams --streams 1000 --ramp 0.01 --rounds 3 --baseline /tmp/main_tree
 """
 
 import argparse
 import json
+import statistics
 from typing import Any
 
 from bench.harness import CpuMeter, admin_stats, machine, message_body, mock, pct, run_clients, run_main
 
 
-def measure(args: argparse.Namespace, streams: int, flags: list[str]) -> dict[str, Any]:
-    """One concurrency level against a fresh mock."""
+def measure(args: argparse.Namespace, streams: int, flags: list[str], tree: str | None = None) -> dict[str, Any]:
+    """One concurrency level against a fresh mock (of checkout `tree`, given one)."""
     with mock(
         "--ttft", str(args.ttft), "--tps", str(args.tps), "--output-tokens", str(args.tokens),
-        "--chunk-tokens", str(args.chunk), *flags,
+        "--chunk-tokens", str(args.chunk), *flags, tree=tree,
     ) as proc:  # fmt: skip
         body = message_body(args.tokens, stream=True, cached_system_words=args.cached_system_words)
         timeout = args.ttft + args.tokens / args.tps * 3 + 30
@@ -75,20 +80,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=0,
         help="add a system prompt of this many words behind a cache_control breakpoint (prompt-cache A/B)",
     )
+    p.add_argument("--rounds", type=int, default=1, help="runs of each level (a target holds in every run)")
+    p.add_argument("--baseline", metavar="DIR", help="also run the mock of another checkout, alternating")
     p.add_argument("--json", help="also write the results to this file")
 
 
 ROW = (
-    "{streams:>6} {completed:>6} {failed:>4} {rate_p5:>7.2f} {rate_p50:>7.2f} {rate_p5_ratio:>6.3f} "
+    "{code:<4} {streams:>6} {completed:>6} {failed:>4} {rate_p5:>7.2f} {rate_p50:>7.2f} {rate_p5_ratio:>6.3f} "
     "{ttft_err_p50_ms:>8.1f} {ttft_err_p99_ms:>8.1f} {mock_cpu_mean:>5.2f} {mock_cpu_peak:>5.2f} "
     "{mock_cpu_ms_per_stream:>6.2f} {client_cpu_mean:>6.2f} {late_frames:>7} {max_lateness_ms:>8.1f} {cache_hits:>6} "
     "{connect_p99_ms:>8.1f} {headers_p99_ms:>8.1f}"
 )
 HEAD = (
-    "streams   done fail  tps_p5 tps_p50 p5/tgt ttfterr50 ttfterr99 mcpu  mpeak mcpu/s  ccpu   late   maxlate  cache"
-    "  conn99    hdr99\n"
-    "                       tok/s   tok/s              ms        ms  core  core     ms  core frames        ms   hits"
-    "      ms        ms"
+    "code streams   done fail  tps_p5 tps_p50 p5/tgt ttfterr50 ttfterr99 mcpu  mpeak mcpu/s  ccpu   late   maxlate"
+    "  cache  conn99    hdr99\n"
+    "                            tok/s   tok/s              ms        ms  core  core     ms  core frames        ms"
+    "   hits      ms        ms"
 )
 
 
@@ -100,16 +107,34 @@ def main(argv: list[str] | None = None) -> int:
     flags = [f for flag in args.mock_flag for f in flag.split()]
     print(f"# bench.streams on {machine()}; target {args.tps:g} tok/s, TTFT {args.ttft:g} s, {args.tokens} tokens")
     print(f"# mock flags: {' '.join(flags) or '(none)'}; client processes: {args.client_procs}")
+    print(f"# code: this = this checkout; base = {args.baseline or '(no --baseline)'}; {args.rounds} round(s)")
     print(HEAD)
+    trees: list[tuple[str, str | None]] = [("this", None)] + ([("base", args.baseline)] if args.baseline else [])
     results = []
-    for n in (int(s) for s in args.streams.split(",")):
-        r = measure(args, n, flags)
-        results.append(r)
-        print(ROW.format(**r), flush=True)
+    for rnd in range(args.rounds):
+        for n in (int(s) for s in args.streams.split(",")):
+            # Alternate the order, so that a drift in the machine's load hits both alike.
+            for code, tree in trees if rnd % 2 == 0 else trees[::-1]:
+                r = {"code": code, "round": rnd + 1, **measure(args, n, flags, tree)}
+                results.append(r)
+                print(ROW.format(**r), flush=True)
+    if args.rounds > 1 or args.baseline:
+        print_worst(results)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"args": vars(args), "results": results}, f, indent=1)
     return 0
+
+
+def print_worst(results: list[dict[str, Any]]) -> None:
+    """Per code and level, the worst and the median TTFT error p99 over the rounds."""
+    for code in dict.fromkeys(r["code"] for r in results):
+        for n in dict.fromkeys(r["streams"] for r in results):
+            p99s = sorted(r["ttft_err_p99_ms"] for r in results if r["code"] == code and r["streams"] == n)
+            print(
+                f"{code} {n} streams: TTFT error p99 over {len(p99s)} run(s): worst {p99s[-1]:.1f} ms, "
+                f"median {statistics.median(p99s):.1f} ms, each {' / '.join(f'{x:.1f}' for x in p99s)}"
+            )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
@@ -18,7 +19,11 @@ import pytest
 pytestmark = pytest.mark.timeout(150)
 
 SMOKE: dict[str, list[str]] = {
-    "streams": ["--streams", "20", "--tokens", "20", "--ramp", "0.3", "--ttft", "0.2", "--tps", "100"],
+    # This checkout as its own baseline: the alternating before/after path runs too.
+    "streams": [
+        "--streams", "20", "--tokens", "20", "--ramp", "0.3", "--ttft", "0.2", "--tps", "100",
+        "--rounds", "2", "--baseline", str(Path(__file__).resolve().parents[1]),
+    ],
     "event_throughput": ["--seconds", "1", "--conns", "8", "--tokens", "40", "--paced-tps", "400"],
     "workers_scaling": ["--seconds", "1", "--conns", "8", "--limit-rpm", "60"],
     "uvloop_gain": ["--seconds", "1", "--conns", "8", "--tokens", "40"],
@@ -76,10 +81,14 @@ def number(pattern: str, text: str) -> float:
 
 def test_streams(runs: dict[str, subprocess.Popen[str]]) -> None:
     out = output(runs, "streams")
-    row = out.strip().splitlines()[-1].split()
-    streams, done, failed, p5 = int(row[0]), int(row[1]), int(row[2]), float(row[3])
-    assert (streams, done, failed) == (20, 20, 0)
-    assert 50 < p5 < 150  # tokens/s near the 100 asked for, even on a busy machine
+    rows = [line.split() for line in out.splitlines() if re.match(r"(this|base)\s+\d+\s+\d+", line)]
+    assert [r[0] for r in rows] == ["this", "base", "base", "this"], out  # the order alternates by round
+    for row in rows:
+        streams, done, failed, p5 = int(row[1]), int(row[2]), int(row[3]), float(row[4])
+        assert (streams, done, failed) == (20, 20, 0)
+        assert 50 < p5 < 150  # tokens/s near the 100 asked for, even on a busy machine
+    for code in ("this", "base"):
+        assert number(rf"{code} 20 streams: TTFT error p99 over 2 run\(s\): worst ([\d.]+) ms", out) >= 0
 
 
 def test_event_throughput(runs: dict[str, subprocess.Popen[str]]) -> None:
