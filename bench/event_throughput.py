@@ -11,6 +11,8 @@ is the server's capacity on one core and holds even though client and server sha
 - mock paced:    `--tps` `--paced-tps` with one token per delta: frames 1/paced-tps apart per
                  stream, more than the coalescing window, so one write per frame while on time.
 
+With `--baseline DIR`, both mock runs are repeated with another checkout's mock (a before/after).
+
     .venv/bin/python -m bench.event_throughput
 """
 
@@ -42,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--paced-tps", type=float, default=300.0, help="per-stream tokens/s of the paced mock run")
     p.add_argument("--client-procs", type=int, default=1)
     p.add_argument("--uvloop", action="store_true", help="run both servers on uvloop")
+    p.add_argument("--baseline", metavar="DIR", help="also run the mock of another checkout (before/after)")
     args = p.parse_args(argv)
     loop = ["--uvloop"] if args.uvloop else []
     common = ["--output-tokens", str(args.tokens), "--chunk-tokens", str(args.chunk), "--ttft", "0", *loop]
@@ -52,10 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, Any]] = {}
     with bare(args.tokens, args.chunk, *loop) as proc:
         results["bare"] = closed_loop(proc, *run)
-    with mock(*common, "--tps", "1e9") as proc:
-        results["mock unpaced"] = closed_loop(proc, *run)
-    with mock(*common, "--tps", str(args.paced_tps)) as proc:
-        results["mock paced"] = closed_loop(proc, *run)
+    mocks = [("mock", None)] + ([("baseline", args.baseline)] if args.baseline else [])
+    for name, tree in mocks:
+        with mock(*common, "--tps", "1e9", tree=tree) as proc:
+            results[f"{name} unpaced"] = closed_loop(proc, *run)
+        with mock(*common, "--tps", str(args.paced_tps), tree=tree) as proc:
+            results[f"{name} paced"] = closed_loop(proc, *run)
     print(f"{'server':<14} {'streams':>8} {'bad':>4} {'deltas/s':>10} {'deltas/cpu-s':>13} {'srv cpu':>8} {'cli':>6}")
     for name, r in results.items():
         print(
@@ -63,13 +68,21 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['server_cpu']:>8.2f} {r['client_cpu']:>6.2f}"
         )
     base = results["bare"]
-    for name in ("mock unpaced", "mock paced"):
-        r = results[name]
-        print(
-            f"ratio {name} / bare: deltas/s {r['deltas_per_s'] / base['deltas_per_s']:.2f}, "
-            f"per server CPU-second {r['deltas_per_cpu_s'] / base['deltas_per_cpu_s']:.2f}"
-        )
+    for name, _ in mocks:
+        for pacing in ("unpaced", "paced"):
+            print_ratio(f"{name} {pacing}", results[f"{name} {pacing}"], "bare", base)
+    if args.baseline:
+        for pacing in ("unpaced", "paced"):
+            print_ratio(f"mock {pacing}", results[f"mock {pacing}"], "baseline", results[f"baseline {pacing}"])
     return 0
+
+
+def print_ratio(name: str, r: dict[str, Any], base_name: str, base: dict[str, Any]) -> None:
+    """`name`'s deltas/s over `base_name`'s, per wall-clock and per server CPU-second."""
+    print(
+        f"ratio {name} / {base_name}: deltas/s {r['deltas_per_s'] / base['deltas_per_s']:.2f}, "
+        f"per server CPU-second {r['deltas_per_cpu_s'] / base['deltas_per_cpu_s']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,10 @@ SMOKE: dict[str, list[str]] = {
         "--streams", "20", "--tokens", "20", "--ramp", "0.3", "--ttft", "0.2", "--tps", "100",
         "--rounds", "2", "--baseline", str(Path(__file__).resolve().parents[1]),
     ],
-    "event_throughput": ["--seconds", "1", "--conns", "8", "--tokens", "40", "--paced-tps", "400"],
+    "event_throughput": [
+        "--seconds", "1", "--conns", "8", "--tokens", "40", "--paced-tps", "400",
+        "--baseline", str(Path(__file__).resolve().parents[1]),
+    ],
     "workers_scaling": ["--seconds", "1", "--conns", "8", "--limit-rpm", "60"],
     "uvloop_gain": ["--seconds", "1", "--conns", "8", "--tokens", "40"],
     "soak": ["--requests", "600", "--block", "300", "--warmup", "100", "--conns", "8"],
@@ -93,8 +96,9 @@ def test_streams(runs: dict[str, subprocess.Popen[str]]) -> None:
 
 def test_event_throughput(runs: dict[str, subprocess.Popen[str]]) -> None:
     out = output(runs, "event_throughput")
-    for name in ("mock unpaced", "mock paced"):
+    for name in ("mock unpaced", "mock paced", "baseline unpaced", "baseline paced"):
         assert number(rf"ratio {name} / bare: deltas/s [\d.]+, per server CPU-second ([\d.]+)", out) > 0
+    assert number(r"ratio mock paced / baseline: deltas/s [\d.]+, per server CPU-second ([\d.]+)", out) > 0
     assert re.search(r"^bare\s+\d+\s+0\s", out, re.M), out
 
 
