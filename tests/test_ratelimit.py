@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mockclaude.limits.ratelimit import NOMINAL, RateLimited, RateLimiter, RateLimits
+from mockclaude.limits.ratelimit import NOMINAL, MemoryBucketStore, RateLimited, RateLimiter, RateLimits
 from mockclaude.processes import Proc, mock_server
 from mockclaude.wire.errors import ApiError
 
@@ -296,6 +296,34 @@ def test_without_limits_nothing_is_refused_but_headers_show_the_nominal_tier() -
     assert h["anthropic-ratelimit-requests-remaining"] == str(NOMINAL.rpm)
     assert h["anthropic-ratelimit-input-tokens-remaining"] == str(NOMINAL.itpm)
     rl.admit("k", "m", 10_000_000, 10)  # far beyond any capacity: still admitted
+
+
+def test_headers_without_limits_are_those_the_store_would_give() -> None:
+    # The limiter without limits skips its own store and builds full-bucket headers once a second:
+    # byte for byte what asking a store gives, across second boundaries and settles.
+    ft = FakeTime()
+    fast = RateLimiter(None, clock=ft.mono, wall=ft.wall, org_id=ORG)
+    stored = RateLimiter(None, clock=ft.mono, wall=ft.wall, org_id=ORG, store=MemoryBucketStore())
+    for step in range(400):
+        ft.sleep(0.0137 * (step % 7))
+        a, b = fast.admit("k", "m", 50 * step, 7 * step), stored.admit("k", "m", 50 * step, 7 * step)
+        assert a.headers == b.headers and list(a.headers) == list(b.headers)
+        a.headers["x"] = "mutated"  # a caller's change never leaks into the next answer
+        fast.settle(a, step)
+        stored.settle(b, step)
+        assert fast.headers("k") == stored.headers("k")
+
+
+def test_full_bucket_headers_follow_the_wall_clock_when_limited() -> None:
+    rl, ft = limiter("50rpm,30000itpm,8000otpm")
+    first = rl.headers("k")
+    ft.sleep(1.5)
+    later = rl.headers("k")
+    assert _ts(later["anthropic-ratelimit-requests-reset"]) == _ts(first["anthropic-ratelimit-requests-reset"]) + 2
+    adm = rl.admit("k", "m", 100, 100)
+    assert adm.headers["anthropic-ratelimit-requests-remaining"] == "49"
+    ft.sleep(60)  # full again: the same headers as a key never seen
+    assert rl.headers("k") == rl.headers("fresh")
 
 
 def test_partial_limits_enforce_only_what_was_given() -> None:

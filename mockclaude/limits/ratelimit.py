@@ -211,6 +211,14 @@ class RateLimiter:
             for name, unit, attr in dims
         )
         self._requests, self._input, self._output = self._buckets
+        self._full = [float(b.capacity) for b in self._buckets]
+        # Without limits, a store of this limiter's own is never charged (unenforced buckets never are):
+        # every level stays full, so admission need not touch it. A given or shared store may have been
+        # charged by a limiter that enforced these buckets, so it is always asked.
+        self._always_full = (
+            store is None and type(self._store) is MemoryBucketStore and not any(b.enforced for b in self._buckets)
+        )
+        self._full_second: tuple[int, dict[str, str]] | None = None  # the headers of full buckets, this second
 
     def output_estimate(self, max_tokens: int) -> int:
         """OTPM charged at admission: max_tokens, capped at the OTPM capacity.
@@ -236,6 +244,8 @@ class RateLimiter:
             )
             raise RateLimited(message, headers, self._input.name, None)
         amounts = (1, input_tokens, estimate)
+        if self._always_full:
+            return Admission(key, input_tokens, estimate, self._headers(self._full))
         ok, levels = self._store.take(key, self._buckets, amounts, now)
         if ok:
             return Admission(key, input_tokens, estimate, self._headers(levels))
@@ -268,6 +278,8 @@ class RateLimiter:
 
     def headers(self, key: str) -> dict[str, str]:
         """Every `anthropic-ratelimit-*` header for this key, now."""
+        if self._always_full:
+            return self._headers(self._full)
         return self._headers(self._store.levels(key, self._buckets, self._clock()))
 
     def _exceeds(self, bucket: Bucket, model: str) -> str:
@@ -278,6 +290,16 @@ class RateLimiter:
 
     def _headers(self, levels: Sequence[float]) -> dict[str, str]:
         wall = self._wall()
+        if levels == self._full:
+            # Full buckets (always, without limits): only the reset second changes, so the headers
+            # are built once a second (a copy each time: callers add to them).
+            second = math.ceil(wall - _EPS)
+            if self._full_second is None or self._full_second[0] != second:
+                self._full_second = (second, self._computed(levels, wall))
+            return self._full_second[1].copy()
+        return self._computed(levels, wall)
+
+    def _computed(self, levels: Sequence[float], wall: float) -> dict[str, str]:
         out: dict[str, str] = {}
         resets: dict[str, float] = {}
         remaining: dict[str, int] = {}
