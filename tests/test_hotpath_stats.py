@@ -48,3 +48,51 @@ def test_reset_zeroes_the_admin_counts_but_not_prometheus() -> None:
     samples = lateness_samples(stats.prometheus().decode())
     assert samples["count"] == 4 and samples['bucket{le="0.001"}'] == 1 and samples['bucket{le="0.005"}'] == 2
     assert abs(samples["sum"] - 0.522) < 1e-9
+
+
+def _without_created(text: str) -> str:
+    """An exposition with the `_created` timestamps blanked (they differ between two registries)."""
+    return re.sub(r"^(\w+_created(?:\{[^}]*\})?) \S+$", r"\1 T", text, flags=re.M)
+
+
+def test_per_request_metrics_match_prometheus_client() -> None:
+    # The metrics Stats counts itself expose what prometheus_client's Counter, Gauge and Histogram
+    # exposed for the same calls: names, help, label order, first-seen order, values, `_created`.
+    from prometheus_client import Counter, Gauge
+
+    from mockclaude.server.stats import _TTFT_BUCKETS
+
+    rng = random.Random(5)
+    registry = CollectorRegistry()
+    requests = Counter(
+        "mockclaude_requests",
+        "Requests answered, by endpoint and HTTP status",
+        ["endpoint", "status"],
+        registry=registry,
+    )
+    active = Gauge("mockclaude_active_streams", "Responses being generated right now", registry=registry)
+    tokens = Counter("mockclaude_output_tokens", "Output tokens sent", registry=registry)
+    ttft = Histogram(
+        "mockclaude_ttft_seconds", "Scheduled time to first content delta", buckets=_TTFT_BUCKETS, registry=registry
+    )
+    stats = Stats()
+    for _ in range(3000):
+        endpoint = rng.choice(["/v1/messages", "/v1/messages/count_tokens", "unmatched"])
+        status = rng.choice([200, 200, 400, 429, 529])
+        stats.answered(endpoint, status)
+        requests.labels(endpoint, str(status)).inc()
+        value = rng.choice([0.0, *_TTFT_BUCKETS, rng.uniform(0, 2), rng.uniform(0, 100)])
+        stats.stream_started(value)
+        active.inc()
+        ttft.observe(value)
+        if rng.random() < 0.9:
+            n = rng.randrange(0, 500)
+            stats.stream_ended(n)
+            active.dec()
+            tokens.inc(n)
+        if rng.random() < 0.001:
+            stats.reset()
+    ours = _without_created(stats.prometheus().decode())
+    theirs = _without_created(generate_latest(registry).decode())
+    assert theirs in ours
+    assert ours.index(theirs) == 0  # first, in the order they were registered before

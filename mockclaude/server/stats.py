@@ -1,13 +1,15 @@
 """What the mock did: counters for the admin API and the same figures as Prometheus metrics."""
 
+import time
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client import Counter as PromCounter
-from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 from mockclaude.server import health, supervision
@@ -22,28 +24,22 @@ class Stats:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self._requests = PromCounter(
-            "mockclaude_requests",
-            "Requests answered, by endpoint and HTTP status",
-            ["endpoint", "status"],
-            registry=self.registry,
-        )
-        self._active = Gauge("mockclaude_active_streams", "Responses being generated right now", registry=self.registry)
-        self._tokens = PromCounter("mockclaude_output_tokens", "Output tokens sent", registry=self.registry)
-        self._ttft = Histogram(
-            "mockclaude_ttft_seconds",
-            "Scheduled time to first content delta",
-            buckets=_TTFT_BUCKETS,
-            registry=self.registry,
-        )
-        # Frame lateness is counted here, not by a prometheus Histogram: its observe() (a lock and a
-        # bucket scan) for every write was a measurable share of the mock's CPU. Monotonic, as
-        # scrapers expect: reset() leaves these alone.
+        # The per-request metrics (requests, active streams, output tokens, TTFT, frame lateness) are
+        # counted here and exposed by one collector, not by prometheus_client's Counter, Gauge and
+        # Histogram: their labels()/inc()/observe() (locks, label tuples, bucket scans) on every
+        # request were a measurable share of the mock's CPU. Monotonic, as scrapers expect: reset()
+        # leaves these alone. The exposition is the one those classes gave (tests/test_hotpath_stats.py).
+        born = time.time()
+        self._requests: dict[tuple[str, int], list[float]] = {}  # (endpoint, status) -> [count, created]
+        self._tokens = [0, born]
+        self._ttft_buckets = [0] * (len(_TTFT_BUCKETS) + 1)  # by first bound >= the value; last: +Inf
+        self._ttft_sum = 0.0
+        self._ttft_created = born
         self._late_buckets = [0] * (len(_LATE_BUCKETS) + 1)  # writes later than the first bound, by bucket
         self._late_sum = 0.0
         self._frames_before_reset = 0
         self.frames = 0
-        self.registry.register(_LatenessCollector(self))
+        self.registry.register(_OwnCounts(self))
         self._faults = PromCounter(
             "mockclaude_faults_injected", "Faults injected, by kind", ["kind"], registry=self.registry
         )
@@ -99,24 +95,26 @@ class Stats:
         self.requests += 1
         self.by_status[status] += 1
         self.by_endpoint[endpoint] += 1
-        self._requests.labels(endpoint, str(status)).inc()
+        cell = self._requests.get((endpoint, status))
+        if cell is None:
+            cell = self._requests[endpoint, status] = [0, time.time()]
+        cell[0] += 1
 
     def stream_started(self, scheduled_ttft_s: float) -> None:
         """A response began generating."""
         self.active += 1
-        self._active.inc()
         self._in_flight += 1
         supervision.set_in_flight(self._in_flight)
-        self._ttft.observe(scheduled_ttft_s)
+        self._ttft_buckets[bisect_left(_TTFT_BUCKETS, scheduled_ttft_s)] += 1
+        self._ttft_sum += scheduled_ttft_s
 
     def stream_ended(self, tokens_out: int) -> None:
         """A response finished (or was cut) after `tokens_out` output tokens."""
         self.active -= 1
-        self._active.dec()
         self._in_flight -= 1
         supervision.set_in_flight(self._in_flight)
         self.output_tokens += tokens_out
-        self._tokens.inc(tokens_out)
+        self._tokens[0] += tokens_out
 
     def frame_sent(self, lateness_s: float) -> None:
         """A write went out `lateness_s` after its first frame's deadline (<= 0: on time or early)."""
@@ -135,12 +133,7 @@ class Stats:
         total = self._frames_before_reset + self.frames
         # Writes on time or within the first bound are the ones no bucket above counted.
         counts = [total - sum(self._late_buckets), *self._late_buckets[1:]]
-        bounds = [*(floatToGoString(b) for b in _LATE_BUCKETS), "+Inf"]
-        cumulative, acc = [], 0
-        for bound, n in zip(bounds, counts, strict=True):
-            acc += n
-            cumulative.append((bound, acc))
-        return cumulative, self._late_sum
+        return _cumulative([*map(floatToGoString, _LATE_BUCKETS), "+Inf"], counts), self._late_sum
 
     def fault(self, kind: str) -> None:
         """An injected fault."""
@@ -204,15 +197,43 @@ class Stats:
         return generate_latest(self.registry)
 
 
-class _LatenessCollector:
-    """`mockclaude_frame_lateness_seconds`, a Prometheus histogram read from Stats' own counts."""
+def _cumulative(bounds: list[str], counts: list[int]) -> list[tuple[str, int]]:
+    """(upper bound, count at or below it) pairs from counts per bucket."""
+    cumulative, acc = [], 0
+    for bound, n in zip(bounds, counts, strict=True):
+        acc += n
+        cumulative.append((bound, acc))
+    return cumulative
+
+
+class _OwnCounts:
+    """The metrics Stats counts itself, as the prometheus_client metrics they replace expose them."""
 
     def __init__(self, stats: Stats) -> None:
         self._stats = stats
 
-    def collect(self) -> Iterator[HistogramMetricFamily]:
-        """The histogram as it stands."""
-        buckets, total = self._stats.lateness_histogram()
+    def collect(self) -> Iterator[Metric]:
+        """Requests, active streams, output tokens, TTFT and frame lateness, as they stand."""
+        st = self._stats
+        requests = CounterMetricFamily(
+            "mockclaude_requests", "Requests answered, by endpoint and HTTP status", labels=["endpoint", "status"]
+        )
+        for (endpoint, status), (count, created) in list(st._requests.items()):
+            requests.add_metric([endpoint, str(status)], count, created=created)
+        yield requests
+        yield GaugeMetricFamily("mockclaude_active_streams", "Responses being generated right now", st._in_flight)
+        yield CounterMetricFamily(
+            "mockclaude_output_tokens", "Output tokens sent", st._tokens[0], created=st._tokens[1]
+        )
+        ttft = HistogramMetricFamily(
+            "mockclaude_ttft_seconds",
+            "Scheduled time to first content delta",
+            buckets=_cumulative([*map(floatToGoString, _TTFT_BUCKETS), "+Inf"], st._ttft_buckets),
+            sum_value=st._ttft_sum,
+        )
+        ttft.samples.append(Sample("mockclaude_ttft_seconds_created", {}, st._ttft_created))
+        yield ttft
+        buckets, total = st.lateness_histogram()
         yield HistogramMetricFamily(
             "mockclaude_frame_lateness_seconds",
             "How late frames went out against their schedule (the mock's own overload)",
