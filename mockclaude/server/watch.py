@@ -2,8 +2,7 @@
 
 import asyncio
 import hashlib
-from collections import Counter
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from aiohttp import web
 
@@ -12,10 +11,10 @@ from mockclaude.server.identity import SCOPE_HEADER, presented_key
 from mockclaude.verdict.judge import Judge, Seen, key_name
 
 WATCHED = frozenset({"/v1/messages", "/v1/messages/count_tokens"})
+_SHOULD_RETRY = {"true": True, "false": False}
 
 
-@dataclass(frozen=True)
-class Arrival:
+class Arrival(NamedTuple):
     """What is known when a watched request arrives."""
 
     key: str
@@ -29,7 +28,7 @@ class Watch:
 
     def __init__(self) -> None:
         self.judge = Judge()
-        self._open: Counter[tuple[str, str | None]] = Counter()
+        self._open: dict[tuple[str, str | None], int] = {}  # a plain dict: Counter's methods are Python code
 
     def arrive(self, request: web.Request) -> Arrival | None:
         """Note a request; None for what the verdict does not judge (other paths, no API key)."""
@@ -39,14 +38,16 @@ class Watch:
         if not key:
             return None
         who = (key_name(key), request.headers.get(SCOPE_HEADER) or None)
-        self._open[who] += 1
-        return Arrival(who[0], who[1], asyncio.get_running_loop().time(), self._open[who])
+        n = self._open[who] = self._open.get(who, 0) + 1
+        return Arrival(who[0], who[1], asyncio.get_running_loop().time(), n)
 
     def finish(self, request: web.Request, a: Arrival, status: int, headers: dict[str, str], rpm: int | None) -> None:
         """Judge the finished request with what its answer said."""
         who = (a.key, a.scope)
-        self._open[who] -= 1
-        if not self._open[who]:
+        n = self._open[who] - 1
+        if n:
+            self._open[who] = n
+        else:
             del self._open[who]
         done = asyncio.get_running_loop().time()
         body = request.get("body_json")
@@ -64,7 +65,7 @@ class Watch:
                 done=done,
                 status=0 if fault == "disconnect" else status,
                 retry_after_s=_retry_after(headers),
-                should_retry={"true": True, "false": False}.get(headers.get("x-should-retry", "")),
+                should_retry=_SHOULD_RETRY.get(headers.get("x-should-retry", "")),
                 broken=fault if fault in STREAM_CUTS else None,
                 # A token bucket gives one request back every 60/rpm s: sending sooner cannot pass.
                 quiet_until=done + 60.0 / rpm if rpm and at_zero else None,
