@@ -1,7 +1,9 @@
 """Ids: the API's shapes, every base58 character equally likely, seeded ids reproducible, unseeded ones distinct."""
 
+import os
 import random
 import re
+import threading
 from collections import Counter
 
 from mockclaude.wire import ids
@@ -65,3 +67,40 @@ class _Unlucky(random.Random):
 
 def test_a_short_draw_is_topped_up() -> None:
     assert SHAPES[ids.tool_use_id].fullmatch(ids.tool_use_id(_Unlucky()))
+
+
+def test_a_forked_worker_never_makes_its_parents_ids() -> None:
+    # Unseeded ids come from a stock drawn ahead; a worker of --workers N forks with a copy of it.
+    ids.request_id()  # the parent's stock is now full
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, then leave without running pytest's exit handlers
+        os.write(write, " ".join(ids.request_id() for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as f:
+        child = set(f.read().split())
+    parent = {ids.request_id() for _ in range(50)}
+    assert len(child) == 50 and not child & parent
+
+
+def test_unseeded_ids_from_threads_never_repeat() -> None:
+    made: list[str] = []
+
+    def make() -> None:
+        made.extend([ids.request_id() for _ in range(5_000)])
+
+    threads = [threading.Thread(target=make) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(made)) == len(made) == 20_000
+
+
+def test_unseeded_characters_equally_likely() -> None:
+    counts = Counter("".join(ids.request_id()[8:] for _ in range(20_000)))
+    expected = 20_000 * 20 / 58
+    assert set(counts) == set(BASE58)
+    assert sum((n - expected) ** 2 / expected for n in counts.values()) < 110
