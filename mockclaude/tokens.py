@@ -6,6 +6,7 @@ same request); the recorder stores them beside the real `usage` as `estimates`.
 
 import functools
 import json
+import threading
 from typing import Any
 
 import tiktoken
@@ -26,11 +27,39 @@ def encoding() -> tiktoken.Encoding:
     return tiktoken.get_encoding(ENCODING_NAME)
 
 
+# Counts of texts seen lately, by text: a conversation resends its system prompt, tools and history
+# with every turn, and tiktoken takes about a microsecond per few characters (plus ~1 us a call).
+# Bounded by the characters held; the oldest entries go first (reads take no lock, so hits are not
+# moved: a text still in use is counted again once it has aged out, then kept anew).
+CACHED_CHARS = 8_000_000
+_counts: dict[str, int] = {}
+_counted_chars = 0
+_counts_lock = threading.Lock()  # large bodies are counted in threads (server.common.offloaded)
+
+
 def count_text(text: str) -> int:
     """Tokens in a string."""
     if not text:
         return 0
-    return len(encoding().encode(text, disallowed_special=()))
+    n = _counts.get(text)
+    if n is None:
+        n = len(encoding().encode(text, disallowed_special=()))
+        if len(text) <= CACHED_CHARS // 8:
+            _remember(text, n)
+    return n
+
+
+def _remember(text: str, n: int) -> None:
+    global _counted_chars
+    with _counts_lock:
+        if text in _counts:
+            return
+        _counts[text] = n
+        _counted_chars += len(text)
+        while _counted_chars > CACHED_CHARS:
+            oldest = next(iter(_counts))
+            _counted_chars -= len(oldest)
+            del _counts[oldest]
 
 
 def _count_block(block: Any) -> int:
