@@ -53,6 +53,13 @@ class Watch:
         body = request.get("body_json")
         body = body if isinstance(body, dict) else {}
         fault = request.get("fault")
+        stall = request.get("stall")
+        stream, max_tokens = bool(body.get("stream")), int(body.get("max_tokens") or 0)
+        # Most answers are plain successes without limits: when the client has nothing pending either,
+        # the judge only counts it, and the fingerprint and the record are not needed.
+        quick = status == 200 and not fault and not rpm and stall is None
+        if quick and self.judge.passed(a.key, a.scope, stream, max_tokens):
+            return
         at_zero = rpm and headers.get("anthropic-ratelimit-requests-remaining") == "0"
         fingerprint = hashlib.blake2b(request.path.encode() + b"\0" + request.get("body", b""), digest_size=16)
         self.judge.observe(
@@ -69,11 +76,11 @@ class Watch:
                 broken=fault if fault in STREAM_CUTS else None,
                 # A token bucket gives one request back every 60/rpm s: sending sooner cannot pass.
                 quiet_until=done + 60.0 / rpm if rpm and at_zero else None,
-                stream=bool(body.get("stream")),
-                max_tokens=int(body.get("max_tokens") or 0),
+                stream=stream,
+                max_tokens=max_tokens,
                 in_flight=a.in_flight,
                 capacity=rpm,
-                stall=request.get("stall"),
+                stall=stall,
             )
         )
 

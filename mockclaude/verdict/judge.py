@@ -111,7 +111,7 @@ class Judge:
             self._find(c, "ignored_remaining", s, "sent while the limit headers said 0 remaining")
         if s.capacity is not None and s.in_flight > s.capacity:
             self._find(c, "concurrency_spike", s, f"{s.in_flight} requests in flight, limit {s.capacity} per minute")
-        if not s.stream and 3600.0 * s.max_tokens / 128_000 > SDK_MAX_NONSTREAMING_S:
+        if _long_without_streaming(s.stream, s.max_tokens):
             self._find(c, "long_request_without_streaming", s, f"max_tokens {s.max_tokens} without stream")
         if s.stall is not None:
             held, gave_up = s.stall
@@ -129,6 +129,19 @@ class Judge:
             c.clean["recovered_by_retrying"] += 1
         if len(c.chains) > 10_000:  # bound memory: forget chains that can no longer be retried
             c.chains = {k: v for k, v in c.chains.items() if s.arrived - v.last.done <= RETRY_WINDOW_S}
+
+    def passed(self, key: str, scope: str | None, stream: bool, max_tokens: int) -> bool:
+        """Count a success that observe() would only count (True), or leave it to observe() (False).
+
+        A success without limits (no capacity, no quiet_until), not broken, not stalled, that opens no
+        finding changes nothing but the count of a client that has no failed request pending (no
+        chain to end) and no quiet period to check. The caller vouches for the first part.
+        """
+        c = self._clients.get((key, scope))
+        if c is None or c.chains or c.quiet_until is not None or _long_without_streaming(stream, max_tokens):
+            return False
+        c.requests += 1
+        return True
 
     def _judge_retry(self, c: _Client, chain: _Chain, s: Seen) -> None:
         prev, gap = chain.last, s.arrived - chain.last.done
@@ -214,6 +227,11 @@ class Judge:
 
 def _clean(behaviour: str, n: int) -> dict[str, Any]:
     return {"behaviour": behaviour, "count": n, "text": f"{CLEAN[behaviour]} {n} time{'s' if n != 1 else ''}"}
+
+
+def _long_without_streaming(stream: bool, max_tokens: int) -> bool:
+    """The SDKs refuse a non-streaming request that may take longer than their limit."""
+    return not stream and 3600.0 * max_tokens / 128_000 > SDK_MAX_NONSTREAMING_S
 
 
 def key_name(api_key: str) -> str:
