@@ -86,9 +86,7 @@ PREFILL_UNSUPPORTED = (
 # [ISS] dotCipher/opencode-claude-bridge#1 (2026-03, verified against the API by the maintainer)
 THINKING_TEMPERATURE = "temperature may only be set to 1 when thinking is enabled or in adaptive mode"
 # [ISS] OpenHands/software-agent-sdk#1945 (Opus 4.6), SalesforceAIResearch/MCP-Universe#49 (since 4.1)
-TEMPERATURE_AND_TOP_P = (
-    "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
-)
+TEMPERATURE_AND_TOP_P = "`temperature` and `top_p` cannot both be specified for this model. Please use only one."
 # [ISS] Boise-State-Development/agentcore-public-stack#201: the model's text relayed by Bedrock for
 # Opus 4.7 ("The model returned the following errors: temperature is deprecated for this model.").
 SAMPLING_DEPRECATED = "{param} is deprecated for this model."
@@ -441,7 +439,12 @@ def _turns(parsed: list[Turn]) -> list[Turn]:
     return turns
 
 
+_PAIRED = ("tool_use", "tool_result")
+
+
 def _check_tool_pairing(parsed: list[Turn]) -> None:
+    if not any(b.get("type") in _PAIRED for _, _, blocks in parsed for b in blocks):
+        return  # no tool_use or tool_result: nothing to pair (most conversations' first turn)
     turns = _turns(parsed)
     for t, (index, role, blocks) in enumerate(turns):
         if role != "user":
