@@ -93,11 +93,11 @@ def scope_name(request: web.Request) -> str | None:
         raise ApiError(400, f"{SCOPE_HEADER}: {exc}") from None
 
 
-def scoped_key(request: web.Request) -> str:
-    """The caller's identity for per-key state (rate-limit buckets, caches): its API key within its scope.
+def scoped_key(request: web.Request, scope: str | None) -> str:
+    """The caller's identity for per-key state (rate-limit buckets, caches): its API key within its
+    scope (`scope_name(request)`).
 
     The one place that joins the two, so every per-key store keeps scopes apart the same way.
     """
     key = api_key(request)
-    scope = scope_name(request)
     return key if scope is None else f"{scope}\x00{key}"

@@ -46,9 +46,7 @@ PROFILE_JITTER = 0.15
 INJECTED_RETRY_AFTER = "1"
 
 
-def _timing(
-    sc: Scope, info: models.ModelInfo, body: dict[str, Any], input_tokens: int, rng: random.Random
-) -> Timing:
+def _timing(sc: Scope, info: models.ModelInfo, body: dict[str, Any], input_tokens: int, rng: random.Random) -> Timing:
     s = sc.settings
     ttft = s.ttft.draw(rng) if s.ttft else info.ttft_s * rng.uniform(1 - PROFILE_JITTER, 1 + PROFILE_JITTER)
     # `speed: "fast"` speeds up a model that offers it (the profile's tokens/s); --tps is taken as given.
@@ -108,8 +106,9 @@ async def create(request: web.Request) -> web.StreamResponse:
     # request (and any wait for the loop, or for the handlers of a burst) is inside the TTFT it promised.
     arrived = arrival(request)
     state = request.app[STATE]
-    key = scoped_key(request)
-    sc = state.scope(scope_name(request))
+    name = scope_name(request)
+    key = scoped_key(request, name)
+    sc = state.scope(name)
     require_version(request)
     body, size = await _body(request)
     info, input_tokens, prefix = await checked(state, body, size, caching.scope(request, key))
@@ -224,7 +223,8 @@ def planned(
     fault = fault if fault in STREAM_CUTS else None
     used = wm.input_usage(input_tokens)
     rng = state.rng
-    msg_id = ids.message_id(rng)
+    # A seeded server's ids come from its seeded draws (reproducible); otherwise from the cheaper stock.
+    msg_id = ids.message_id(rng if state.options.seed is not None else None)
     if body.get("stream"):
         chunk = timing.chunk_tokens
         n_deltas = round(plan.output_tokens / ((chunk.lo + chunk.hi) / 2))

@@ -10,7 +10,8 @@ location names the union tag of a block, e.g. `messages.3.content.1.tool_use.inp
 Unknown fields are accepted by default, because SDK 2.12 sends fields newer than any list of them;
 `strict=True` rejects unknown top-level fields as the real API does (`extra_body: Extra inputs are not
 permitted`). Checks that depend on the model (limits, prefill, thinking modes, sampling, system
-messages) live in `check_model_limits`, run once the model is known.
+messages) live in `check_model_limits`, run once the model is known. An optional field given as
+null counts as absent, as with pydantic's Optional fields: `obj.get(name) is None` tests both.
 """
 
 import base64
@@ -205,11 +206,6 @@ def _required(obj: dict[str, Any], key: str, loc: Loc) -> Any:
     return obj[key]
 
 
-def _optional(obj: dict[str, Any], key: str) -> Any:
-    """The value of an optional field; an explicit null counts as absent, as with Optional fields."""
-    return obj.get(key)
-
-
 def _tag(obj: Any, loc: Loc, tags: tuple[str, ...]) -> str:
     block = _dict(obj, loc)
     if "type" not in block:
@@ -244,7 +240,7 @@ def _text_block(block: dict[str, Any], loc: Loc) -> None:
         raise ApiError(400, EMPTY_TEXT.replace("messages:", scope, 1))
     if not text.strip():
         raise ApiError(400, BLANK_TEXT.replace("messages:", scope, 1))
-    citations = _optional(block, "citations")
+    citations = block.get("citations")
     if citations is not None:
         _list(citations, (*loc, "citations"))
 
@@ -362,11 +358,11 @@ def _validate_block(block: Any, loc: Loc, allowed: tuple[str, ...] = BLOCK_TYPES
         _dict(_required(block, "input", here), (*here, "input"))
     elif kind == "tool_result":
         _str(_required(block, "tool_use_id", here), (*here, "tool_use_id"))
-        content = _optional(block, "content")
+        content = block.get("content")
         if content is not None and not isinstance(content, str):
             for i, inner in enumerate(_list(content, (*here, "content"))):
                 _validate_block(inner, (*here, "content", i), TOOL_RESULT_BLOCK_TYPES)
-        if _optional(block, "is_error") is not None:
+        if block.get("is_error") is not None:
             _bool(block["is_error"], (*here, "is_error"))
     elif kind == "thinking":
         # [ISS] anthropics/claude-code#26542: `messages.1.content.0.thinking.signature: Field required`
@@ -484,7 +480,7 @@ def _check_messages(body: dict[str, Any]) -> None:
 
 
 def _check_system(body: dict[str, Any]) -> None:
-    system = _optional(body, "system")
+    system = body.get("system")
     if system is None or isinstance(system, str):
         return
     for i, block in enumerate(_list(system, ("system",))):
@@ -494,7 +490,7 @@ def _check_system(body: dict[str, Any]) -> None:
 def _check_tool(tool: Any, loc: Loc) -> str | None:
     """Check one tool definition; returns its name."""
     spec = _dict(tool, loc)
-    kind = _optional(spec, "type")
+    kind = spec.get("type")
     if kind is None or kind == "custom":
         here = (*loc, "custom")
         name = _str(_required(spec, "name", here), (*here, "name"))
@@ -505,19 +501,19 @@ def _check_tool(tool: Any, loc: Loc) -> str | None:
         _literal(_required(schema, "type", schema_loc), (*schema_loc, "type"), ("object",))
         if not is_valid_schema(schema):
             _fail(schema_loc, INVALID_SCHEMA)
-        if _optional(spec, "description") is not None:
+        if spec.get("description") is not None:
             _str(spec["description"], (*here, "description"))
-        if _optional(spec, "strict") is not None:
+        if spec.get("strict") is not None:
             _bool(spec["strict"], (*here, "strict"))
         return name
     if not (isinstance(kind, str) and (kind in SERVER_TOOL_TYPES or _DATED_TOOL.fullmatch(kind))):
         _tag(spec, loc, ("custom", *SERVER_TOOL_TYPES))
-    name = _optional(spec, "name")
+    name = spec.get("name")
     return name if isinstance(name, str) else None
 
 
 def _check_tools(body: dict[str, Any]) -> None:
-    tools = _optional(body, "tools")
+    tools = body.get("tools")
     if tools is None:
         return
     names = [_check_tool(tool, ("tools", i)) for i, tool in enumerate(_list(tools, ("tools",)))]
@@ -527,19 +523,19 @@ def _check_tools(body: dict[str, Any]) -> None:
 
 
 def _check_tool_choice(body: dict[str, Any]) -> None:
-    choice = _optional(body, "tool_choice")
+    choice = body.get("tool_choice")
     if choice is None:
         return
     kind = _tag(choice, ("tool_choice",), ("auto", "any", "tool", "none"))
     here = ("tool_choice", kind)
     if kind == "tool":
         _str(_required(choice, "name", here), (*here, "name"))
-    if kind != "none" and _optional(choice, "disable_parallel_tool_use") is not None:
+    if kind != "none" and choice.get("disable_parallel_tool_use") is not None:
         _bool(choice["disable_parallel_tool_use"], (*here, "disable_parallel_tool_use"))
 
 
 def _check_thinking(body: dict[str, Any], max_tokens: int | None) -> None:
-    thinking = _optional(body, "thinking")
+    thinking = body.get("thinking")
     if thinking is None:
         return
     kind = _tag(thinking, ("thinking",), THINKING_TYPES)
@@ -549,16 +545,16 @@ def _check_thinking(body: dict[str, Any], max_tokens: int | None) -> None:
         _bounded(budget, (*here, "budget_tokens"), low=1024)
         if max_tokens is not None and max_tokens <= budget:
             raise ApiError(400, BUDGET_TOO_BIG)
-    if kind in ("enabled", "adaptive") and _optional(thinking, "display") is not None:
+    if kind in ("enabled", "adaptive") and thinking.get("display") is not None:
         _literal(thinking["display"], (*here, "display"), ("summarized", "omitted"))
     if kind not in ("enabled", "adaptive"):
         return
-    temperature = _optional(body, "temperature")
+    temperature = body.get("temperature")
     if temperature is not None and temperature != 1:
         raise ApiError(400, THINKING_TEMPERATURE)
-    if _optional(body, "top_k") is not None:
+    if body.get("top_k") is not None:
         raise ApiError(400, THINKING_TOP_K)
-    top_p = _optional(body, "top_p")
+    top_p = body.get("top_p")
     if top_p is not None and top_p < 0.95:
         raise ApiError(400, THINKING_TOP_P)
     if kind == "enabled" and _forces_tool_use(body):
@@ -617,35 +613,35 @@ def _check_extra_fields(body: dict[str, Any], known: frozenset[str]) -> None:
 
 def _check_sampling(body: dict[str, Any]) -> None:
     for key in ("temperature", "top_p"):
-        if _optional(body, key) is not None:
+        if body.get(key) is not None:
             _bounded(_number(body[key], (key,)), (key,), low=0, high=1)
-    if _optional(body, "top_k") is not None:
+    if body.get("top_k") is not None:
         _bounded(_int(body["top_k"], ("top_k",)), ("top_k",), low=0)
 
 
 def _check_small_fields(body: dict[str, Any]) -> None:
-    if _optional(body, "stream") is not None:
+    if body.get("stream") is not None:
         _bool(body["stream"], ("stream",))
-    stops = _optional(body, "stop_sequences")
+    stops = body.get("stop_sequences")
     if stops is not None:
         for i, stop in enumerate(_list(stops, ("stop_sequences",))):
             if not _str(stop, ("stop_sequences", i)).strip():
                 # [ISS] BerriAI/litellm#3286 (2024-04)
                 raise ApiError(400, "stop_sequences: each stop sequence must contain non-whitespace")
-    metadata = _optional(body, "metadata")
-    if metadata is not None and _optional(_dict(metadata, ("metadata",)), "user_id") is not None:
+    metadata = body.get("metadata")
+    if metadata is not None and _dict(metadata, ("metadata",)).get("user_id") is not None:
         _str(metadata["user_id"], ("metadata", "user_id"))
-    if _optional(body, "service_tier") is not None:
+    if body.get("service_tier") is not None:
         _literal(body["service_tier"], ("service_tier",), ("auto", "standard_only"))
-    if _optional(body, "speed") is not None:
+    if body.get("speed") is not None:
         _literal(body["speed"], ("speed",), ("standard", "fast"))
-    config = _optional(body, "output_config")
+    config = body.get("output_config")
     if config is not None:
         _dict(config, ("output_config",))
-        if _optional(config, "effort") is not None:
+        if config.get("effort") is not None:
             _literal(config["effort"], ("output_config", "effort"), EFFORTS)
-        _check_format(_optional(config, "format"), ("output_config", "format"))
-    _check_format(_optional(body, "output_format"), ("output_format",))
+        _check_format(config.get("format"), ("output_config", "format"))
+    _check_format(body.get("output_format"), ("output_format",))
 
 
 def _check_format(output_format: Any, loc: Loc) -> None:
@@ -680,7 +676,8 @@ _CREATE_FIELDS = _COUNT_FIELDS | {
 def _check_common(body: Any, max_tokens: int | None, known: frozenset[str] | None) -> None:
     if not isinstance(body, dict):
         raise ApiError(400, "Input should be a valid dictionary or object to extract fields from")
-    _check_model(body)
+    if max_tokens is None:  # validate_create checked the model before max_tokens
+        _check_model(body)
     _check_messages(body)
     _check_system(body)
     _check_tools(body)
