@@ -12,7 +12,7 @@ from aiohttp import web
 
 from mockclaude.rules import spec
 from mockclaude.server import caching
-from mockclaude.server.common import STATE, read_body
+from mockclaude.server.common import STATE, Handler, read_body
 from mockclaude.server.scopes import Scope, check_name
 from mockclaude.server.state import MockState
 from mockclaude.wire.errors import ApiError
@@ -186,20 +186,21 @@ async def scope_verdict(request: web.Request) -> web.Response:
     return _json(state.watch.judge.verdict(only_scope=sc.name))
 
 
-def add_routes(app: web.Application) -> None:
-    """Register the admin routes."""
-    app.router.add_get(f"{PREFIX}/rules", get_rules)
-    app.router.add_post(f"{PREFIX}/rules", add_rules)
-    app.router.add_delete(f"{PREFIX}/rules", delete_rules)
-    app.router.add_post(f"{PREFIX}/scopes/{{name}}/reset", reset_scope)
-    app.router.add_get(f"{PREFIX}/scopes/{{name}}/config", scope_config)
-    app.router.add_patch(f"{PREFIX}/scopes/{{name}}/config", scope_config)
-    app.router.add_get(f"{PREFIX}/scopes/{{name}}/stats", scope_stats)
-    app.router.add_get(f"{PREFIX}/scopes/{{name}}/verdict", scope_verdict)
-    app.router.add_get(f"{PREFIX}/stats", stats)
-    app.router.add_get(f"{PREFIX}/config", get_config)
-    app.router.add_patch(f"{PREFIX}/config", patch_config)
-    app.router.add_post(f"{PREFIX}/reset", reset)
-    app.router.add_get(f"{PREFIX}/verdict", verdict)
-    app.router.add_get(f"{PREFIX}/cache", cache)
-    app.router.add_delete(f"{PREFIX}/cache", flush_cache)
+# The admin routes as (method, path, handler), registered by server.app with --admin (the default).
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", f"{PREFIX}/rules", get_rules),
+    ("POST", f"{PREFIX}/rules", add_rules),
+    ("DELETE", f"{PREFIX}/rules", delete_rules),
+    ("POST", f"{PREFIX}/scopes/{{name}}/reset", reset_scope),
+    ("GET", f"{PREFIX}/scopes/{{name}}/config", scope_config),
+    ("PATCH", f"{PREFIX}/scopes/{{name}}/config", scope_config),
+    ("GET", f"{PREFIX}/scopes/{{name}}/stats", scope_stats),
+    ("GET", f"{PREFIX}/scopes/{{name}}/verdict", scope_verdict),
+    ("GET", f"{PREFIX}/stats", stats),
+    ("GET", f"{PREFIX}/config", get_config),
+    ("PATCH", f"{PREFIX}/config", patch_config),
+    ("POST", f"{PREFIX}/reset", reset),
+    ("GET", f"{PREFIX}/verdict", verdict),
+    ("GET", f"{PREFIX}/cache", cache),
+    ("DELETE", f"{PREFIX}/cache", flush_cache),
+]

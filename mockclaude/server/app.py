@@ -1,21 +1,19 @@
 """The aiohttp application: routes, and the middleware that gives every answer the API's shape."""
 
 import asyncio
+import functools
 import logging
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
 from mockclaude.server import admin, batches, messages_handler, models_handler
-from mockclaude.server.common import MAX_BODY_BYTES, STATE, common_headers, error_response
+from mockclaude.server.common import MAX_BODY_BYTES, STATE, Handler, common_headers, error_response
 from mockclaude.server.identity import SCOPE_HEADER
 from mockclaude.server.state import MockState
 from mockclaude.wire import ids
 from mockclaude.wire.errors import ApiError
 
 log = logging.getLogger("mockclaude.server")
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # aiohttp's own HTTP errors (no route, wrong method, body too large) mapped to the API's words.
 _HTTP_ERRORS: dict[int, tuple[int, str]] = {
@@ -25,9 +23,9 @@ _HTTP_ERRORS: dict[int, tuple[int, str]] = {
 }
 
 
-@web.middleware
 async def api_shape(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Give each request an id and turn every failure into the API's error envelope."""
+    """Give each request an id and turn every failure into the API's error envelope (around every route's
+    handler: make_app registers each one wrapped in it)."""
     request["request_id"] = ids.request_id()
     endpoint = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
     state = request.app[STATE]
@@ -78,17 +76,27 @@ def make_app(state: MockState) -> web.Application:
     # lingering_time bounds how long the unread rest of a timed-out body is drained before closing.
     idle = state.options.idle_timeout_s
     handler_args = {"max_field_size": 65536, "keepalive_timeout": idle, "lingering_time": min(idle, 10.0)}
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[api_shape], handler_args=handler_args)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, handler_args=handler_args)
     app[STATE] = state
-    app.router.add_post("/v1/messages", messages_handler.create)
-    app.router.add_post("/v1/messages/count_tokens", messages_handler.count_tokens)
-    app.router.add_get("/v1/models", models_handler.list_models)
-    app.router.add_get("/v1/models/{model_id}", models_handler.get_model)
-    app.router.add_get("/metrics", metrics)
-    batches.add_routes(app)
+    routes: list[tuple[str, str, Handler]] = [
+        ("POST", "/v1/messages", messages_handler.create),
+        ("POST", "/v1/messages/count_tokens", messages_handler.count_tokens),
+        ("GET", "/v1/models", models_handler.list_models),
+        ("GET", "/v1/models/{model_id}", models_handler.get_model),
+        ("GET", "/metrics", metrics),
+        *batches.ROUTES,
+        *(admin.ROUTES if state.options.admin else ()),
+        ("*", "/{tail:.*}", _not_found),  # last: whatever no route above matched
+    ]
+    for method, path, handler in routes:
+        # Every handler is wrapped in api_shape here rather than run through a middleware: aiohttp's
+        # middleware chain (a wrapper per app, a cached chain lookup) cost ~2 us a request. The routing
+        # catch-all makes sure every request reaches a wrapped handler (no 404 or 405 from the router).
+        shaped = functools.partial(api_shape, handler=handler)
+        if method == "GET":
+            app.router.add_get(path, shaped)  # and HEAD, as aiohttp does for GET routes
+        else:
+            app.router.add_route(method, path, shaped)
     if state.upstream is not None:
         app.on_cleanup.append(state.upstream.close)
-    if state.options.admin:
-        admin.add_routes(app)
-    app.router.add_route("*", "/{tail:.*}", _not_found)
     return app

@@ -16,7 +16,7 @@ from aiohttp import web
 from mockclaude.limits.faults import FAULT_HEADER
 from mockclaude.server import messages_handler
 from mockclaude.server.batch_store import Batch, BatchStore, Planned, Planner
-from mockclaude.server.common import STATE, api_key, common_headers, read_body, require_version
+from mockclaude.server.common import STATE, Handler, api_key, common_headers, read_body, require_version
 from mockclaude.server.state import MockState
 from mockclaude.wire import batches as wb
 from mockclaude.wire import pages
@@ -188,11 +188,12 @@ async def results(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-def add_routes(app: web.Application) -> None:
-    """Register the batch routes (before the catch-all 404)."""
-    app.router.add_post("/v1/messages/batches", create)
-    app.router.add_get("/v1/messages/batches", list_batches)
-    app.router.add_get("/v1/messages/batches/{batch_id}", retrieve)
-    app.router.add_delete("/v1/messages/batches/{batch_id}", delete)
-    app.router.add_post("/v1/messages/batches/{batch_id}/cancel", cancel)
-    app.router.add_get("/v1/messages/batches/{batch_id}/results", results)
+# The batch routes as (method, path, handler), registered by server.app before the catch-all 404.
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("POST", "/v1/messages/batches", create),
+    ("GET", "/v1/messages/batches", list_batches),
+    ("GET", "/v1/messages/batches/{batch_id}", retrieve),
+    ("DELETE", "/v1/messages/batches/{batch_id}", delete),
+    ("POST", "/v1/messages/batches/{batch_id}/cancel", cancel),
+    ("GET", "/v1/messages/batches/{batch_id}/results", results),
+]

@@ -1,7 +1,7 @@
 """Pieces every handler shares: the state key, the API's common headers, errors, auth."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +16,7 @@ MAX_BODY_BYTES = 32 * 1024 * 1024  # the real API's limit for Messages and count
 # prompts are cheaper to count inline).
 OFFLOAD_COUNT_BYTES = 256 * 1024
 STATE: web.AppKey[MockState] = web.AppKey("state", MockState)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def common_headers(request: web.Request) -> dict[str, str]:
