@@ -27,7 +27,8 @@ async def api_shape(request: web.Request, handler: Handler) -> web.StreamRespons
     """Give each request an id and turn every failure into the API's error envelope (around every route's
     handler: make_app registers each one wrapped in it)."""
     request["request_id"] = ids.request_id()
-    endpoint = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    resource = request.match_info.route.resource
+    endpoint = resource.canonical if resource is not None else "unmatched"
     state = request.app[STATE]
     arrival = state.watch.arrive(request)
     try:

@@ -53,7 +53,8 @@ class Watch:
         body = request.get("body_json")
         body = body if isinstance(body, dict) else {}
         fault = request.get("fault")
-        stall = request.get("stall")
+        # A stall is recorded only for a stall fault (server.sender.hold): no second lookup that misses.
+        stall = request.get("stall") if fault else None
         stream, max_tokens = bool(body.get("stream")), int(body.get("max_tokens") or 0)
         # Most answers are plain successes without limits: when the client has nothing pending either,
         # the judge only counts it, and the fingerprint and the record are not needed.
