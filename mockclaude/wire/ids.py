@@ -1,8 +1,9 @@
 """Identifiers shaped like the real API's: msg_011C…, toolu_01…, req_011C…, 24 chars after the prefix."""
 
+import itertools
 import os
 import random
-import threading
+from collections.abc import Iterator
 
 # The real ids look base58 (no 0, O, I, l).
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -15,30 +16,38 @@ _REJECTED = bytes(range(_ACCEPTED, 256))
 
 
 # Unseeded ids are cut from a stock of characters drawn from urandom a few thousand at a time: one
-# urandom call per id was still a few percent of a JSON request's CPU.
-_STOCK = 4096
-_stock = ""
-_taken = 0
-_stock_lock = threading.Lock()  # ids are made on the event loop, but two threads must never share a slice
+# urandom call per id was still a few percent of a JSON request's CPU. The stock is cut into slots,
+# numbered by an itertools.count (whose next() is atomic): no two callers, threads included, ever get
+# the same slot, and a caller that finds the stock used up takes a slot of a fresh one of its own.
+_SLOT = 24  # characters a slot holds: the longest tail (22)
+_SLOTS = 256
+
+
+def _fresh_stock() -> tuple[str, Iterator[int]]:
+    return _draw(_SLOT * _SLOTS, _SYSRANDOM), itertools.count()
+
+
+_USED_UP: tuple[str, Iterator[int]] = ("", itertools.repeat(_SLOTS))
+_stock = _USED_UP
 
 
 def _restock() -> None:
     """Forget the stock (a forked worker must not make the ids its parent or siblings would)."""
-    global _stock, _taken
-    _stock, _taken = "", 0
+    global _stock
+    _stock = _USED_UP
 
 
 os.register_at_fork(after_in_child=_restock)
 
 
 def _unseeded(n: int) -> str:
-    global _stock, _taken
-    with _stock_lock:
-        if _taken + n > len(_stock):
-            _stock, _taken = _draw(_STOCK, _SYSRANDOM), 0
-        at = _taken
-        _taken = at + n
-        return _stock[at : at + n]
+    global _stock
+    text, slots = _stock
+    slot = next(slots)
+    if slot >= _SLOTS:
+        _stock = text, slots = _fresh_stock()
+        slot = next(slots)
+    return text[slot * _SLOT : slot * _SLOT + n]
 
 
 def _tail(n: int, rng: random.Random | None) -> str:
