@@ -1,4 +1,4 @@
-"""The aiohttp application: routes, and the middleware that gives every answer the API's shape."""
+"""The aiohttp application: routes, each handler wrapped in what gives every answer the API's shape."""
 
 import asyncio
 import functools
