@@ -98,7 +98,9 @@ class BatchStore:
         return (self._clock() - b.created_mono) * self.options.speed
 
     def _wall(self, b: Batch, sim: float) -> float:
-        return b.created_wall + sim / self.options.speed
+        # On the microsecond grid the API writes: an offset from the creation is then exact to the
+        # microsecond (epoch floats carry ~0.2 us of rounding, which could flip the last digit).
+        return round(b.created_wall + sim / self.options.speed, 6)
 
     def ended_sim(self, b: Batch) -> float | None:
         """When `b` ended in simulated seconds, or None while it is processing."""
@@ -134,7 +136,7 @@ class BatchStore:
             custom_ids=[r.custom_id for r in requests],
             params=[r.params for r in requests],
             created_mono=self._clock(),
-            created_wall=time.time(),
+            created_wall=round(time.time(), 6),
         )
         self._batches[batch.id] = batch
         batch.task = asyncio.get_running_loop().create_task(self._plan(batch, planner))
