@@ -59,3 +59,37 @@ def test_a_new_streams_head_goes_first_under_overload(monkeypatch: pytest.Monkey
     assert new_first, "the new stream's first delta waited behind older streams' later frames"
     assert 0 < old_written < 300, old_written  # the wake-up was cut short: the others wait, and say so
     assert stats.late_frames >= old_written and stats.max_lateness_s >= 0.05
+
+
+async def admitted_in_one_batch() -> tuple[bool, bytes, bytes]:
+    loop = asyncio.get_running_loop()
+    sched = FrameScheduler(loop)
+    stats = Stats()
+    pairs = [socket.socketpair() for _ in range(2)]
+    (early, _), (late, _) = [await loop.create_connection(asyncio.Protocol, sock=ours) for ours, _ in pairs]
+    first = sched.send(early, frames_of(3, 0.02), loop.time() + 0.01, stats, Progress())  # type: ignore[arg-type]
+    # A long batch of handlers: the loop does not get to its timers until the batch ends.
+    time.sleep(0.02)
+    second = sched.send(late, frames_of(3, 0.02), loop.time(), stats, Progress())  # type: ignore[arg-type]
+    out_in_batch = readable(pairs[0][1])
+    await asyncio.wait_for(asyncio.gather(first, second), 2)  # the timer still runs the rest, once each
+    got = [theirs.recv(65536) for _, theirs in pairs]
+    for pair in pairs:
+        for s in pair:
+            s.close()
+    return out_in_batch, got[0], got[1]
+
+
+def dechunked(raw: bytes) -> bytes:
+    """The body of HTTP/1.1 chunks."""
+    out = b""
+    while raw:
+        size, _, raw = raw.partition(b"\r\n")
+        out, raw = out + raw[: int(size, 16)], raw[int(size, 16) + 2 :]
+    return out
+
+
+def test_a_due_frame_goes_out_during_a_long_batch_of_admissions() -> None:
+    out_in_batch, early, late = asyncio.run(admitted_in_one_batch())
+    assert out_in_batch, "the first stream's due frame waited for the batch of admissions to end"
+    assert dechunked(early) == dechunked(late) == b"data: 0\n\ndata: 1\n\ndata: 2\n\n"

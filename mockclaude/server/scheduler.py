@@ -13,6 +13,10 @@ TTFT) goes out before later frames of older streams: those are late by a few ms 
 since deadlines are absolute, while a late head would be a TTFT error for good.
 A client that stops reading is never waited for: while its transport holds more than
 MAX_BUFFERED_BYTES its frames wait (and count as late) and every other stream carries on.
+asyncio checks its timers only between batches of ready callbacks, and a burst of requests is one
+long batch of handlers (each under a millisecond, a thousand of them back to back): so `send`
+also runs the due writes itself when the timer is overdue, and frames due during a burst go out
+on time instead of after it.
 """
 
 import asyncio
@@ -97,6 +101,8 @@ class FrameScheduler:
         self._slot_order: list[int] = []  # heap of the keys of _slots
         self._timer: asyncio.Handle | None = None
         self._timer_at = float("inf")
+        # After a wake-up cut short by its budget, `send` leaves the writes to the loop until then.
+        self._resume_at = 0.0
 
     def send(
         self, transport: asyncio.Transport, frames: Frames, start: float, stats: Stats, progress: Progress
@@ -114,7 +120,13 @@ class FrameScheduler:
         stream = _Stream(transport, frames, start, stats, progress, done)
         due = stream.due()
         self._queue(stream, due)
-        if due < self._timer_at:
+        now = self._loop.time()
+        if self._timer_at <= now and self._resume_at <= now:
+            # Overdue: the loop is busy with a batch of handlers (a burst). Write what is due now.
+            if self._timer is not None:
+                self._timer.cancel()
+            self._wake()
+        elif due < self._timer_at:
             if self._timer is not None:
                 self._timer.cancel()
             self._timer_at = due
@@ -162,6 +174,8 @@ class FrameScheduler:
                         self._queue(rest, rest.due())
                     self._timer_at = now
                     self._timer = loop.call_soon(self._wake)
+                    # As long again for the handlers in the loop before `send` writes again.
+                    self._resume_at = loop.time() + WAKE_BUDGET_S
                     return
             if not order or order[0] > last_slot:
                 break
