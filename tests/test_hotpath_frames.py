@@ -124,3 +124,41 @@ def test_frames_views_shift_and_cut() -> None:
     assert frames[-1] == Frame(0.3, None, False, 2)
     frames.cut("midstream", "req_1")
     assert frames[-1].data == encode_event(wm.stream_error("overloaded_error", "Overloaded", "req_1"))
+
+
+def lazily(frames: Frames) -> tuple[Frames, int]:
+    """Frames built lazily, with every chunk of `rest` appended; and how many chunks there were."""
+    out, chunks = Frames(), 0
+    for chunk in [frames, *(frames.rest or ())]:
+        out.t += chunk.t
+        out.data += chunk.data
+        out.tokens += chunk.tokens
+        out.delta += chunk.delta
+        chunks += 1
+    return out, chunks
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_lazy_frames_are_the_eager_ones(source: TokenSource, case: str) -> None:
+    extra, chunk, fault = CASES[case]
+    for seed in range(20):
+        built = []
+        for lazy in (False, True):
+            rng = random.Random(seed)
+            body = {"model": "m", "max_tokens": 900, "stream": True, "messages": [{"role": "user", "content": "x"}]}
+            plan = plan_response({**body, **extra}, 900, ContentSettings(OutputLength.parse("1-300")), source, rng)
+            timing = Timing(0.3, 40.0, Range.parse(chunk, name="c"))
+            frames = stream_frames(
+                plan, msg_id="msg_1", model="m", input_tokens=seed, timing=timing, rng=rng,
+                fault=fault, fault_after=seed * 3, request_id="req_x", lazy=lazy,
+            )  # fmt: skip
+            # Everything rng draws is drawn before any frame is sent: the bytes do not depend on when
+            # the scheduler builds the rest.
+            left = rng.random()
+            if lazy:
+                first = list(frames)
+                frames, chunks = lazily(frames)
+                assert True in [f.delta for f in first] or True not in frames.delta  # the head is in the first chunk
+                assert chunks > 2 or len(frames) < 40, (chunks, len(frames))
+            built.append((list(frames), left))
+        assert built[0] == built[1]

@@ -1,6 +1,8 @@
 """The frame scheduler under overload: a new stream's head goes out before later frames of older streams."""
 
 import asyncio
+import contextlib
+import random
 import socket
 import time
 
@@ -9,7 +11,8 @@ import pytest
 from mockclaude.server import scheduler as sched_mod
 from mockclaude.server.scheduler import FrameScheduler, Progress
 from mockclaude.server.stats import Stats
-from mockclaude.synth.pacing import Frames
+from mockclaude.synth.content import ContentSettings, OutputLength, TokenSource, plan_response
+from mockclaude.synth.pacing import Frames, Range, Timing, stream_frames
 
 
 def frames_of(n: int, gap: float) -> Frames:
@@ -93,3 +96,42 @@ def test_a_due_frame_goes_out_during_a_long_batch_of_admissions() -> None:
     out_in_batch, early, late = asyncio.run(admitted_in_one_batch())
     assert out_in_batch, "the first stream's due frame waited for the batch of admissions to end"
     assert dechunked(early) == dechunked(late) == b"data: 0\n\ndata: 1\n\ndata: 2\n\n"
+
+
+async def sent_at_once(frames: Frames) -> tuple[bytes, BaseException | None]:
+    """What the scheduler writes for `frames`, all due already, and how the stream ended."""
+    loop = asyncio.get_running_loop()
+    ours, theirs = socket.socketpair()
+    transport, _ = await loop.create_connection(asyncio.Protocol, sock=ours)
+    done = FrameScheduler(loop).send(transport, frames, loop.time() - 60, Stats(), Progress())  # type: ignore[arg-type]
+    await asyncio.wait([done], timeout=5)
+    theirs.setblocking(False)
+    raw = b""
+    with contextlib.suppress(BlockingIOError):
+        while chunk := theirs.recv(1 << 20):
+            raw += chunk
+    theirs.close()
+    transport.close()
+    return raw, done.exception()
+
+
+@pytest.mark.parametrize("fault", [None, "disconnect", "midstream"])
+def test_lazily_built_frames_go_out_as_the_eager_ones(fault: str | None) -> None:
+    source = TokenSource(7)
+    sent = []
+    for lazy in (False, True):
+        rng = random.Random(3)
+        body = {"model": "m", "max_tokens": 400, "stream": True, "messages": [{"role": "user", "content": "x"}]}
+        plan = plan_response(body, 400, ContentSettings(OutputLength.parse("300")), source, rng)
+        frames = stream_frames(
+            plan, msg_id="msg_1", model="m", input_tokens=1, timing=Timing(0.5, 40.0, Range.parse("2", name="c")),
+            rng=rng, fault=fault, fault_after=100, lazy=lazy,
+        )  # fmt: skip
+        assert (frames.rest is not None) == lazy
+        eager_bytes = b"".join(d for d in frames.data if d is not None) if not lazy else None
+        raw, error = asyncio.run(sent_at_once(frames))
+        sent.append((raw.count(b"\r\n") // 2, dechunked(raw), type(error)))
+        if eager_bytes is not None and fault != "disconnect":
+            assert dechunked(raw) == eager_bytes
+    assert sent[0] == sent[1]
+    assert sent[1][0] == 1  # everything due went out in one write, across the chunks it was built in

@@ -238,6 +238,7 @@ def planned(
             fault=fault,
             fault_after=sc.faults.cut_point(n_deltas) if fault else 0,
             request_id=request_id,
+            lazy=True,  # a burst's admissions build only their first frames: the scheduler builds the rest
         )
         return Answer(ttft_s=timing.ttft_s, frames=frames, output_tokens=plan.output_tokens)
     msg = wm.message(

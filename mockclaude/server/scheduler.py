@@ -45,9 +45,12 @@ class StreamDropped(Exception):
 
 
 class _Stream:
-    """One stream's schedule: the lists of its Frames (offsets from `start`), and how far it got."""
+    """One stream's schedule: the frames built so far (offsets from `start`), how far it got, and
+    the chunks of frames still to build (Frames.rest)."""
 
-    __slots__ = ("data", "done", "end", "head", "i", "progress", "start", "stats", "times", "tokens", "transport")
+    __slots__ = (
+        "data", "done", "end", "head", "i", "progress", "rest", "start", "stats", "times", "tokens", "transport",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -59,20 +62,25 @@ class _Stream:
         done: asyncio.Future[None],
     ) -> None:
         self.transport = transport
+        self.rest = frames.rest
+        self.take(frames)
+        # Frames before this index are the head: they go first under overload.
+        self.head = frames.delta.index(True) + 1 if True in frames.delta else 1
+        self.start = start
+        self.stats = stats
+        self.progress = progress
+        self.done = done
+
+    def take(self, frames: Frames) -> None:
+        """Send `frames` next (the first ones, or the next chunk once the ones before are out)."""
         # Tuples of atoms, unlike lists, drop out of the garbage collector's view after one pass:
         # thousands of live streams then add nothing to the full collections that stall the loop.
         self.times = tuple(frames.t)
         self.data = tuple(frames.data)
         self.tokens = tuple(frames.tokens)
-        # Frames before this index are the head: they go first under overload.
-        self.head = frames.delta.index(True) + 1 if True in frames.delta else 1
         # The `disconnect` frame (no bytes: the line is cut there), or the end.
         self.end = frames.data.index(None) if None in frames.data else len(frames.data)
         self.i = 0
-        self.start = start
-        self.stats = stats
-        self.progress = progress
-        self.done = done
 
     def due(self) -> float:
         """When its next frame is due (loop time)."""
@@ -194,19 +202,33 @@ class FrameScheduler:
         start = stream.start
         if transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
             return now + SLOW_RETRY_S
-        times = stream.times
-        first = i = stream.i
-        end = stream.end
         due_by = horizon - start
-        while i < end and times[i] <= due_by:
-            i += 1
-        if i > first:
-            data = stream.data
-            chunk = data[first] if i == first + 1 else b"".join(data[first:i])  # type: ignore[arg-type]
-            transport.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))  # type: ignore[arg-type]
-            stream.stats.frame_sent(now - start - times[first])
-            stream.progress.tokens = stream.tokens[i - 1]
-            stream.i = i
+        out = b""  # what is due, from every chunk it spans: one write
+        late = 0.0
+        while True:
+            times = stream.times
+            first = i = stream.i
+            end = stream.end
+            while i < end and times[i] <= due_by:
+                i += 1
+            if i > first:
+                data = stream.data
+                if not out:
+                    late = now - start - times[first]
+                out += data[first] if i == first + 1 else b"".join(data[first:i])  # type: ignore[operator,arg-type]
+                stream.progress.tokens = stream.tokens[i - 1]
+                stream.i = i
+            if i < len(times) or stream.rest is None:
+                break
+            more = next(stream.rest, None)
+            if more is None:
+                stream.rest = None
+                break
+            stream.take(more)  # the next chunk of its frames, built now that the ones before are out
+            stream.head = 0  # its head went out with the first chunk
+        if out:
+            transport.write(b"%x\r\n%b\r\n" % (len(out), out))
+            stream.stats.frame_sent(late)
         if i < end:
             return start + times[i]
         if i == len(times):

@@ -83,16 +83,18 @@ class Frames:
 
     Building and keeping hundreds of objects per stream was the mock's largest per-request cost
     (and made full garbage collections walk them all); the scheduler reads these lists as they are.
-    Iterating or indexing gives `Frame` views.
+    Iterating or indexing gives `Frame` views. Frames built lazily (stream_frames) hold only the
+    first frames; `rest` then yields the others, chunk by chunk, and the methods see only the first.
     """
 
-    __slots__ = ("data", "delta", "t", "tokens")
+    __slots__ = ("data", "delta", "rest", "t", "tokens")
 
     def __init__(self) -> None:
         self.t: list[float] = []
         self.data: list[bytes | None] = []
         self.tokens: list[int] = []  # output tokens delivered once this frame is out
         self.delta: list[bool] = []  # carries content (a content_block_delta)
+        self.rest: Iterator[Frames] | None = None  # the frames after these, not built yet
 
     def add(self, t: float, data: bytes | None, tokens_out: int = 0, delta: bool = False) -> None:
         """Append a frame."""
@@ -152,20 +154,19 @@ def _groups(n: int, chunk: Range, rng: random.Random, first_single: bool) -> lis
     return sizes
 
 
-def _block_deltas(
+def _block_sizes(
     block: PlannedBlock, chunk: Range, rng: random.Random, first: bool
 ) -> tuple[str, list[int], list[str]]:
-    """The delta type of a block, and the tokens covered by and the text of each of its content deltas."""
+    """The delta type of a block, the tokens each of its content deltas covers, and the pieces they
+    are cut from (a text delta joins as many pieces as it has tokens, a tool-use delta is one piece)."""
     if block.kind == "tool_use":
         pieces = block.input_json_pieces
         # Spread the call's tokens over its JSON fragments (the first, often "", counts one).
         n = max(len(pieces), 1)
         base, extra = divmod(max(block.tokens, n), n)
         return "input_json_delta", [base + (1 if i < extra else 0) for i in range(len(pieces))], pieces
-    sizes = _groups(len(block.pieces), chunk, rng, first)
-    pieces = block.pieces
-    texts = ["".join(pieces[a:b]) for a, b in itertools.pairwise(itertools.accumulate(sizes, initial=0))]
-    return "thinking_delta" if block.kind == "thinking" else "text_delta", sizes, texts
+    kind = "thinking_delta" if block.kind == "thinking" else "text_delta"
+    return kind, _groups(len(block.pieces), chunk, rng, first), block.pieces
 
 
 # The field holding a delta's text, by delta type.
@@ -205,55 +206,134 @@ def stream_frames(
     fault: str | None = None,
     fault_after: int = 0,
     request_id: str | None = None,
+    lazy: bool = False,
 ) -> Frames:
     """The whole SSE response as timed frames.
 
     With `fault` "midstream", "disconnect", "truncate" or "stall", the stream ends after
     `fault_after` content deltas with an overloaded `error` event, a dropped connection, or no more
-    frames (see Frames.cut).
+    frames (see Frames.cut). With `lazy`, only the first frames are built (up to the first content
+    delta and a few more) and `Frames.rest` builds the others as they are needed: what `rng` draws
+    is drawn here either way, so the bytes never depend on when they are built.
     """
-    frames = Frames()
-    times, datas, counts, is_delta = frames.t, frames.data, frames.tokens, frames.delta
-    frames.add(timing.ttft_s * TTFB_FRACTION, encode_event(wm.message_start(msg_id, model, input_tokens)) + PING)
-    ttft_s, tps = timing.ttft_s, timing.tps
-    dumps = orjson.dumps
-    k = 0  # output tokens emitted so far
-    deltas = 0
+    blocks: list[_SizedBlock] = []
+    k = deltas = 0  # output tokens and content deltas before each block
     for index, block in enumerate(plan.blocks):
-        kind, sizes, texts = _block_deltas(block, timing.chunk_tokens, rng, first=k == 0)
+        kind, sizes, pieces = _block_sizes(block, timing.chunk_tokens, rng, first=k == 0)
         # A cut can come before the block's first delta: then the block never opens.
-        n = len(texts) if not fault else min(len(texts), max(fault_after - deltas, 0))
-        if n:
-            prefix, suffix = delta_template(index, kind)
-            ks = list(itertools.accumulate(sizes[:n], initial=k))[1:]
-            k = ks[-1]
-            # The same expression as Timing.token_time, so the same floats.
-            times += [ttft_s + (x - 1) / tps for x in ks]
-            first_data = len(datas)
-            datas += [prefix + dumps(text) + suffix for text in texts[:n]]
-            datas[first_data] = encode_event(wm.block_start(index, _empty_block(block))) + datas[first_data]  # type: ignore[operator]
-            counts += ks
-            is_delta += [True] * n
-            deltas += n
-        if n < len(texts):
-            frames.cut(fault, request_id)
-            return frames
-        t_end = timing.token_time(max(k - 1, 0))
-        tail = b""
-        if not n:
-            tail += encode_event(wm.block_start(index, _empty_block(block)))
+        n = len(sizes) if not fault else min(len(sizes), max(fault_after - deltas, 0))
+        k += sum(sizes[:n])
+        deltas += n
+        closing = b""
         if block.kind == "thinking":
-            tail += encode_event(wm.block_delta(index, {"type": "signature_delta", "signature": block.signature}))
-        tail += encode_event(wm.block_stop(index))
-        frames.add(max(t_end, times[-1]), tail, k)
-    if fault:
-        # Too few deltas to cut inside the content: strike before the message ends.
-        frames.cut(fault, request_id)
-        return frames
-    end = encode_event(wm.message_delta(plan.stop_reason, plan.stop_sequence, input_tokens, plan.output_tokens))
-    end += encode_event(wm.MESSAGE_STOP)
-    frames.add(times[-1], end, plan.output_tokens)
+            closing = encode_event(wm.block_delta(index, {"type": "signature_delta", "signature": block.signature}))
+        # Tuples of atoms: a stream keeps these while it lives, and the garbage collector soon stops walking them.
+        opening = encode_event(wm.block_start(index, _empty_block(block)))
+        blocks.append(
+            (index, kind, tuple(sizes), tuple(pieces), n, opening, closing + encode_event(wm.block_stop(index)))
+        )
+        if n < len(sizes):
+            break
+    ending = None if fault else (plan.stop_reason, plan.stop_sequence, plan.output_tokens)
+    head = encode_event(wm.message_start(msg_id, model, input_tokens)) + PING
+    built = _built(head, tuple(blocks), timing, input_tokens, ending, fault, request_id, FIRST_CHUNK if lazy else 0)
+    frames = next(built)
+    if lazy:
+        frames.rest = built
     return frames
+
+
+# One block as stream_frames plans it: index, delta type, tokens per delta, pieces, deltas sent
+# (fewer when a fault cuts it), its content_block_start event, and the events that close it.
+_SizedBlock = tuple[int, str, tuple[int, ...], tuple[str, ...], int, bytes, bytes]
+# A lazy stream's first chunk holds this many frames (at least up to its first content delta), and
+# each later chunk twice as many as the one before: the frames of an answer in a few steps, and a
+# stream the scheduler admits costs only its first ones.
+FIRST_CHUNK = 4
+
+
+def _built(
+    head: bytes,
+    blocks: tuple[_SizedBlock, ...],
+    timing: Timing,
+    input_tokens: int | wm.InputUsage,
+    ending: tuple[str, str | None, int] | None,
+    fault: str | None,
+    request_id: str | None,
+    chunk: int,
+) -> Iterator[Frames]:
+    """The frames of stream_frames in chunks of `chunk` frames, then of twice as many, and so on
+    (one chunk of all of them with `chunk` 0)."""
+    frames = Frames()
+    frames.add(timing.ttft_s * TTFB_FRACTION, head)
+    size = chunk or float("inf")
+    started = False  # the first chunk ends after a content delta: the scheduler's head is in it
+    k = 0  # output tokens emitted so far
+    for index, kind, sizes, pieces, n, opening, closing in blocks:
+        d = a = 0  # deltas and pieces of the block built so far
+        while d < n:
+            if started and len(frames) >= size:
+                # Not kept while suspended (nor are the helper's lists): a stream holds its frames
+                # as the scheduler's tuples only, which the garbage collector stops walking.
+                handed = [frames]
+                del frames
+                yield handed.pop()
+                frames = Frames()
+                size *= 2
+            e = min(n, d + max(1, size - len(frames)))
+            k, a = _add_deltas(frames, timing, index, kind, opening if d == 0 else b"", sizes[d:e], pieces, d, k, a)
+            started = True
+            d = e
+        if n < len(sizes):
+            frames.cut(fault, request_id)
+            break
+        t_end = timing.token_time(max(k - 1, 0))
+        frames.add(max(t_end, frames.t[-1]), (b"" if n else opening) + closing, k)
+    else:
+        if ending is None:
+            # Too few deltas to cut inside the content: strike before the message ends.
+            frames.cut(fault, request_id)
+        else:
+            stop_reason, stop_sequence, output_tokens = ending
+            end = encode_event(wm.message_delta(stop_reason, stop_sequence, input_tokens, output_tokens))
+            frames.add(frames.t[-1], end + encode_event(wm.MESSAGE_STOP), output_tokens)
+    handed = [frames]
+    del frames
+    yield handed.pop()
+
+
+def _add_deltas(
+    frames: Frames,
+    timing: Timing,
+    index: int,
+    kind: str,
+    opening: bytes,
+    sizes: tuple[int, ...],
+    pieces: tuple[str, ...],
+    d: int,
+    k: int,
+    a: int,
+) -> tuple[int, int]:
+    """Append content deltas of block `index` of `sizes` tokens each (from its `d`-th delta, after `k`
+    tokens in all and `a` of the block's pieces), the first after `opening`; the tokens and pieces then sent."""
+    prefix, suffix = delta_template(index, kind)
+    ks = list(itertools.accumulate(sizes, initial=k))[1:]
+    # The same expression as Timing.token_time, so the same floats.
+    ttft_s, tps = timing.ttft_s, timing.tps
+    frames.t += [ttft_s + (x - 1) / tps for x in ks]
+    if kind == "input_json_delta":  # a tool call's JSON: one piece per delta
+        texts = pieces[d : d + len(sizes)]
+    else:  # a text delta joins one piece per token
+        cuts = list(itertools.accumulate(sizes, initial=a))
+        texts = ["".join(pieces[x:y]) for x, y in itertools.pairwise(cuts)]
+        a = cuts[-1]
+    dumps = orjson.dumps
+    datas = [prefix + dumps(text) + suffix for text in texts]
+    datas[0] = opening + datas[0]
+    frames.data += datas
+    frames.tokens += ks
+    frames.delta += [True] * len(ks)
+    return ks[-1], a
 
 
 @dataclass
