@@ -99,3 +99,39 @@ def test_a_pipelined_request_starts_its_clock_when_its_handler_does(
     assert s1 - a1 < BLOCK_S / 2  # the first was stamped when parsed and handled at once
     assert s2 - a2 < BLOCK_S / 2  # the second waited for the first's answer, but is not charged for it
     assert s2 - s1 >= BLOCK_S * 0.9
+
+
+async def _accepted_then_read_late() -> list[tuple[float, float]]:
+    """A request waiting in its socket when the connection is accepted, read only 0.1 s later; then
+    a second request on that connection, sent long after the accept."""
+    seen: list[tuple[float, float]] = []
+    app = web.Application()
+    app[SEEN] = seen
+
+    async def note(request: web.Request) -> web.Response:
+        seen.append((arrival(request), asyncio.get_running_loop().time()))
+        return web.Response(text="ok")
+
+    app.router.add_get("/note", note)
+    runner = ApiAppRunner(app, access_log=None)
+    await runner.setup()
+    ours, theirs = socket.socketpair()
+    theirs.sendall(b"GET /note HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert runner.server is not None
+    await asyncio.get_running_loop().connect_accepted_socket(runner.server, sock=ours)
+    time.sleep(0.1)  # the loop runs other handlers (a burst) before it reads the new connection
+    theirs.setblocking(False)
+    loop = asyncio.get_running_loop()
+    assert (await asyncio.wait_for(loop.sock_recv(theirs, 65536), 5)).startswith(b"HTTP/1.1 200")
+    await asyncio.sleep(0.1)
+    await loop.sock_sendall(theirs, b"GET /note HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert (await asyncio.wait_for(loop.sock_recv(theirs, 65536), 5)).startswith(b"HTTP/1.1 200")
+    theirs.close()
+    await runner.cleanup()
+    return seen
+
+
+def test_a_request_waiting_at_the_accept_counts_from_the_accept() -> None:
+    (a1, s1), (a2, s2) = asyncio.run(_accepted_then_read_late())
+    assert s1 - a1 >= 0.1  # counted from the accept, not from when the loop got to read it
+    assert s2 - a2 < 0.15  # a later request counts from its own parse (from the accept: >= 0.2 s)

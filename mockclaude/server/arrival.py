@@ -3,9 +3,11 @@
 Under a burst, hundreds of requests are read and parsed before the first handler runs, and each
 handler then waits for all the handlers before it. A synthetic answer's schedule (TTFT, tokens/s)
 counts from this stamp, so that wait is inside the TTFT the mock promised and, when the mock cannot
-keep up, shows as late frames in its own report instead of as an unseen delay. What happens before
-aiohttp reads the request (the kernel's accept queue) stays invisible here; bench.streams measures
-it from the client.
+keep up, shows as late frames in its own report instead of as an unseen delay. A request already
+waiting in the socket when its connection is accepted counts from the accept: in a burst the loop
+accepts a wave of connections and then runs the handlers of the wave before, and only then reads
+them. What happens before the accept (the kernel's accept queue) stays invisible here;
+bench.streams measures it from the client.
 
 aiohttp has no public hook for this: the pinned version's RequestHandler is subclassed (as in
 server.protocol_errors), and tests/test_arrival.py fails if an upgrade changes what it relies on.
@@ -13,7 +15,14 @@ server.protocol_errors), and tests/test_arrival.py fails if an upgrade changes w
 
 import asyncio
 import functools
+import struct
 from typing import Any
+
+try:
+    from fcntl import ioctl
+    from termios import FIONREAD
+except ImportError:  # Windows: requests count from when they are parsed
+    ioctl = None  # type: ignore[assignment]
 
 from aiohttp import web, web_protocol
 from aiohttp.http_parser import RawRequestMessage
@@ -32,6 +41,20 @@ class ArrivalStamps(web_protocol.RequestHandler):
         # The factory gets the protocol as an argument: a partial, not a closure over self (no cycle).
         assert self._request_factory is not None
         self._request_factory = functools.partial(_stamped_request, self._request_factory)
+        # When the connection was accepted, if its first request was already waiting to be read.
+        self.accepted_with_data: float | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Set up as aiohttp does; note the time if the client's request is already waiting to be read."""
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if ioctl is not None and sock is not None:
+            try:
+                unread = struct.unpack("i", ioctl(sock.fileno(), FIONREAD, b"\0\0\0\0"))[0]
+            except OSError:
+                unread = 0
+            if unread:
+                self.accepted_with_data = self._loop.time()
 
     def data_received(self, data: bytes) -> None:
         """Parse as aiohttp does, then stamp the request this data completed on an idle connection."""
@@ -40,8 +63,10 @@ class ArrivalStamps(web_protocol.RequestHandler):
         # order): it is not stamped, so its schedule starts when its handler does, as before.
         idle = not queue and self._current_request is None
         super().data_received(data)
-        if idle and queue and isinstance(queue[0][0], RawRequestMessage):  # not a parse error
-            self.arrivals[id(queue[0][0])] = self._loop.time()
+        if idle and queue:
+            if isinstance(queue[0][0], RawRequestMessage):  # not a parse error
+                self.arrivals[id(queue[0][0])] = self.accepted_with_data or self._loop.time()
+            self.accepted_with_data = None  # only the connection's first request was waiting at the accept
 
 
 def _stamped_request(make: Any, message: Any, payload: Any, protocol: Any, *rest: Any) -> web.BaseRequest:
