@@ -227,8 +227,8 @@ def stream_frames(
         closing = b""
         if block.kind == "thinking":
             closing = encode_event(wm.block_delta(index, {"type": "signature_delta", "signature": block.signature}))
-        # Tuples of atoms: a stream keeps these while it lives, and the garbage collector soon stops walking them.
         opening = encode_event(wm.block_start(index, _empty_block(block)))
+        # Tuples of atoms: a stream keeps these while it lives, and the garbage collector soon stops walking them.
         blocks.append(
             (index, kind, tuple(sizes), tuple(pieces), n, opening, closing + encode_event(wm.block_stop(index)))
         )
