@@ -4,12 +4,14 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import psutil
 import pytest
@@ -17,6 +19,7 @@ import pytest
 from mockclaude.limits.ratelimit import Bucket, MemoryBucketStore
 from mockclaude.limits.ratelimit_shared import SharedMemoryBucketStore
 from mockclaude.processes import Proc, mock_server
+from mockclaude.server.workers import BACKLOG
 from tests.conftest import free_port
 
 BODY = json.dumps(
@@ -109,6 +112,19 @@ def test_workers_share_the_port_and_one_exact_rate_limit() -> None:
         assert statuses.count(200) == 20 and statuses.count(429) == 10, statuses
         assert post(p.url, key="sk-ant-other") == 200  # limits are per key
         assert len(p.lines) == 1 and "listening on" in p.lines[0], "one ready line, from the parent"
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2) to read a listening socket's backlog")
+@pytest.mark.parametrize("flags", [[], ["--workers", "2"]], ids=["one process", "workers"])
+def test_the_listening_socket_keeps_its_full_backlog(flags: list[str]) -> None:
+    # asyncio listens again with the site's backlog: aiohttp's default 128 overflowed under a burst of
+    # connects to --workers (dropped SYNs, 1 s retransmits). ss shows a listener's backlog as Send-Q.
+    expected = min(BACKLOG, int(Path("/proc/sys/net/core/somaxconn").read_text()))
+    with mock_server(*flags) as p:
+        port = p.url.rsplit(":", 1)[1]
+        out = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
+        backlogs = {int(line.split()[2]) for line in out.splitlines()}
+        assert backlogs == {expected}, out
 
 
 def test_sigterm_to_the_parent_stops_every_worker() -> None:
