@@ -79,6 +79,21 @@ def test_slow_headers_delays_the_status_line_then_answers() -> None:
             sdk.messages.create(**ask(stream=False), extra_headers={"x-mockclaude-fault": "slow-headers"})
 
 
+def test_a_late_json_answer_counts_in_the_mocks_lateness_report() -> None:
+    # slow-headers holds the answer past its schedule (which counts from the arrival): the mock's own
+    # report must say so, as it does for late SSE frames; an answer on time counts as a timed write.
+    with mock_server("--ttft", "0", "--tps", "500", "--output-tokens", "5", "--slow-headers-seconds", "0.4") as mock:
+        for fault in ("none", "slow-headers"):
+            resp, conn, _ = post(mock.url, ask(stream=False), fault)
+            assert resp.status == 200 and json.loads(resp.read())["type"] == "message"
+            conn.close()
+        stats = json.loads(urllib.request.urlopen(mock.url + "/_mockclaude/stats").read())
+        assert stats["frames"] == 2 and stats["late_frames"] == 1, stats
+        assert 0.35 <= stats["max_lateness_s"] < 5, stats
+        metrics = urllib.request.urlopen(mock.url + "/metrics").read().decode()
+        assert "mockclaude_frame_lateness_seconds_count 2.0" in metrics
+
+
 def test_outage_window_fails_every_request_inside_it() -> None:
     with mock_server("--ttft", "0", "--tps", "2000", "--output-tokens", "5", "--outage", "529@0-1.5s") as mock:
         urllib.request.urlopen(urllib.request.Request(mock.url + "/_mockclaude/reset", method="POST")).read()

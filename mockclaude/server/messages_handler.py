@@ -170,7 +170,7 @@ async def create(request: web.Request) -> web.StreamResponse:
         start = arrived if recorded is None else asyncio.get_running_loop().time()
         if body.get("stream"):
             return await send_stream(request, answer.take_frames(), start, headers, sc.stats, progress, stall_s)
-        return await send_json(request, answer, start, headers, state.rng, progress, stall_s)
+        return await send_json(request, answer, start, headers, sc.stats, state.rng, progress, stall_s)
     finally:
         # A cut or abandoned response is charged the output it actually delivered.
         sc.limiter.settle(admission, progress.tokens)

@@ -29,11 +29,13 @@ async def send_json(
     answer: Answer,
     start: float,
     headers: dict[str, str],
+    stats: Stats,
     rng: random.Random,
     progress: Progress,
     stall_s: float = 0.0,
 ) -> web.Response:
-    """A non-streaming answer, when the whole generation would be done (`answer.at_s` after `start`, loop time)."""
+    """A non-streaming answer, when the whole generation would be done (`answer.at_s` after `start`, loop
+    time); how late it went out counts in `stats` as a frame's lateness does."""
     if answer.fault:
         # Mid-generation failure of a non-streamed call: an overloaded error, a dropped line, half
         # the body with a clean end (truncate), or a hold with nothing sent (stall).
@@ -48,9 +50,13 @@ async def send_json(
         raise ApiError(529, "Overloaded", headers=headers)
     # Counted from the request's arrival, as a stream's frames are: the mock's own work is inside
     # the time it promised. An answer already due goes out without a timer.
-    wait = start + answer.at_s - asyncio.get_running_loop().time()
+    loop = asyncio.get_running_loop()
+    due = start + answer.at_s
+    wait = due - loop.time()
     if wait > 0:
         await asyncio.sleep(wait)
+    # The body is one timed write: an overloaded mock reports late answers as it reports late frames.
+    stats.frame_sent(loop.time() - due)
     progress.tokens = answer.output_tokens
     return web.Response(body=answer.body, content_type="application/json", headers=headers)
 

@@ -117,7 +117,8 @@ class Stats:
         self._tokens[0] += tokens_out
 
     def frame_sent(self, lateness_s: float) -> None:
-        """A write went out `lateness_s` after its first frame's deadline (<= 0: on time or early)."""
+        """A timed write (SSE frames, or a JSON answer's body) went out `lateness_s` after its deadline
+        (<= 0: on time or early)."""
         self.frames += 1
         if lateness_s > 0.0:
             self._late_sum += lateness_s
@@ -236,7 +237,7 @@ class _OwnCounts:
         buckets, total = st.lateness_histogram()
         yield HistogramMetricFamily(
             "mockclaude_frame_lateness_seconds",
-            "How late frames went out against their schedule (the mock's own overload)",
+            "How late SSE frames and JSON answers went out against their schedule (the mock's own overload)",
             buckets=buckets,
             sum_value=total,
         )
