@@ -674,10 +674,9 @@ _CREATE_FIELDS = _COUNT_FIELDS | {
 
 
 def _check_common(body: Any, max_tokens: int | None, known: frozenset[str] | None) -> None:
+    # The model is checked by the callers, first (before max_tokens for create), as the API orders its errors.
     if not isinstance(body, dict):
         raise ApiError(400, "Input should be a valid dictionary or object to extract fields from")
-    if max_tokens is None:  # validate_create checked the model before max_tokens
-        _check_model(body)
     _check_messages(body)
     _check_system(body)
     _check_tools(body)
@@ -710,6 +709,8 @@ def validate_create(body: Any, *, strict: bool = False) -> None:
 
 def validate_count_tokens(body: Any, *, strict: bool = False) -> None:
     """Validate a POST /v1/messages/count_tokens body (no max_tokens); `strict` as for create."""
+    if isinstance(body, dict):  # the model first, as for create (_check_common refuses a non-object)
+        _check_model(body)
     _check_common(body, None, _COUNT_FIELDS if strict else None)
 
 
