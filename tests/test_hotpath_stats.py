@@ -50,6 +50,21 @@ def test_reset_zeroes_the_admin_counts_but_not_prometheus() -> None:
     assert abs(samples["sum"] - 0.522) < 1e-9
 
 
+def test_reset_keeps_the_streams_still_running() -> None:
+    # active_streams says what is running now: a reset between a stream's start and end must not
+    # make it 0 while it runs, nor -1 after it ends.
+    stats = Stats()
+    stats.stream_started(0.1)
+    stats.stream_started(0.1)
+    stats.stream_ended(5)
+    stats.reset()
+    assert stats.to_json()["active_streams"] == 1
+    stats.stream_ended(7)
+    assert stats.to_json()["active_streams"] == 0
+    assert stats.to_json()["output_tokens"] == 7
+    assert re.search(r"^mockclaude_active_streams 0\.0$", stats.prometheus().decode(), re.M)
+
+
 def _without_created(text: str) -> str:
     """An exposition with the `_created` timestamps blanked (they differ between two registries)."""
     return re.sub(r"^(\w+_created(?:\{[^}]*\})?) \S+$", r"\1 T", text, flags=re.M)

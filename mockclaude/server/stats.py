@@ -47,7 +47,8 @@ class Stats:
             "mockclaude_rate_limited", "429s produced by the rate limiter", registry=self.registry
         )
         self.registry.register(health.HealthCollector())
-        # Responses in flight, never zeroed by reset(): the supervisor counts them lost if this worker dies.
+        # Responses in flight: a gauge of what is happening, so reset() leaves it (zeroing it made the
+        # streams still running count down below zero); the supervisor counts them lost if this worker dies.
         self._in_flight = 0
         self._cache_lookups = PromCounter(
             "mockclaude_prompt_cache_lookups",
@@ -79,7 +80,6 @@ class Stats:
         self.by_endpoint: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
         self.rate_limited = 0
-        self.active = 0
         self.output_tokens = 0
         self.client_disconnects = 0
         self.frames = 0
@@ -102,7 +102,6 @@ class Stats:
 
     def stream_started(self, scheduled_ttft_s: float) -> None:
         """A response began generating."""
-        self.active += 1
         self._in_flight += 1
         supervision.set_in_flight(self._in_flight)
         self._ttft_buckets[bisect_left(_TTFT_BUCKETS, scheduled_ttft_s)] += 1
@@ -110,7 +109,6 @@ class Stats:
 
     def stream_ended(self, tokens_out: int) -> None:
         """A response finished (or was cut) after `tokens_out` output tokens."""
-        self.active -= 1
         self._in_flight -= 1
         supervision.set_in_flight(self._in_flight)
         self.output_tokens += tokens_out
@@ -183,7 +181,7 @@ class Stats:
             "by_endpoint": dict(self.by_endpoint),
             "rate_limited": self.rate_limited,
             "faults_injected": dict(self.faults),
-            "active_streams": self.active,
+            "active_streams": self._in_flight,
             "output_tokens": self.output_tokens,
             "client_disconnects": self.client_disconnects,
             "frames": self.frames,
