@@ -28,15 +28,23 @@ def pct(values: Sequence[float], p: float) -> float:
     return percentile(sorted(values), p)
 
 
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy since boot, all cores (stolen time included)."""
+    t = psutil.cpu_times()
+    return sum(getattr(t, name, 0.0) for name in ("user", "nice", "system", "irq", "softirq", "steal"))
+
+
 @dataclass
 class CpuMeter:
-    """CPU seconds used by a process tree between start() and stop(), and the peak over 0.5 s samples."""
+    """CPU seconds used by a process tree between start() and stop(), the peak over 0.5 s samples, and
+    what the whole machine used meanwhile (so that a run can say how busy the rest of the machine was)."""
 
     pid: int
     interval_s: float = 0.5
     seconds: float = 0.0
     wall_s: float = 0.0
     peak: float = 0.0
+    machine_s: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _tree(self) -> list[psutil.Process]:
@@ -52,7 +60,7 @@ class CpuMeter:
         return total
 
     def __enter__(self) -> "CpuMeter":
-        self._t0, self._c0 = time.monotonic(), self._cpu()
+        self._t0, self._c0, self._m0 = time.monotonic(), self._cpu(), machine_busy_s()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
@@ -69,11 +77,17 @@ class CpuMeter:
         self._thread.join()
         self.wall_s = time.monotonic() - self._t0
         self.seconds = self._cpu() - self._c0
+        self.machine_s = machine_busy_s() - self._m0
 
     @property
     def mean(self) -> float:
         """Average cores used over the measured window (1.0 = one core busy)."""
         return self.seconds / self.wall_s if self.wall_s else 0.0
+
+    def others(self, client_s: float) -> float:
+        """Average cores the rest of the machine used over the window: not this tree, not the load
+        generators (`client_s` CPU seconds); the kernel's interrupt work is counted here too."""
+        return max(self.machine_s - self.seconds - client_s, 0.0) / self.wall_s if self.wall_s else 0.0
 
 
 def run_clients(

@@ -4,11 +4,13 @@ For each concurrency level, a fresh `mockclaude serve` streams `--tokens` tokens
 `--tps` after `--ttft`; load-generator processes (bench.sse_load) open the streams spread over
 `--ramp` seconds and time them. Reported per level: achieved tokens/s per stream (p5, p50) and its
 ratio to the target, TTFT error against the scheduled TTFT (p50, p99), the mock's CPU (mean and
-peak, 1.0 = one core; CPU ms per stream, which contention on a shared machine barely moves),
-the client's CPU, and the mock's own lateness report. Beside the mock's report, what only the
-client sees (p99 of each): the connect time, and the time until the response headers, which the
-handler sends as soon as it runs: the wait before the handler (the kernel's accept queue, the
-loop reading and parsing, the handlers before it in a burst) that the mock's report cannot see.
+peak, 1.0 = one core; CPU ms per stream), the client's CPU, what the rest of the machine used
+meanwhile (`other`, in cores: on a shared machine a run is not the mock's alone, and a busy
+neighbour also makes each of the mock's CPU-milliseconds slower), and the mock's own lateness
+report. Beside the mock's report, what only the client sees (p99 of each): the connect time, and
+the time until the response headers, which the handler sends as soon as it runs: the wait before
+the handler (the kernel's accept queue, the loop reading and parsing, the handlers before it in a
+burst) that the mock's report cannot see.
 With `--rounds N` every level runs N times (a target such as "TTFT error p99 < 50 ms" must hold in
 every run); with `--baseline DIR` the mock of another checkout runs alternately with this one, and
 the worst and median p99 of each are printed at the end.
@@ -54,6 +56,7 @@ def measure(args: argparse.Namespace, streams: int, flags: list[str], tree: str 
         "mock_cpu_peak": cpu.peak,
         "mock_cpu_ms_per_stream": cpu.seconds / max(len(records), 1) * 1000,
         "client_cpu_mean": client_cpu / cpu.wall_s,
+        "others_cpu_mean": cpu.others(client_cpu),
         "late_frames": server["late_frames"],
         "frames": server["frames"],
         "max_lateness_ms": server["max_lateness_s"] * 1000,
@@ -88,14 +91,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 ROW = (
     "{code:<4} {streams:>6} {completed:>6} {failed:>4} {rate_p5:>7.2f} {rate_p50:>7.2f} {rate_p5_ratio:>6.3f} "
     "{ttft_err_p50_ms:>8.1f} {ttft_err_p99_ms:>8.1f} {mock_cpu_mean:>5.2f} {mock_cpu_peak:>5.2f} "
-    "{mock_cpu_ms_per_stream:>6.2f} {client_cpu_mean:>6.2f} {late_frames:>7} {max_lateness_ms:>8.1f} {cache_hits:>6} "
-    "{connect_p99_ms:>8.1f} {headers_p99_ms:>8.1f}"
+    "{mock_cpu_ms_per_stream:>6.2f} {client_cpu_mean:>6.2f} {others_cpu_mean:>6.2f} {late_frames:>7} "
+    "{max_lateness_ms:>8.1f} {cache_hits:>6} {connect_p99_ms:>8.1f} {headers_p99_ms:>8.1f}"
 )
 HEAD = (
-    "code streams   done fail  tps_p5 tps_p50 p5/tgt ttfterr50 ttfterr99 mcpu  mpeak mcpu/s  ccpu   late   maxlate"
-    "  cache  conn99    hdr99\n"
-    "                            tok/s   tok/s              ms        ms  core  core     ms  core frames        ms"
-    "   hits      ms        ms"
+    "code streams   done fail  tps_p5 tps_p50 p5/tgt ttfterr50 ttfterr99 mcpu  mpeak mcpu/s  ccpu  other"
+    "   late   maxlate  cache  conn99    hdr99\n"
+    "                            tok/s   tok/s              ms        ms  core  core     ms  core   core"
+    " frames        ms   hits      ms        ms"
 )
 
 
