@@ -2,14 +2,16 @@
 
 `mockclaude serve` (no TTFT, no pacing) and aimock (npm `@copilotkit/aimock`, pinned in
 bench/peer.py, installed into a cache directory when Node.js and npm are on PATH) both answer
-the same one-line prompt with the same text. One load-generator process (bench.json_load) keeps
-`--conns` keep-alive connections busy against one server, then the other, for `--rounds` rounds
-(with `--baseline DIR`, the mock of another checkout too: a before/after in the same run).
-Printed per run: requests/s, requests per server CPU-second, the server's and the client's
-CPU, latency p50/p99; then the mock / aimock ratio per round and over all rounds. All
-benchmark traffic runs on 127.0.0.1 (only the one-time npm install reaches the registry;
-`--no-install` forbids it). Without Node.js or npm, or not installed under `--no-install`, the
-mock's runs are printed and the peer is skipped, saying why.
+the same one-line prompt with the same text. The floor, `bare` (bench.bare_json), sends the mock's
+own answer, headers and body, from a bare aiohttp handler: what aiohttp costs before any API work.
+One load-generator process (bench.json_load) keeps `--conns` keep-alive connections busy against
+one server, then the next, for `--rounds` rounds (with `--baseline DIR`, the mock of another
+checkout too: a before/after in the same run). Printed per run: requests/s, requests per server
+CPU-second, the server's and the client's CPU, what the rest of the machine used (`other`, cores),
+latency p50/p99; then the ratios per round and over all rounds: mock / bare, bare / aimock and
+mock / aimock. All benchmark traffic runs on 127.0.0.1 (only the one-time npm install reaches the
+registry; `--no-install` forbids it). Without Node.js or npm, or not installed under
+`--no-install`, the mock's and the floor's runs are printed and the peer is skipped, saying why.
 
     .venv/bin/python -m bench.json_peer --conns 50 --seconds 8 --rounds 3
 """
@@ -19,11 +21,15 @@ import contextlib
 import json
 import subprocess
 import sys
+import tempfile
 import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from bench import peer
 from bench.harness import CpuMeter, Proc, machine, message_body, mock, run_main
+from mockclaude.processes import run_process
 
 PROMPT = "x"
 
@@ -47,25 +53,35 @@ def load(proc: Proc, body: dict[str, Any], args: argparse.Namespace) -> dict[str
     r["requests_per_cpu_s"] = r["ok"] / server_cpu_s if server_cpu_s else 0.0
     r["server_cpu"] = cpu.mean
     r["client_cpu"] = r["client_cpu_s"] / cpu.wall_s if cpu.wall_s else 0.0
+    r["others_cpu"] = cpu.others(r["client_cpu_s"])
     return r
 
 
-def answer_text(proc: Proc, body: dict[str, Any]) -> str:
-    """The text of the mock's answer, which the peer is then given to send."""
+def answer(proc: Proc, body: dict[str, Any]) -> tuple[dict[str, str], bytes]:
+    """The headers and body of the mock's answer to `body` (the peer and the floor then send the same)."""
     req = urllib.request.Request(
         f"{proc.url}/v1/messages",
         data=json.dumps(body).encode(),
         headers={"content-type": "application/json", "x-api-key": "sk-ant-bench", "anthropic-version": "2023-06-01"},
     )
     with urllib.request.urlopen(req, timeout=10) as resp:
-        return "".join(b["text"] for b in json.loads(resp.read())["content"] if b["type"] == "text")
+        return dict(resp.headers.items()), resp.read()
+
+
+@contextlib.contextmanager
+def bare(headers: dict[str, str], answer_body: bytes, workdir: Path) -> Iterator[Proc]:
+    """The floor: bench.bare_json sending the mock's own answer from a bare aiohttp handler."""
+    saved = workdir / "answer.json"
+    saved.write_text(json.dumps({"headers": headers, "body": answer_body.decode()}), encoding="utf-8")
+    with run_process([sys.executable, "-m", "bench.bare_json", "--answer", str(saved)]) as p:
+        yield p
 
 
 ROW = (
     "{round:>5} {server:<10} {requests_per_s:>9.0f} {requests_per_cpu_s:>9.0f} {server_cpu:>6.2f} "
-    "{client_cpu:>6.2f} {p50:>7.2f} {p99:>7.2f} {bad:>5}"
+    "{client_cpu:>6.2f} {others_cpu:>6.2f} {p50:>7.2f} {p99:>7.2f} {bad:>5}"
 )
-HEAD = "round server         req/s  req/cpu-s   scpu   ccpu  p50 ms  p99 ms   bad"
+HEAD = "round server         req/s  req/cpu-s   scpu   ccpu  other  p50 ms  p99 ms   bad"
 
 
 def print_row(rnd: int, server: str, r: dict[str, Any]) -> None:
@@ -109,10 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         mock_proc = stack.enter_context(mock(*flags))
         servers = [("mockclaude", mock_proc)]
+        headers, answer_body = answer(mock_proc, body)
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="json_peer-")))
+        servers.append(("bare", stack.enter_context(bare(headers, answer_body, workdir))))
         if args.baseline:
             servers.append(("baseline", stack.enter_context(mock(*flags, tree=args.baseline))))
         if not why_not:
-            servers.append(("aimock", stack.enter_context(peer.server(PROMPT, answer_text(mock_proc, body)))))
+            text = "".join(b["text"] for b in json.loads(answer_body)["content"] if b["type"] == "text")
+            servers.append(("aimock", stack.enter_context(peer.server(PROMPT, text))))
         print(HEAD)
         for rnd in range(1, args.rounds + 1):
             # Alternate the order, so that a drift in the machine's load hits every server alike.
@@ -121,9 +141,11 @@ def main(argv: list[str] | None = None) -> int:
                 print_row(rnd, name, r)
     if args.baseline:
         print_ratios(got, "mockclaude", "baseline")
+    print_ratios(got, "mockclaude", "bare")
     if why_not:
         print(f"ratio mockclaude / aimock: skipped ({why_not})")
     else:
+        print_ratios(got, "bare", "aimock")
         print_ratios(got, "mockclaude", "aimock")
     return 0
 

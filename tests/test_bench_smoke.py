@@ -144,11 +144,14 @@ def test_recorder_overhead(runs: dict[str, subprocess.Popen[str]]) -> None:
 def test_json_peer(runs: dict[str, subprocess.Popen[str]]) -> None:
     out = output(runs, "json_peer")
     assert re.search(r"^\s+1 mockclaude\s+[1-9]\d*\s+\d+", out, re.M), out
+    assert re.search(r"^\s+1 bare\s+[1-9]\d*\s+\d+", out, re.M), out  # the floor runs without the peer too
+    assert number(r"ratio mockclaude / bare over 1 rounds: requests/s ([\d.]+)", out) > 0
     skipped = re.search(r"^ratio mockclaude / aimock: skipped \((.+)\)$", out, re.M)
     if skipped:
         pytest.skip(f"the peer part of bench.json_peer was skipped: {skipped[1]}")
     assert re.search(r"^\s+1 aimock\s+[1-9]\d*\s+\d+", out, re.M), out
     assert number(r"ratio mockclaude / aimock over 1 rounds: requests/s ([\d.]+)", out) > 0
+    assert number(r"ratio bare / aimock over 1 rounds: requests/s ([\d.]+)", out) > 0
 
 
 def test_a_benchmark_stopped_by_sigterm_stops_its_servers() -> None:
