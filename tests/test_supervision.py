@@ -20,6 +20,7 @@ from mockclaude import shared_lock
 from mockclaude.limits.ratelimit import Bucket
 from mockclaude.limits.ratelimit_shared import SharedMemoryBucketStore
 from mockclaude.processes import Proc, mock_server
+from mockclaude.server.supervision import Board
 from tests.test_content_flags import body, client, json_exchange, write
 from tests.test_workers import post
 
@@ -211,3 +212,17 @@ def test_recorded_turns_count_on_after_every_worker_was_restarted(tmp_path: Path
                 lambda o=original: len(_workers(p)) == 2 and o.pid not in {w.pid for w in _workers(p)},
             )
         assert [ask(), ask(), ask()] == ["recording 2", "recording 3", "recording 0"]
+
+
+def test_a_worker_is_orphaned_from_its_death_until_its_replacement_accepts() -> None:
+    # The others accept on an orphaned worker's socket (server.adoption): never on one still starting,
+    # which would take the first connections of both.
+    board = Board(2)
+    assert not board.orphaned(0) and not board.orphaned(1)
+    board.set_accepting(0)
+    board.set_accepting(1)
+    board.set_in_flight(1, 3)
+    assert board.worker_died(1) == 3
+    assert board.orphaned(1) and not board.orphaned(0)
+    board.set_accepting(1)  # the replacement listens
+    assert not board.orphaned(1)

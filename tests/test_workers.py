@@ -6,6 +6,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -112,6 +113,50 @@ def test_workers_share_the_port_and_one_exact_rate_limit() -> None:
         assert statuses.count(200) == 20 and statuses.count(429) == 10, statuses
         assert post(p.url, key="sk-ant-other") == 200  # limits are per key
         assert len(p.lines) == 1 and "listening on" in p.lines[0], "one ready line, from the parent"
+
+
+def _request_on(sock: socket.socket) -> None:
+    """One POST /v1/messages on a keep-alive connection, answered (the connection is then accepted)."""
+    head = "POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: k\r\nanthropic-version: 2023-06-01\r\n"
+    sock.sendall(f"{head}content-type: application/json\r\ncontent-length: {len(BODY)}\r\n\r\n".encode() + BODY)
+    assert sock.recv(65536).startswith(b"HTTP/1.1 200"), "answered"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the kernel spreads connections over the workers on Linux only")
+def test_a_pool_of_keep_alive_connections_opened_at_once_spreads_over_the_workers() -> None:
+    # With one listening socket shared by the workers, the first worker to wake accepted every queued
+    # connection: 50 opened at once all went to one of two workers in 3 of 8 tries, 40+ in 2 more.
+    with mock_server("--workers", "2", "--ttft", "0", "--tps", "1e9", "--output-tokens", "5") as p:
+        workers = _children(p)
+        port = int(p.url.rsplit(":", 1)[1])
+        for _ in range(5):
+            pool = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(50)]
+            try:
+                for sock in pool:
+                    _request_on(sock)
+                held = [
+                    sum(c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED for c in w.net_connections("tcp"))
+                    for w in workers
+                ]
+                assert sum(held) == 50 and min(held) >= 10, held  # an even split is 25 / 25
+            finally:
+                for sock in pool:
+                    sock.close()
+
+
+def test_a_dead_workers_share_of_new_connections_goes_to_the_others() -> None:
+    # The kernel still sends the dead worker's share to its socket (the parent holds it open): the
+    # other worker takes those over within milliseconds, long before the restart (0.5 s at the earliest).
+    with mock_server("--workers", "2", "--ttft", "0", "--tps", "1e9", "--output-tokens", "5") as p:
+        victim = _children(p)[0]
+        victim.kill()
+        victim.wait(10)
+        took = []
+        for _ in range(20):
+            started = time.monotonic()
+            assert post(p.url) == 200
+            took.append(time.monotonic() - started)
+        assert max(took) < 0.4, took
 
 
 @pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2) to read a listening socket's backlog")

@@ -5,7 +5,6 @@ import asyncio
 import gc
 import logging
 import signal
-import socket
 import sys
 from collections.abc import Callable
 
@@ -24,13 +23,15 @@ from mockclaude.limits.ratelimit_shared import RedisBucketStore, SharedStores
 from mockclaude.limits.store_guard import POLICIES, GuardedStore
 from mockclaude.listen import ListenError, check_listen
 from mockclaude.rules import spec as rules_spec
+from mockclaude.server import supervision
+from mockclaude.server.adoption import adopt_orphans
 from mockclaude.server.app import make_app
 from mockclaude.server.batch_store import DAY_S, DEFAULT_QUEUE, BatchOptions
 from mockclaude.server.protocol_errors import ApiAppRunner
 from mockclaude.server.settings import CONTENT_RATES, DEFAULT_PREFILL_TPS, Settings, positive, probability
 from mockclaude.server.state import MockState, Options
 from mockclaude.server.upstream import Upstream
-from mockclaude.server.workers import BACKLOG, run_workers
+from mockclaude.server.workers import BACKLOG, Listeners, run_workers
 from mockclaude.synth.content import ContentSettings, OutputLength
 from mockclaude.synth.pacing import Range
 from mockclaude.targets import API_KEY_ENV, check_target, is_loopback
@@ -117,8 +118,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--workers",
         type=int,
         default=1,
-        help="processes accepting on one listening socket, restarted if they die; rate limits stay exact "
-        "across them, admin stats and /metrics are per worker (default 1)",
+        help="processes accepting on one port (on Linux the kernel spreads connections over them), restarted "
+        "if they die; rate limits stay exact across them, admin stats and /metrics are per worker (default 1)",
     )
     net.add_argument(
         "--idle-timeout",
@@ -424,11 +425,12 @@ async def serve(
     host: str,
     port: int,
     *,
-    sock: socket.socket | None = None,
+    listeners: Listeners | None = None,
     on_ready: Callable[[int], None] | None = None,
     access_log: bool = False,
 ) -> None:
-    """Run until SIGTERM/SIGINT; open streams get SHUTDOWN_GRACE_S to finish, then are closed."""
+    """Run until SIGTERM/SIGINT; open streams get SHUTDOWN_GRACE_S to finish, then are closed. A worker
+    of `--workers N` accepts on its `listeners`."""
     # aiohttp waits shutdown_timeout for each handler, then as long again after a "cancel" that a
     # streaming handler never sees: half the grace each makes the whole wait the grace.
     # handler_cancellation: a client that hangs up ends its handler at once (a JSON answer would
@@ -447,16 +449,18 @@ async def serve(
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-    # A worker of --workers N accepts on the parent's listening socket (see server.workers).
-    # asyncio listens again with the site's backlog (aiohttp's default 128): a shared socket too, so
-    # both get the full one, or a burst of connections overflows the accept queue (SYNs dropped, 1 s
-    # retransmits: measured, 1,000 connects in 10 ms to --workers 2 took 1.0 s at the p99).
+    # A worker of --workers N accepts on the sockets server.workers gave it. asyncio listens again
+    # with the site's backlog (aiohttp's default 128), so both get the full one, or a burst of
+    # connections overflows the accept queue (SYNs dropped, 1 s retransmits: measured, 1,000
+    # connects in 10 ms to --workers 2 took 1.0 s at the p99).
     site = (
-        web.SockSite(runner, sock, backlog=BACKLOG)
-        if sock is not None
+        web.SockSite(runner, listeners.own, backlog=BACKLOG)
+        if listeners is not None
         else web.TCPSite(runner, host, port, backlog=BACKLOG)
     )
     await site.start()
+    supervision.set_accepting()
+    adoption = asyncio.create_task(adopt_orphans(runner, listeners.others if listeners else {}, BACKLOG))
     bound = runner.addresses[0][1]
     if on_ready is None:
         announce(host, bound)
@@ -467,6 +471,7 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    adoption.cancel()
     await runner.cleanup()
 
 
@@ -535,9 +540,9 @@ def _shared_limits(args: argparse.Namespace) -> None:
 
 
 def _serve_worker(
-    args: argparse.Namespace, sock: socket.socket, org_id: str, on_ready: Callable[[int], None]
+    args: argparse.Namespace, listeners: Listeners, org_id: str, on_ready: Callable[[int], None]
 ) -> None:
-    """One worker of `--workers N`: its own state, the shared listening socket and limits."""
+    """One worker of `--workers N`: its own state, its listening sockets, the shared limits."""
     try:
         state = build(args, org_id=org_id)
     except ValueError as exc:
@@ -545,6 +550,6 @@ def _serve_worker(
         sys.exit(2)
     loop_factory = uvloop_factory(args.uvloop)
     asyncio.run(
-        serve(state, args.host, 0, sock=sock, on_ready=on_ready, access_log=args.access_log),
+        serve(state, args.host, 0, listeners=listeners, on_ready=on_ready, access_log=args.access_log),
         loop_factory=loop_factory,
     )

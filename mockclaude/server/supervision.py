@@ -4,7 +4,9 @@ The supervisor (the parent) creates the board before it forks; every worker, fir
 inherits it. Each worker keeps its count of responses in flight in its own cell (one writer per
 cell, so no lock), which the supervisor reads when that worker dies: those responses are lost.
 Restarts and lost responses are counted by the supervisor alone and read by every worker for
-/_mockclaude/stats and /metrics, so any worker reports the figures of the whole server.
+/_mockclaude/stats and /metrics, so any worker reports the figures of the whole server. Each worker
+also says when it accepts connections, and the supervisor marks it dead when it dies: the others then
+accept on its listening socket until its replacement does (server.adoption).
 """
 
 import mmap
@@ -13,13 +15,17 @@ from typing import Any
 
 _CELL = struct.Struct("q")
 _RESTARTS, _LOST, _FIRST_WORKER = 0, 1, 2
+# A worker's listening state: starting (the first time), accepting, or dead until its replacement accepts.
+_STARTING, _ACCEPTING, _DEAD = 0, 1, 2
 
 
 class Board:
-    """Restarts, lost responses and each worker's responses in flight, in anonymous shared memory."""
+    """Restarts, lost responses, and each worker's responses in flight and whether it accepts
+    connections, in anonymous shared memory."""
 
     def __init__(self, workers: int) -> None:
-        self._mem = mmap.mmap(-1, (_FIRST_WORKER + workers) * _CELL.size)
+        self._workers = workers
+        self._mem = mmap.mmap(-1, (_FIRST_WORKER + 2 * workers) * _CELL.size)
 
     def _get(self, cell: int) -> int:
         return _CELL.unpack_from(self._mem, cell * _CELL.size)[0]
@@ -31,8 +37,17 @@ class Board:
         """Worker `index` now has `n` responses in flight (called by that worker only)."""
         self._set(_FIRST_WORKER + index, n)
 
+    def set_accepting(self, index: int) -> None:
+        """Worker `index` accepts connections on its listening socket (called by that worker only)."""
+        self._set(_FIRST_WORKER + self._workers + index, _ACCEPTING)
+
+    def orphaned(self, index: int) -> bool:
+        """Whether worker `index` died and its replacement does not accept connections yet."""
+        return self._get(_FIRST_WORKER + self._workers + index) == _DEAD
+
     def worker_died(self, index: int) -> int:
         """Count a restart of worker `index` and its streams in flight as lost; how many were lost."""
+        self._set(_FIRST_WORKER + self._workers + index, _DEAD)
         lost = max(0, self._get(_FIRST_WORKER + index))
         self._set(_FIRST_WORKER + index, 0)
         self._set(_LOST, self._get(_LOST) + lost)
@@ -54,6 +69,12 @@ def set_in_flight(n: int) -> None:
     """Publish this worker's responses in flight (nothing to do outside `--workers N`)."""
     if board is not None and worker_index is not None:
         board.set_in_flight(worker_index, n)
+
+
+def set_accepting() -> None:
+    """Say on the board that this worker accepts connections (nothing to do outside `--workers N`)."""
+    if board is not None and worker_index is not None:
+        board.set_accepting(worker_index)
 
 
 def to_json() -> dict[str, Any]:

@@ -1,14 +1,21 @@
-"""`serve --workers N`: N forked processes accept on one listening socket, one limit for all, supervised.
+"""`serve --workers N`: N forked processes accept on one port, one limit for all, supervised.
 
-The parent opens the listening socket, installs a shared rate-limit store, forks the workers and
-prints the single `listening on` line once every worker listens. Then it supervises them: a worker
-that dies (SIGKILL, the OOM killer, a crash) is forked again, after a back-off that doubles while
-it keeps dying young, with one log line naming its exit cause. SIGTERM/SIGINT to the parent stop all.
+The parent opens the listening sockets, installs a shared rate-limit store, forks the workers and
+prints the single `listening on` line once every worker listens. On Linux the parent opens one
+listening socket per worker, all bound to the port with SO_REUSEPORT, and the kernel spreads new
+connections evenly over them. One listening socket shared by all workers did not spread them: every
+worker woke for a new connection and the first to run accepted all that were queued, so a pool of
+keep-alive connections opened at once (an SDK's, Locust's users) often landed on one worker while
+the others idled (measured: 50 connections all on one of two workers in 3 of 8 tries, 40+ in 2 more,
+and half the requests/s). Elsewhere (no SO_REUSEPORT balancing) the workers share one socket.
+Then the parent supervises them: a worker that dies (SIGKILL, the OOM killer, a crash) is forked
+again, after a back-off that doubles while it keeps dying young, with one log line naming its exit
+cause. SIGTERM/SIGINT to the parent stop all.
 
 Why this survives a dead worker:
-- the parent owns the listening socket, so it never closes: connections waiting to be accepted stay
-  queued for the workers still alive (with one SO_REUSEPORT socket per worker, a dead worker's
-  queue would be reset with it);
+- the parent owns the listening sockets, so none closes: the connections the kernel queues on a dead
+  worker's socket wait there, and the other workers accept on it until the replacement does
+  (mockclaude.server.adoption), instead of being reset with a socket of the dead worker's own;
 - everything shared lives in memory the parent created before forking (rate-limit buckets, the
   turn counters of --fixtures, the supervision board, any store added later): a restarted worker is
   forked from the same parent and so attaches to the very same memory, with no per-store code here;
@@ -58,18 +65,50 @@ READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 BACKLOG = 4096
 
-ServeWorker = Callable[[argparse.Namespace, socket.socket, str, Callable[[int], None]], None]
+ServeWorker = Callable[[argparse.Namespace, "Listeners", str, Callable[[int], None]], None]
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """The socket every worker accepts on; the parent holds it open for the life of the server."""
+# Linux spreads the connections of a port over the listening sockets bound to it with SO_REUSEPORT;
+# other systems let them share the port without spreading the load.
+PER_WORKER_SOCKETS = sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
+
+
+@dataclass
+class Listeners:
+    """A worker's listening sockets: its own, and the other workers', which it accepts on only
+    while their worker is dead (mockclaude.server.adoption)."""
+
+    own: socket.socket
+    others: dict[int, socket.socket] = field(default_factory=dict)
+
+
+def _listening(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if PER_WORKER_SOCKETS:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(BACKLOG)
     sock.setblocking(False)
     return sock
+
+
+def listening_sockets(host: str, port: int, workers: int) -> list[socket.socket]:
+    """The sockets the workers accept on, opened by the parent and held for the life of the server:
+    one per worker on the same port (Linux), or one for all."""
+    first = _listening(host, port)
+    if not PER_WORKER_SOCKETS:
+        return [first]
+    bound = first.getsockname()[1]  # the port the system chose for port 0
+    return [first, *(_listening(host, bound) for _ in range(workers - 1))]
+
+
+def listeners(socks: list[socket.socket], index: int) -> Listeners:
+    """What worker `index` accepts on."""
+    if len(socks) == 1:
+        return Listeners(socks[0])
+    return Listeners(socks[index], {i: s for i, s in enumerate(socks) if i != index})
 
 
 @dataclass
@@ -86,9 +125,9 @@ class _Slot:
 class _Supervisor:
     """Starts, watches and restarts the workers of one server."""
 
-    def __init__(self, args: argparse.Namespace, sock: socket.socket, serve_worker: ServeWorker) -> None:
+    def __init__(self, args: argparse.Namespace, socks: list[socket.socket], serve_worker: ServeWorker) -> None:
         self.args = args
-        self.sock = sock
+        self.socks = socks
         self.serve_worker = serve_worker
         self.org_id = str(uuid.uuid4())
         self.ctx = multiprocessing.get_context("fork")
@@ -100,7 +139,7 @@ class _Supervisor:
         k, self.starts = self.starts, self.starts + 1
         slot.proc = self.ctx.Process(
             target=_worker,
-            args=(self.args, slot.index, k, self.sock, self.org_id, ready, self.serve_worker),
+            args=(self.args, slot.index, k, self.socks, self.org_id, ready, self.serve_worker),
             name=f"mockclaude-worker-{slot.index}",
         )
         slot.proc.start()
@@ -154,7 +193,7 @@ def _worker(
     args: argparse.Namespace,
     index: int,
     start: int,
-    sock: socket.socket,
+    socks: list[socket.socket],
     org_id: str,
     ready: Connection | None,
     serve_worker: ServeWorker,
@@ -165,18 +204,18 @@ def _worker(
     supervision.worker_index = index
     if args.seed is not None:
         args.seed += start * SEED_STRIDE
-    serve_worker(args, sock, org_id, lambda _bound: ready.send(index) if ready is not None else None)
+    serve_worker(args, listeners(socks, index), org_id, lambda _bound: ready.send(index) if ready is not None else None)
 
 
 def run_workers(args: argparse.Namespace, serve_worker: ServeWorker, announce: Callable[[int], None]) -> int:
-    """Fork `args.workers` processes running `serve_worker(args, sock, org_id, on_ready)`; supervise them
-    until a signal."""
-    sock = listening_socket(args.host, args.port)
-    port = sock.getsockname()[1]
+    """Fork `args.workers` processes running `serve_worker(args, listeners, org_id, on_ready)`; supervise
+    them until a signal."""
+    socks = listening_sockets(args.host, args.port, args.workers)
+    port = socks[0].getsockname()[1]
     if not isinstance(ratelimit.default_store, SharedStores):  # --redis may have installed one
         ratelimit.default_store = SharedStores(SharedMemoryBucketStore())
     supervision.board = supervision.Board(args.workers)
-    sup = _Supervisor(args, sock, serve_worker)
+    sup = _Supervisor(args, socks, serve_worker)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -197,8 +236,9 @@ def run_workers(args: argparse.Namespace, serve_worker: ServeWorker, announce: C
         sup.watch(stop)
         return 0
     finally:
-        # Stop accepting at once: the workers close their copies of the socket as they stop.
-        sock.close()
+        # Stop accepting at once: the workers close their copies of the sockets as they stop.
+        for sock in socks:
+            sock.close()
         sup.stop_all()
         for reader in readers:
             reader.close()
