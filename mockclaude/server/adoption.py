@@ -9,11 +9,14 @@ still starting would take the first connections of both.
 """
 
 import asyncio
+import logging
 import socket
 
 from aiohttp import web
 
 from mockclaude.server import supervision
+
+log = logging.getLogger("mockclaude.server")
 
 # How soon a dead worker's socket is taken over (the connections on it wait that long at most).
 POLL_S = 0.02
@@ -29,9 +32,14 @@ async def adopt_orphans(runner: web.BaseRunner, others: dict[int, socket.socket]
         for index, sock in others.items():
             orphaned = board.orphaned(index)
             if orphaned and index not in adopted:
-                # A copy of the socket: stopping the site closes the socket it was given.
-                site = adopted[index] = web.SockSite(runner, sock.dup(), backlog=backlog)
-                await site.start()
+                try:
+                    # A copy of the socket: stopping the site closes the socket it was given.
+                    copy = sock.dup()
+                except OSError as exc:  # out of descriptors: the next round tries again
+                    log.warning("cannot accept for dead worker %d: %s", index, exc)
+                    continue
+                adopted[index] = web.SockSite(runner, copy, backlog=backlog)
+                await adopted[index].start()
             elif not orphaned and index in adopted:
                 # Connections already accepted stay with this worker; new ones go to their own.
                 await adopted.pop(index).stop()

@@ -15,8 +15,9 @@ from typing import Any
 
 _CELL = struct.Struct("q")
 _RESTARTS, _LOST, _FIRST_WORKER = 0, 1, 2
-# A worker's listening state: starting (the first time), accepting, or dead until its replacement accepts.
-_STARTING, _ACCEPTING, _DEAD = 0, 1, 2
+# A worker's listening state: 0 (the zeroed memory) until it first accepts, then _ACCEPTING; _DEAD
+# from its death until its replacement accepts.
+_ACCEPTING, _DEAD = 1, 2
 
 
 class Board:
