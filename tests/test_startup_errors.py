@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mockclaude.listen import check_listen
+from mockclaude.processes import mock_server
 
 # The commands import aiohttp or mitmproxy first: seconds on a loaded 2-core box, not a hang.
 PROMPT_S = 8.0
@@ -51,6 +52,15 @@ def test_serve_on_a_host_that_is_not_this_machine(tmp_path: Path, host: str) -> 
     rc, _, err, took = run_cli("serve", "--host", host, "--port", "0", cwd=tmp_path)
     assert rc == 2 and took < PROMPT_S
     assert one_line(err).startswith(f"mockclaude serve: cannot listen on {host}:0: ")
+
+
+def test_a_second_workers_server_cannot_join_the_first_ones_port(tmp_path: Path) -> None:
+    # The workers' sockets share their port with SO_REUSEPORT; so would another server's of the same
+    # user, silently taking half the traffic, if the port were not checked first.
+    with mock_server("--workers", "2") as first:
+        port = first.url.rsplit(":", 1)[1]
+        rc, _, err, _ = run_cli("serve", "--workers", "2", "--port", port, cwd=tmp_path)
+    assert rc == 2 and "already in use" in one_line(err)
 
 
 def test_serve_workers_on_a_taken_port(tmp_path: Path, taken_port: int) -> None:
