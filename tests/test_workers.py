@@ -182,6 +182,20 @@ def test_sigterm_to_the_parent_stops_every_worker() -> None:
         assert not alive
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="a parent-death signal is Linux's (prctl)")
+def test_the_workers_stop_when_the_parent_is_killed() -> None:
+    # SIGKILL gives the parent no chance to stop its workers: before, they went on serving the port.
+    with mock_server("--workers", "2") as p:
+        workers = _children(p)
+        port = int(p.url.rsplit(":", 1)[1])
+        p.popen.kill()
+        p.popen.wait(10)
+        _, alive = psutil.wait_procs(workers, timeout=15)
+        assert not alive, alive
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
 def test_a_bad_flag_in_workers_mode_is_reported_once() -> None:
     out = subprocess.run([*_serve(), "--workers", "0"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "--workers 0: needs at least 1" in out.stderr

@@ -41,6 +41,7 @@ What is shared and what is per worker:
 
 import argparse
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -64,6 +65,7 @@ SEED_STRIDE = 1_000_003
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 BACKLOG = 4096
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 ServeWorker = Callable[[argparse.Namespace, "Listeners", str, Callable[[int], None]], None]
 
@@ -139,7 +141,7 @@ class _Supervisor:
         k, self.starts = self.starts, self.starts + 1
         slot.proc = self.ctx.Process(
             target=_worker,
-            args=(self.args, slot.index, k, self.socks, self.org_id, ready, self.serve_worker),
+            args=(self.args, slot.index, k, self.socks, self.org_id, ready, self.serve_worker, os.getpid()),
             name=f"mockclaude-worker-{slot.index}",
         )
         slot.proc.start()
@@ -197,14 +199,27 @@ def _worker(
     org_id: str,
     ready: Connection | None,
     serve_worker: ServeWorker,
+    parent: int,
 ) -> None:
     # Back to default signal handling: the worker's loop installs its own SIGTERM/SIGINT handlers.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    _stop_with_parent(parent)
     supervision.worker_index = index
     if args.seed is not None:
         args.seed += start * SEED_STRIDE
     serve_worker(args, listeners(socks, index), org_id, lambda _bound: ready.send(index) if ready is not None else None)
+
+
+def _stop_with_parent(parent: int) -> None:
+    """Linux: have this worker SIGTERMed when the parent dies, however it dies. A parent killed with
+    SIGKILL (a CI job's timeout, the OOM killer) cannot stop its workers: they went on serving on the
+    port, and the next server there was refused."""
+    if sys.platform != "linux":
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the line above: nobody will signal
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def run_workers(args: argparse.Namespace, serve_worker: ServeWorker, announce: Callable[[int], None]) -> int:
