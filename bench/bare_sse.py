@@ -7,14 +7,12 @@ the cheapest honest way to stream the same bytes with aiohttp.
     python -m bench.bare_sse --port 0 --tokens 200 --chunk 1
 """
 
-import argparse
-import asyncio
 import random
 
 from aiohttp import web
 
+from bench import bare
 from bench.harness import message_body
-from mockclaude.server.command import uvloop_factory
 from mockclaude.synth.content import ContentSettings, OutputLength, TokenSource, plan_response
 from mockclaude.synth.pacing import Range, Timing, stream_frames
 
@@ -37,8 +35,8 @@ def frames_bytes(tokens: int, chunk: int, seed: int = 1) -> list[bytes]:
     return [data for data in frames.data if data is not None]
 
 
-def make_app(frames: list[bytes]) -> web.Application:
-    """An app whose only route streams `frames`."""
+def streaming(frames: list[bytes]) -> bare.Handler:
+    """A handler that reads the request and streams `frames`."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         await request.read()
@@ -49,31 +47,16 @@ def make_app(frames: list[bytes]) -> web.Application:
         await resp.write_eof()
         return resp
 
-    app = web.Application()
-    app.router.add_post("/v1/messages", handler)
-    return app
-
-
-async def serve(port: int, frames: list[bytes]) -> None:
-    """Serve until cancelled; print the same ready line as `mockclaude serve`."""
-    runner = web.AppRunner(make_app(frames), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port, backlog=4096)
-    await site.start()
-    print(f"bare_sse: listening on http://127.0.0.1:{runner.addresses[0][1]}", flush=True)
-    await asyncio.Event().wait()
+    return handler
 
 
 def main() -> None:
     """Parse flags and serve."""
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--port", type=int, default=0)
+    p = bare.arguments(__doc__)
     p.add_argument("--tokens", type=int, default=200)
     p.add_argument("--chunk", type=int, default=1)
-    p.add_argument("--uvloop", action="store_true")
     args = p.parse_args()
-    loop_factory = uvloop_factory(args.uvloop)
-    asyncio.run(serve(args.port, frames_bytes(args.tokens, args.chunk)), loop_factory=loop_factory)
+    bare.run("bare_sse", streaming(frames_bytes(args.tokens, args.chunk)), args)
 
 
 if __name__ == "__main__":
