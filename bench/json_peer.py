@@ -69,11 +69,11 @@ def answer(proc: Proc, body: dict[str, Any]) -> tuple[dict[str, str], bytes]:
 
 
 @contextlib.contextmanager
-def bare(headers: dict[str, str], answer_body: bytes, workdir: Path) -> Iterator[Proc]:
+def bare(headers: dict[str, str], answer_body: bytes, workdir: Path, *flags: str) -> Iterator[Proc]:
     """The floor: bench.bare_json sending the mock's own answer from a bare aiohttp handler."""
     saved = workdir / "answer.json"
     saved.write_text(json.dumps({"headers": headers, "body": answer_body.decode()}), encoding="utf-8")
-    with run_process([sys.executable, "-m", "bench.bare_json", "--answer", str(saved)]) as p:
+    with run_process([sys.executable, "-m", "bench.bare_json", "--answer", str(saved), *flags]) as p:
         yield p
 
 
@@ -127,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         servers = [("mockclaude", mock_proc)]
         headers, answer_body = answer(mock_proc, body)
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="json_peer-")))
-        servers.append(("bare", stack.enter_context(bare(headers, answer_body, workdir))))
+        # On the mock's event loop: a floor on asyncio under a mock on uvloop would compare the loops too.
+        loop = [f for f in flags if f == "--uvloop"]
+        servers.append(("bare", stack.enter_context(bare(headers, answer_body, workdir, *loop))))
         if args.baseline:
             servers.append(("baseline", stack.enter_context(mock(*flags, tree=args.baseline))))
         if not why_not:
