@@ -4,13 +4,14 @@ The rules are in mockclaude.limits.prompt_cache; this module feeds it a request 
 key and the `anthropic-workspace-id` header) and the current settings, and counts what it did.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
 
 from mockclaude import models
 from mockclaude.limits import prompt_cache
-from mockclaude.limits.prompt_cache import Lookup, Prefix
+from mockclaude.limits.prompt_cache import Breakpoint, Lookup, Prefix
 from mockclaude.server.common import offloaded
 from mockclaude.server.state import MockState
 
@@ -24,15 +25,19 @@ def scope(request: web.Request, key: str) -> str:
 
 
 async def prefix(
-    state: MockState, cache_scope: str | None, body: dict[str, Any], size: int, info: models.ModelInfo
+    state: MockState,
+    cache_scope: str | None,
+    body: dict[str, Any],
+    size: int,
+    info: models.ModelInfo,
+    marks: Sequence[Breakpoint],
 ) -> Prefix | None:
-    """The request's hashed and counted prefix, or None when nothing can be cached (no breakpoint, no
-    scope, or `--prompt-cache off`). Malformed or conflicting cache_control is a 400 either way."""
-    marks = prompt_cache.breakpoints(body)
+    """The request's hashed and counted prefix at its breakpoints (prompt_cache.breakpoints), or None
+    when nothing can be cached (no breakpoint, no scope, or `--prompt-cache off`)."""
     if not marks or cache_scope is None or not state.settings.prompt_cache:
         return None
     return await offloaded(
-        size, Prefix.of, body, marks, scope=cache_scope, model=info.id, factor=info.tokenizer_factor
+        size, Prefix.of, body, list(marks), scope=cache_scope, model=info.id, factor=info.tokenizer_factor
     )
 
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import random
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -9,6 +10,7 @@ from aiohttp import web
 from mockclaude import models, tokens
 from mockclaude.fixtures import recorded_answer
 from mockclaude.fixtures.recorded import Entry
+from mockclaude.limits import prompt_cache
 from mockclaude.limits.faults import FAULT_HEADER, STREAM_CUTS
 from mockclaude.limits.prompt_cache import Prefix
 from mockclaude.server import caching, scripted
@@ -23,6 +25,7 @@ from mockclaude.server.common import (
     scope_name,
     scoped_key,
 )
+from mockclaude.server.passed import Passed
 from mockclaude.server.scopes import Scope
 from mockclaude.server.sender import Progress, drop, send_json, send_stream
 from mockclaude.server.state import MockState
@@ -55,10 +58,10 @@ def _timing(sc: Scope, info: models.ModelInfo, body: dict[str, Any], input_token
     return Timing(ttft_s=ttft + input_tokens / s.prefill_tps, tps=tps, chunk_tokens=s.chunk_tokens)
 
 
-async def _body(request: web.Request) -> tuple[Any, int]:
-    """The parsed JSON body and its size in bytes."""
+async def _body(request: web.Request) -> tuple[Any, bytes]:
+    """The parsed JSON body and its bytes."""
     raw = await read_body(request)
-    return parse_json(raw), len(raw)
+    return parse_json(raw), raw
 
 
 async def _count(body: dict[str, Any], size: int, info: models.ModelInfo) -> int:
@@ -79,24 +82,37 @@ async def count_tokens(request: web.Request) -> web.Response:
     state = request.app[STATE]
     api_key(request)
     require_version(request)
-    body, size = await _body(request)
+    body, raw = await _body(request)
     validate_count_tokens(body)
     info = models.lookup(body["model"], any_model=state.options.any_model)
-    return web.json_response({"input_tokens": await _count(body, size, info)}, dumps=lambda o: dumps(o).decode())
+    return web.json_response({"input_tokens": await _count(body, len(raw), info)}, dumps=lambda o: dumps(o).decode())
 
 
 async def checked(
-    state: MockState, body: Any, size: int, cache_scope: str | None = None
+    state: MockState, body: Any, size: int, cache_scope: str | None = None, raw: bytes | None = None
 ) -> tuple[models.ModelInfo, int, Prefix | None]:
     """Validate a create body as the API does (shape, model, the model's limits, cache_control, the
     context window); its model, input tokens and, given a `cache_scope`, its prompt-cache prefix
-    (None when nothing can be cached). `size` is the body's size in bytes."""
-    validate_create(body)
-    info = models.lookup(body["model"], any_model=state.options.any_model)
-    check_model_limits(body, info)
-    prefix = await caching.prefix(state, cache_scope, body, size, info)
-    input_tokens = prefix.total if prefix else await _count(body, size, info)
+    (None when nothing can be cached). `size` is the body's size in bytes; given its bytes `raw`, a
+    body that passed lately is not checked again (server.passed)."""
+    passed = state.passed.get(raw) if raw is not None else None
+    if passed is None:
+        validate_create(body)
+        info = models.lookup(body["model"], any_model=state.options.any_model)
+        check_model_limits(body, info)
+        passed = Passed(info, tuple(prompt_cache.breakpoints(body)), None)
+    info = passed.info
+    prefix = await caching.prefix(state, cache_scope, body, size, info, passed.breakpoints)
+    if prefix is not None:
+        input_tokens = prefix.total
+    elif passed.input_tokens is not None:
+        input_tokens = passed.input_tokens
+    else:
+        input_tokens = await _count(body, size, info)
+        passed = replace(passed, input_tokens=input_tokens)
     check_context(input_tokens, body["max_tokens"], info)
+    if raw is not None:
+        state.passed.keep(raw, passed)
     return info, input_tokens, prefix
 
 
@@ -110,8 +126,8 @@ async def create(request: web.Request) -> web.StreamResponse:
     key = scoped_key(request, name)
     sc = state.scope(name)
     require_version(request)
-    body, size = await _body(request)
-    info, input_tokens, prefix = await checked(state, body, size, caching.scope(request, key))
+    body, raw = await _body(request)
+    info, input_tokens, prefix = await checked(state, body, len(raw), caching.scope(request, key), raw)
     request["body_json"] = body
     hit = scripted.pick(state, sc, body)
     recorded = state.recorded.find(body, sc.turns) if state.recorded and hit is None else None

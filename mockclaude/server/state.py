@@ -11,6 +11,7 @@ from mockclaude.limits.faults import Outage
 from mockclaude.limits.prompt_cache import CacheStore
 from mockclaude.rules.spec import Rule
 from mockclaude.server.batch_store import BatchOptions, BatchStore
+from mockclaude.server.passed import PassedBodies
 from mockclaude.server.scopes import Scope
 from mockclaude.server.settings import Settings
 from mockclaude.server.watch import Watch
@@ -60,6 +61,7 @@ class MockState:
         self.upstream: Upstream | None = None  # --record-missing: where unanswered requests go
         self.batches = BatchStore(options.batches) if options.batches is not None else None
         self.watch = Watch()  # the client verdict
+        self.passed = PassedBodies()  # Messages bodies that passed the checks lately
         # Shared with the other workers or hosts when `serve` installed a shared store; its entries are
         # keyed by server.common.scoped_key, so scopes never share them.
         self.prompt_cache: CacheStore = prompt_cache_store.shared or prompt_cache_store.CacheTable(
