@@ -14,7 +14,7 @@ and its source is in docs/prompt-caching.md. In short:
 
 import hashlib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -232,14 +232,14 @@ class CacheStore(Protocol):
         ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Lookup:
     """What one request reads and writes: its usage split, and the store changes to commit."""
 
     usage: InputUsage
     hit: bool = False
-    writes: list[tuple[bytes, float]] = field(default_factory=list)
-    refreshes: list[bytes] = field(default_factory=list)
+    writes: Sequence[tuple[bytes, float]] = ()
+    refreshes: Sequence[bytes] = ()
     looked_up: bool = True  # False: no breakpoint, caching off, or a recorded answer
 
     @classmethod

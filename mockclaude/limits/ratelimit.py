@@ -171,7 +171,7 @@ class RateLimited(ApiError):
         self.retry_after = retry_after
 
 
-@dataclass
+@dataclass(slots=True)
 class Admission:
     """An admitted request: what it was charged, and the rate-limit headers as of admission."""
 

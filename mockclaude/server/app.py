@@ -23,6 +23,9 @@ _HTTP_ERRORS: dict[int, tuple[int, str]] = {
 }
 
 
+_COMMON = frozenset(("request-id", "anthropic-organization-id"))  # the keys of common_headers
+
+
 async def api_shape(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give each request an id and turn every failure into the API's error envelope (around every route's
     handler: make_app registers each one wrapped in it)."""
@@ -30,7 +33,7 @@ async def api_shape(request: web.Request, handler: Handler) -> web.StreamRespons
     resource = request.match_info.route.resource
     endpoint = resource.canonical if resource is not None else "unmatched"
     state = request.app[STATE]
-    arrival = state.watch.arrive(request)
+    arrival = state.watch.arrive(request, endpoint)
     try:
         resp = await handler(request)
     except ApiError as err:
@@ -48,7 +51,8 @@ async def api_shape(request: web.Request, handler: Handler) -> web.StreamRespons
         # A bug of ours, never the client's fault: log it and answer like the API's own 500.
         log.exception("internal error on %s %s", request.method, request.path)
         resp = error_response(request, ApiError(500, "Internal server error"))
-    if not resp.prepared:
+    # Most handlers added them already; checking first is cheaper than setting them again.
+    if not resp.prepared and not all(k in resp.headers for k in _COMMON):
         for k, v in common_headers(request).items():
             resp.headers.setdefault(k, v)
     # A scoped request counts in its scope's stats (the default scope's are the server's /stats).

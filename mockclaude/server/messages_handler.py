@@ -53,8 +53,10 @@ def _timing(sc: Scope, info: models.ModelInfo, body: dict[str, Any], input_token
     s = sc.settings
     ttft = s.ttft.draw(rng) if s.ttft else info.ttft_s * rng.uniform(1 - PROFILE_JITTER, 1 + PROFILE_JITTER)
     # `speed: "fast"` speeds up a model that offers it (the profile's tokens/s); --tps is taken as given.
-    median_tps = info.output_tps(body.get("speed"))
-    tps = s.tps.draw(rng) if s.tps else median_tps * rng.uniform(1 - PROFILE_JITTER, 1 + PROFILE_JITTER)
+    if s.tps:
+        tps = s.tps.draw(rng)
+    else:
+        tps = info.output_tps(body.get("speed")) * rng.uniform(1 - PROFILE_JITTER, 1 + PROFILE_JITTER)
     return Timing(ttft_s=ttft + input_tokens / s.prefill_tps, tps=tps, chunk_tokens=s.chunk_tokens)
 
 
@@ -162,9 +164,9 @@ async def create(request: web.Request) -> web.StreamResponse:
         if err.status == 429:  # not the 529 of an unreachable store (--limits-on-store-failure closed)
             sc.stats.limited()
         raise
+    request["fault"] = fault  # None too: the client verdict reads it for every answer (a miss costs more)
     if fault:
         sc.stats.fault(fault)
-        request["fault"] = fault
     if fault == "slow-headers":
         await asyncio.sleep(sc.faults.slow_headers_s)
     if hit is not None and hit.response.blocks:

@@ -30,9 +30,10 @@ class Watch:
         self.judge = Judge()
         self._open: dict[tuple[str, str | None], int] = {}  # a plain dict: Counter's methods are Python code
 
-    def arrive(self, request: web.Request) -> Arrival | None:
-        """Note a request; None for what the verdict does not judge (other paths, no API key)."""
-        if request.method != "POST" or request.path not in WATCHED:
+    def arrive(self, request: web.Request, endpoint: str) -> Arrival | None:
+        """Note a request to `endpoint` (its route); None for what the verdict does not judge (other
+        routes, no API key)."""
+        if endpoint not in WATCHED:  # the routes of POST only: any other method is the catch-all's
             return None
         key = presented_key(request)
         if not key:
@@ -49,7 +50,6 @@ class Watch:
             self._open[who] = n
         else:
             del self._open[who]
-        done = asyncio.get_running_loop().time()
         body = request.get("body_json")
         body = body if isinstance(body, dict) else {}
         fault = request.get("fault")
@@ -61,6 +61,7 @@ class Watch:
         quick = status == 200 and not fault and not rpm and stall is None
         if quick and self.judge.passed(a.key, a.scope, stream, max_tokens):
             return
+        done = asyncio.get_running_loop().time()
         at_zero = rpm and headers.get("anthropic-ratelimit-requests-remaining") == "0"
         fingerprint = hashlib.blake2b(request.path.encode() + b"\0" + request.get("body", b""), digest_size=16)
         self.judge.observe(

@@ -154,7 +154,7 @@ class ContentSettings:
     thinking_share: float = 0.3
 
 
-@dataclass
+@dataclass(slots=True)
 class PlannedBlock:
     """One content block of a planned answer, in the pieces it will be streamed as."""
 
@@ -181,7 +181,7 @@ class PlannedBlock:
         return {"type": "tool_use", "id": self.tool_id, "name": self.tool_name, "input": self.tool_input}
 
 
-@dataclass
+@dataclass(slots=True)
 class ResponsePlan:
     """A whole answer: its blocks, why it stops, and the output tokens it reports."""
 
@@ -261,7 +261,7 @@ def plan_response(
         stop_reason = "stop_sequence"
     if pieces:
         blocks.append(PlannedBlock("text", pieces, tokens=len(pieces)))
-    return ResponsePlan(blocks, stop_reason, seq, sum(b.tokens for b in blocks))
+    return ResponsePlan(blocks, stop_reason, seq, used + len(pieces))
 
 
 def _plan_tool_calls(
@@ -350,8 +350,11 @@ def _tool_calls(
     body: dict[str, Any], settings: ContentSettings, rng: random.Random
 ) -> tuple[list[dict[str, Any]], bool]:
     """The custom tools to call (0, 1 or 2) and whether tool_choice forced it."""
+    listed = body.get("tools")
+    if not listed:
+        return [], False
     # Server tools (web_search_…) have no input_schema and are run by the API, not called by us.
-    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and "input_schema" in t and t.get("name")]
+    tools = [t for t in listed if isinstance(t, dict) and "input_schema" in t and t.get("name")]
     choice = body.get("tool_choice") if isinstance(body.get("tool_choice"), dict) else {}
     kind = choice.get("type", "auto")
     if kind == "none" or not tools:

@@ -51,7 +51,7 @@ class Range:
         return f"{self.lo:g}" if self.lo == self.hi else f"{self.lo:g}-{self.hi:g}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Timing:
     """The timing of one response."""
 
@@ -336,7 +336,7 @@ def _add_deltas(
     return ks[-1], a
 
 
-@dataclass
+@dataclass(slots=True)
 class Answer:
     """What to send: SSE `frames`, or a JSON `body` due `at_s` after the request started."""
 
