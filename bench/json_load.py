@@ -3,16 +3,21 @@
 Each of `conns` connections sends one request, reads the whole response (Content-Length or
 chunked), and sends the next, as an SDK client with a connection pool does. The response is
 not parsed beyond its status line and framing, so the client costs far less than the servers it
-compares. Responses completed in the first `warmup_s` seconds are not counted.
+compares. Responses completed in the first `warmup_s` seconds are not counted. With `"distinct":
+true` every request's last message (a string) ends in a number no other request has, so a server
+sees every prompt once (the mock's checks of a body seen lately, server.passed, never apply).
 Run as `python -m bench.json_load SPEC_JSON`; prints one JSON object:
 `{"ok", "bad", "statuses", "seconds", "latency_ms": {"p50", "p99"}, "client_cpu_s"}`.
 """
 
 import asyncio
+import copy
+import itertools
 import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +26,7 @@ from replay.summary import percentile
 
 _HEAD_END = b"\r\n\r\n"
 _CHUNKED_END = b"\r\n0\r\n\r\n"  # a JSON body holds no raw CR/LF, so this only ends the last chunk
+_MARK = "@@n@@"  # where a distinct request's number goes (JSON-encodes as itself)
 
 
 @dataclass
@@ -52,8 +58,30 @@ def response_end(buf: bytes | bytearray) -> tuple[int, int] | None:
     raise ValueError(f"a response with neither Content-Length nor chunked framing: {bytes(buf[:head_end])!r}")
 
 
+def requests(spec: dict[str, Any]) -> Callable[[], bytes]:
+    """What each send sends: the spec's request every time, or with `distinct` one whose last message
+    ends in a number of its own (the head's Content-Length follows the body)."""
+    host, port, path = spec["host"], spec["port"], spec.get("path", "/v1/messages")
+    if not spec.get("distinct"):
+        same = request_bytes(host, port, path, spec["body"], keepalive=True)
+        return lambda: same
+    body = copy.deepcopy(spec["body"])
+    last = body["messages"][-1]
+    if not isinstance(last.get("content"), str):
+        raise ValueError("distinct: the body's last message needs string content")
+    last["content"] += f" {_MARK}"
+    head, _, tail = json.dumps(body).encode().partition(_MARK.encode())
+    numbers = itertools.count()
+
+    def distinct() -> bytes:
+        raw = head + str(next(numbers)).encode() + tail
+        return request_bytes(host, port, path, raw, keepalive=True)
+
+    return distinct
+
+
 class _KeepAlive(asyncio.Protocol):
-    def __init__(self, request: bytes, tally: Tally, done: asyncio.Future[None]) -> None:
+    def __init__(self, request: Callable[[], bytes], tally: Tally, done: asyncio.Future[None]) -> None:
         self.request = request
         self.tally = tally
         self.done = done
@@ -67,8 +95,9 @@ class _KeepAlive(asyncio.Protocol):
 
     def _send(self) -> None:
         assert self.transport is not None
+        request = self.request()
         self.sent = time.monotonic()
-        self.transport.write(self.request)
+        self.transport.write(request)
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -92,7 +121,7 @@ class _KeepAlive(asyncio.Protocol):
             self.done.set_exception(exc or ConnectionError("the server closed a keep-alive connection"))
 
 
-async def _connection(host: str, port: int, request: bytes, tally: Tally) -> None:
+async def _connection(host: str, port: int, request: Callable[[], bytes], tally: Tally) -> None:
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
     transport, _ = await loop.create_connection(lambda: _KeepAlive(request, tally, done), host, port)
@@ -105,7 +134,7 @@ async def _connection(host: str, port: int, request: bytes, tally: Tally) -> Non
 
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
     """Drive `conns` keep-alive connections for `warmup_s` + `seconds`; the counted responses."""
-    request = request_bytes(spec["host"], spec["port"], spec.get("path", "/v1/messages"), spec["body"], keepalive=True)
+    request = requests(spec)
     start = time.monotonic()
     tally = Tally(count_from=start + spec["warmup_s"], count_until=start + spec["warmup_s"] + spec["seconds"])
     await asyncio.gather(*(_connection(spec["host"], spec["port"], request, tally) for _ in range(spec["conns"])))

@@ -9,8 +9,10 @@ one server, then the next, for `--rounds` rounds (with `--baseline DIR`, the moc
 checkout too: a before/after in the same run). Printed per run: requests/s, requests per server
 CPU-second, the server's and the client's CPU, what the rest of the machine used (`other`, cores),
 latency p50/p99; then the ratios per round and over all rounds: mock / bare, bare / aimock and
-mock / aimock. All benchmark traffic runs on 127.0.0.1 (only the one-time npm install reaches the
-registry; `--no-install` forbids it). Without Node.js or npm, or not installed under
+mock / aimock. The client resends one body, as a load test replaying its prompts does; with
+`--distinct` every request's prompt is one the servers have not seen (the mock then checks every
+body in full: server.passed never applies). All benchmark traffic runs on 127.0.0.1 (only the
+one-time npm install reaches the registry; `--no-install` forbids it). Without Node.js or npm, or not installed under
 `--no-install`, the mock's and the floor's runs are printed and the peer is skipped, saying why.
 
     .venv/bin/python -m bench.json_peer --conns 50 --seconds 8 --rounds 3
@@ -38,7 +40,7 @@ def load(proc: Proc, body: dict[str, Any], args: argparse.Namespace) -> dict[str
     """One closed-loop run of bench.json_load against `proc`, with the server's CPU over it."""
     host, port = proc.url.removeprefix("http://").split(":")
     spec = {"host": host, "port": int(port), "body": body, "conns": args.conns}
-    spec |= {"seconds": args.seconds, "warmup_s": args.warmup}
+    spec |= {"seconds": args.seconds, "warmup_s": args.warmup, "distinct": args.distinct}
     argv = [sys.executable, "-m", "bench.json_load", json.dumps(spec)]
     with CpuMeter(proc.popen.pid) as cpu:
         limit = args.warmup + args.seconds + 60
@@ -113,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-install", action="store_true", help="use the peer only if it is installed already (no network)"
     )
     p.add_argument("--baseline", metavar="DIR", help="also run the mock of another checkout (before/after)")
+    p.add_argument("--distinct", action="store_true", help="a prompt no earlier request had, every request")
     args = p.parse_args(argv)
     flags = ["--ttft", "0", "--tps", "1e9", "--output-tokens", str(args.tokens)]
     flags += [f for flag in args.mock_flag for f in flag.split()]
@@ -121,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# bench.json_peer on {machine()}; {args.conns} connections, {args.rounds} x {args.seconds:g} s per server")
     print(f"# peer: {f'skipped ({why_not})' if why_not else f'{peer.PACKAGE}@{peer.VERSION} on Node.js'}")
     print(f"# mock flags: {' '.join(flags)}; baseline: {args.baseline or '(none)'}")
+    print(f"# prompts: {'a new one every request' if args.distinct else 'one, resent'}")
     got: dict[str, list[dict[str, Any]]] = {}
     with contextlib.ExitStack() as stack:
         mock_proc = stack.enter_context(mock(*flags))

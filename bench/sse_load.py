@@ -78,9 +78,12 @@ class _SSEReader(asyncio.Protocol):
             self.done.set_result(None)
 
 
-def request_bytes(host: str, port: int, path: str, body: dict[str, Any], *, keepalive: bool = False) -> bytes:
-    """A complete HTTP/1.1 POST with the headers the mock requires (`Connection: close` unless `keepalive`)."""
-    raw = json.dumps(body).encode()
+def request_bytes(
+    host: str, port: int, path: str, body: dict[str, Any] | bytes, *, keepalive: bool = False
+) -> bytes:
+    """A complete HTTP/1.1 POST of `body` (JSON, or already encoded) with the headers the mock requires
+    (`Connection: close` unless `keepalive`)."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     connection = "keep-alive" if keepalive else "close"
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
