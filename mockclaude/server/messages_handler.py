@@ -2,7 +2,6 @@
 
 import asyncio
 import random
-from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -102,19 +101,19 @@ async def checked(
         validate_create(body)
         info = models.lookup(body["model"], any_model=state.options.any_model)
         check_model_limits(body, info)
-        passed = Passed(info, tuple(prompt_cache.breakpoints(body)), None)
-    info = passed.info
-    prefix = await caching.prefix(state, cache_scope, body, size, info, passed.breakpoints)
+        marks, counted = tuple(prompt_cache.breakpoints(body)), None
+    else:
+        info, marks, counted = passed.info, passed.breakpoints, passed.input_tokens
+    prefix = await caching.prefix(state, cache_scope, body, size, info, marks) if marks else None
     if prefix is not None:
         input_tokens = prefix.total
-    elif passed.input_tokens is not None:
-        input_tokens = passed.input_tokens
+    elif counted is not None:
+        input_tokens = counted
     else:
-        input_tokens = await _count(body, size, info)
-        passed = replace(passed, input_tokens=input_tokens)
+        input_tokens = counted = await _count(body, size, info)
     check_context(input_tokens, body["max_tokens"], info)
-    if raw is not None:
-        state.passed.keep(raw, passed)
+    if raw is not None and (passed is None or passed.input_tokens != counted):
+        state.passed.keep(raw, Passed(info, marks, counted))
     return info, input_tokens, prefix
 
 

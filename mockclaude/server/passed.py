@@ -7,6 +7,7 @@ start only. A body seen lately is parsed again (each request gets its own object
 again. Only bodies that passed are kept, so every failing body gets its error anew.
 """
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from mockclaude.limits.prompt_cache import Breakpoint
@@ -33,7 +34,9 @@ class PassedBodies:
 
     def __init__(self, held_bytes: int = HELD_BYTES) -> None:
         self._held_bytes = held_bytes
-        self._bodies: dict[bytes, Passed] = {}
+        # Ordered by when kept: the oldest leaves in O(1) (a dict's first entries, once deleted, are
+        # scanned past by every later next(iter(...)) until the dict is resized).
+        self._bodies: OrderedDict[bytes, Passed] = OrderedDict()
         self._size = 0
 
     def __len__(self) -> int:
@@ -51,8 +54,7 @@ class PassedBodies:
         if old is not None:
             self._size -= len(raw)
         while self._bodies and self._size + len(raw) > self._held_bytes:
-            oldest = next(iter(self._bodies))
-            del self._bodies[oldest]
+            oldest, _ = self._bodies.popitem(last=False)
             self._size -= len(oldest)
         self._bodies[raw] = passed
         self._size += len(raw)
