@@ -37,6 +37,10 @@ SMOKE: dict[str, list[str]] = {
     ],
     # --no-install: a test never reaches the npm registry; the peer runs if a full run installed it.
     "json_peer": ["--seconds", "1", "--warmup", "0.3", "--rounds", "1", "--conns", "8", "--no-install"],
+    "handler_cost": [
+        "--requests", "200", "--repeats", "2", "--rounds", "2", "--distinct",
+        "--baseline", str(Path(__file__).resolve().parents[1]),
+    ],
     "recorder_overhead": [
         "--streams", "6", "--ramp", "0.5", "--keepalive-conns", "2", "--tokens", "5", "--conns", "4", "--seconds", "1",
     ],
@@ -152,6 +156,16 @@ def test_json_peer(runs: dict[str, subprocess.Popen[str]]) -> None:
     assert re.search(r"^\s+1 aimock\s+[1-9]\d*\s+\d+", out, re.M), out
     assert number(r"ratio mockclaude / aimock over 1 rounds: requests/s ([\d.]+)", out) > 0
     assert number(r"ratio bare / aimock over 1 rounds: requests/s ([\d.]+)", out) > 0
+
+
+def test_handler_cost(runs: dict[str, subprocess.Popen[str]]) -> None:
+    out = output(runs, "handler_cost")
+    assert "prompts: a new one every request" in out, out
+    rows = re.findall(r"^\s+(\d) (mockclaude|baseline)\s+([\d.]+)\s+([\d.]+)$", out, re.M)
+    timed = sorted((int(r), name) for r, name, _, _ in rows)
+    assert timed == [(r, n) for r in (1, 2) for n in ("baseline", "mockclaude")], out
+    assert all(0 < float(fastest) <= float(median) for _, _, fastest, median in rows), out
+    assert number(r"best of all rounds: ([\d.]+)", out) > 0
 
 
 def test_a_benchmark_stopped_by_sigterm_stops_its_servers() -> None:
