@@ -4,7 +4,8 @@ Each of `conns` connections sends one request, reads the whole response (Content
 chunked), and sends the next, as an SDK client with a connection pool does. The response is
 not parsed beyond its status line and framing, so the client costs far less than the servers it
 compares. Responses completed in the first `warmup_s` seconds are not counted. With `"distinct":
-true` every request's last message (a string) ends in a number no other request has, so a server
+true` every request's last message (a string) ends in a number no other request has (in this run
+or another), so a server
 sees every prompt once (the mock's checks of a body seen lately, server.passed, never apply).
 Run as `python -m bench.json_load SPEC_JSON`; prints one JSON object:
 `{"ok", "bad", "statuses", "seconds", "latency_ms": {"p50", "p99"}, "client_cpu_s"}`.
@@ -16,6 +17,7 @@ import itertools
 import json
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,7 +71,8 @@ def requests(spec: dict[str, Any]) -> Callable[[], bytes]:
     last = body["messages"][-1]
     if not isinstance(last.get("content"), str):
         raise ValueError("distinct: the body's last message needs string content")
-    last["content"] += f" {_MARK}"
+    # A number of this run's own too: a server kept running for several runs sees no prompt twice.
+    last["content"] += f" {uuid.uuid4().hex[:12]}-{_MARK}"
     head, _, tail = json.dumps(body).encode().partition(_MARK.encode())
     numbers = itertools.count()
 

@@ -33,6 +33,9 @@ def test_distinct_requests_differ_in_their_last_message_only() -> None:
     assert len(set(prompts)) == 1000 and all(p.startswith("x ") for p in prompts)
     assert all({**body, "messages": BODY["messages"]} == BODY for _, body in sent)
     assert BODY["messages"][-1]["content"] == "x"  # the spec's body is left as it was
+    # Another run (a server kept running through several) gets none of these prompts again.
+    again = requests({"host": "127.0.0.1", "port": 1, "body": BODY, "distinct": True})
+    assert not {_body(again())[1]["messages"][-1]["content"] for _ in range(1000)} & set(prompts)
 
 
 def test_a_distinct_run_against_the_mock_gets_only_successes() -> None:
