@@ -7,6 +7,7 @@ same request); the recorder stores them beside the real `usage` as `estimates`.
 import functools
 import json
 import threading
+from collections import OrderedDict
 from typing import Any
 
 import tiktoken
@@ -30,9 +31,11 @@ def encoding() -> tiktoken.Encoding:
 # Counts of texts seen lately, by text: a conversation resends its system prompt, tools and history
 # with every turn, and tiktoken takes about a microsecond per few characters (plus ~1 us a call).
 # Bounded by the characters held; the oldest entries go first (reads take no lock, so hits are not
-# moved: a text still in use is counted again once it has aged out, then kept anew).
+# moved: a text still in use is counted again once it has aged out, then kept anew). An OrderedDict:
+# the oldest leaves in O(1), where a dict's deleted first entries are scanned past by every later
+# next(iter(...)) until it is resized (~11 us an eviction at 100,000 texts, measured).
 CACHED_CHARS = 8_000_000
-_counts: dict[str, int] = {}
+_counts: OrderedDict[str, int] = OrderedDict()
 _counted_chars = 0
 _counts_lock = threading.Lock()  # large bodies are counted in threads (server.common.offloaded)
 
@@ -57,9 +60,8 @@ def _remember(text: str, n: int) -> None:
         _counts[text] = n
         _counted_chars += len(text)
         while _counted_chars > CACHED_CHARS:
-            oldest = next(iter(_counts))
+            oldest, _ = _counts.popitem(last=False)
             _counted_chars -= len(oldest)
-            del _counts[oldest]
 
 
 def _count_block(block: Any) -> int:

@@ -2,6 +2,7 @@
 
 import random
 import threading
+from collections import OrderedDict
 
 import pytest
 
@@ -15,7 +16,7 @@ def direct(text: str) -> int:
 @pytest.fixture
 def small_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tokens, "CACHED_CHARS", 4_000)
-    monkeypatch.setattr(tokens, "_counts", {})
+    monkeypatch.setattr(tokens, "_counts", OrderedDict())
     monkeypatch.setattr(tokens, "_counted_chars", 0)
 
 
