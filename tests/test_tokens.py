@@ -53,3 +53,32 @@ def test_threads_share_the_cache_safely(small_cache: None) -> None:
         w.join()
     assert not wrong
     assert tokens._counted_chars == sum(map(len, tokens._counts)) <= tokens.CACHED_CHARS
+
+
+def test_json_counts_are_those_of_json_dumps_text(small_cache: None) -> None:
+    import json
+
+    values = [
+        {"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}},
+        {"b": 1, "a": [1.5, -0.0, 1e16, None, True], "日本": "語 🙂"},
+        {"a": [1.5, -0.0, 1e16, None, True], "b": 1, "日本": "語 🙂"},  # the same, other key order
+        [{"x": "<|endoftext|>"}, "y", 3],
+        {"big": 2**70},  # beyond orjson's integers: counted from json.dumps, not kept
+    ]
+    for _ in range(2):  # first sight, then hits
+        for v in values:
+            for sort_keys in (False, True):
+                text = json.dumps(v, ensure_ascii=False, sort_keys=sort_keys)
+                assert tokens.count_json(v, sort_keys=sort_keys) == direct(text)
+    assert tokens._counted_chars == sum(map(len, tokens._counts)) <= tokens.CACHED_CHARS
+
+
+def test_a_tool_definition_is_counted_once_across_requests(small_cache: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    tool = {"name": "lookup", "description": "Finds an order. " * 20, "input_schema": {"type": "object"}}
+    body = {"messages": [{"role": "user", "content": "hi"}], "tools": [tool]}
+    first = tokens.count_request(body)
+    written: list[object] = []
+    real = tokens.json.dumps
+    monkeypatch.setattr(tokens.json, "dumps", lambda value, **kw: written.append(value) or real(value, **kw))
+    again = {"messages": [{"role": "user", "content": "hi"}], "tools": [dict(tool)]}  # new objects, same JSON
+    assert tokens.count_request(again) == first and written == []  # neither written out nor encoded again
