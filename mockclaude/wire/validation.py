@@ -16,6 +16,7 @@ null counts as absent, as with pydantic's Optional fields: `obj.get(name) is Non
 
 import base64
 import binascii
+import functools
 import re
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -196,8 +197,14 @@ def _literal(value: Any, loc: Loc, choices: tuple[str, ...]) -> str:
 
 
 def _pattern(value: str, loc: Loc, pattern: str) -> None:
-    if not re.fullmatch(pattern.strip("^$"), value):
+    if not _compiled(pattern).fullmatch(value):
         _fail(loc, f"String should match pattern '{pattern}'")
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # Compiled once: re.fullmatch's own cache lookup (and the strip) ran for every tool_use block.
+    return re.compile(pattern.strip("^$"))
 
 
 def _required(obj: dict[str, Any], key: str, loc: Loc) -> Any:
