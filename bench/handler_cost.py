@@ -10,7 +10,9 @@ load test (a few percent between runs, not ten), so it shows small changes; unde
 work costs more. Each round times `--requests` requests `--repeats` times and prints the fastest
 and the median of the repeats, in µs per request; with `--baseline DIR` the handler of another
 checkout is timed in alternation and the ratios are printed. `--distinct` gives every request a
-prompt of its own (the checks of a body seen lately, server.passed, then never apply).
+prompt of its own (the checks of a body seen lately, server.passed, then never apply). `--body
+agent` times bench.agent_body's production-shaped request (13.5 KB: system prompt, tools, a
+20-message history) instead of the one-line prompt.
 
     .venv/bin/python -m bench.handler_cost --rounds 3 --baseline /tmp/main_tree
 """
@@ -32,17 +34,27 @@ HEADERS = {"x-api-key": "sk-ant-bench", "anthropic-version": "2023-06-01", "cont
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _bodies(n: int, distinct: bool, first: int) -> list[bytes]:
-    """`n` bodies: the same one, or (distinct) prompts numbered from `first` on."""
+def _bodies(base: dict[str, Any], n: int, distinct: bool, first: int) -> list[bytes]:
+    """`n` bodies: `base` every time, or (distinct) with its last message numbered from `first` on."""
+    if not distinct:
+        return [json.dumps(base).encode()] * n
+    head, last = base["messages"][:-1], base["messages"][-1]
+    return [
+        json.dumps({**base, "messages": [*head, {**last, "content": f"{last['content']} {first + i}"}]}).encode()
+        for i in range(n)
+    ]
 
-    def body(prompt: str) -> bytes:
-        message = {"role": "user", "content": prompt}
-        return json.dumps({"model": "claude-sonnet-4-6", "max_tokens": 20, "messages": [message]}).encode()
 
-    return [body(f"x {first + i}") for i in range(n)] if distinct else [body("x")] * n
+def _body(kind: str) -> dict[str, Any]:
+    """The request the handler is timed on: a one-line prompt, or bench.agent_body's agent turn."""
+    if kind == "agent":
+        from bench.agent_body import agent_body
+
+        return agent_body(20, "x")
+    return {"model": "claude-sonnet-4-6", "max_tokens": 20, "messages": [{"role": "user", "content": "x"}]}
 
 
-async def _time_handler(requests: int, repeats: int, distinct: bool) -> list[float]:
+async def _time_handler(base: dict[str, Any], requests: int, repeats: int, distinct: bool) -> list[float]:
     """µs per request of each repeat (runs in the worker, on the checkout PYTHONPATH names)."""
     from aiohttp import streams
     from aiohttp.test_utils import make_mocked_request
@@ -77,7 +89,7 @@ async def _time_handler(requests: int, repeats: int, distinct: bool) -> list[flo
     handler = match.handler
     times = []
     for rep in range(repeats):
-        made = [request(raw) for raw in _bodies(requests, distinct, rep * requests)]  # none seen before
+        made = [request(raw) for raw in _bodies(base, requests, distinct, rep * requests)]  # none seen before
         for r in made:
             r._match_info = match
         # As the server does after start-up: what lives on is frozen, young collections are rarer.
@@ -96,12 +108,12 @@ async def _time_handler(requests: int, repeats: int, distinct: bool) -> list[flo
     return times
 
 
-def worker(tree: str, requests: int, repeats: int, distinct: bool) -> list[float]:
-    """Time the handler of the checkout at `tree` in a process of its own."""
+def worker(tree: str, base: dict[str, Any], requests: int, repeats: int, distinct: bool) -> list[float]:
+    """Time the handler of the checkout at `tree` on `base` (sent on stdin) in a process of its own."""
     argv = [sys.executable, str(Path(__file__).resolve()), "--worker", str(requests), str(repeats), str(distinct)]
     # PYTHONSAFEPATH: neither this file's folder nor the current one comes before `tree` on sys.path.
     env = {**os.environ, "PYTHONPATH": tree, "PYTHONSAFEPATH": "1"}
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(argv, env=env, input=json.dumps(base), capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise RuntimeError(f"the handler of {tree} could not be timed:\n{done.stderr}")
     return json.loads(done.stdout)
@@ -117,15 +129,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3, help="rounds, alternating the checkouts")
     p.add_argument("--distinct", action="store_true", help="a prompt of its own for every request")
     p.add_argument("--baseline", metavar="DIR", help="also time the handler of another checkout")
+    p.add_argument(
+        "--body", choices=("one-line", "agent"), default="one-line", help="the request (agent: bench.agent_body)"
+    )
     args = p.parse_args(argv)
     trees = [("mockclaude", str(ROOT))] + ([("baseline", args.baseline)] if args.baseline else [])
+    base = _body(args.body)
     print(f"# bench.handler_cost on {machine()}; {args.rounds} rounds x {args.repeats} x {args.requests} requests")
-    print(f"# mock flags: {' '.join(FLAGS)}; prompts: {'a new one every request' if args.distinct else 'one, resent'}")
+    print(f"# mock flags: {' '.join(FLAGS)}; body: {args.body}, {len(json.dumps(base))} bytes")
+    print(f"# prompts: {'a new one every request' if args.distinct else 'one, resent'}")
     print("round checkout     fastest us  median us")
     got: dict[str, list[float]] = {}
     for rnd in range(1, args.rounds + 1):
         for name, tree in trees if rnd % 2 else trees[::-1]:
-            times = worker(tree, args.requests, args.repeats, args.distinct)
+            times = worker(tree, base, args.requests, args.repeats, args.distinct)
             got.setdefault(name, []).append(min(times))
             print(f"{rnd:5d} {name:12s} {min(times):10.2f} {statistics.median(times):10.2f}")
     if args.baseline:
@@ -138,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--worker"]:
         n, reps, distinct = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "True"
-        print(json.dumps(asyncio.run(_time_handler(n, reps, distinct))))
+        print(json.dumps(asyncio.run(_time_handler(json.load(sys.stdin), n, reps, distinct))))
     else:
         from bench.harness import run_main
 

@@ -11,9 +11,12 @@ CPU-second, the server's and the client's CPU, what the rest of the machine used
 latency p50/p99; then the ratios per round and over all rounds: mock / bare, bare / aimock and
 mock / aimock. The client resends one body, as a load test replaying its prompts does; with
 `--distinct` every request's prompt is one the servers have not seen (the mock then checks every
-body in full: server.passed never applies). All benchmark traffic runs on 127.0.0.1 (only the
-one-time npm install reaches the registry; `--no-install` forbids it). Without Node.js or npm, or not installed under
-`--no-install`, the mock's and the floor's runs are printed and the peer is skipped, saying why.
+body in full: server.passed never applies). `--body agent` sends bench.agent_body's
+production-shaped request (13.5 KB: system prompt, four tools, a 20-message history, the prompt as
+its last turn) instead of the one-line prompt; aimock's fixture matches that last turn. All
+benchmark traffic runs on 127.0.0.1 (only the one-time npm install reaches the registry;
+`--no-install` forbids it). Without Node.js or npm, or not installed under `--no-install`, the
+mock's and the floor's runs are printed and the peer is skipped, saying why.
 
     .venv/bin/python -m bench.json_peer --conns 50 --seconds 8 --rounds 3
 """
@@ -30,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import peer
+from bench.agent_body import agent_body
 from bench.harness import CpuMeter, Proc, machine, message_body, mock, run_main
 from mockclaude.processes import run_process
 
@@ -116,15 +120,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--baseline", metavar="DIR", help="also run the mock of another checkout (before/after)")
     p.add_argument("--distinct", action="store_true", help="a prompt no earlier request had, every request")
+    p.add_argument(
+        "--body", choices=("one-line", "agent"), default="one-line", help="the request (agent: bench.agent_body)"
+    )
     args = p.parse_args(argv)
     flags = ["--ttft", "0", "--tps", "1e9", "--output-tokens", str(args.tokens)]
     flags += [f for flag in args.mock_flag for f in flag.split()]
-    body = {**message_body(args.tokens, stream=False), "messages": [{"role": "user", "content": PROMPT}]}
+    if args.body == "agent":
+        body = agent_body(args.tokens, PROMPT)
+    else:
+        body = {**message_body(args.tokens, stream=False), "messages": [{"role": "user", "content": PROMPT}]}
     why_not = peer.unavailable(may_install=not args.no_install)
     print(f"# bench.json_peer on {machine()}; {args.conns} connections, {args.rounds} x {args.seconds:g} s per server")
     print(f"# peer: {f'skipped ({why_not})' if why_not else f'{peer.PACKAGE}@{peer.VERSION} on Node.js'}")
     print(f"# mock flags: {' '.join(flags)}; baseline: {args.baseline or '(none)'}")
-    print(f"# prompts: {'a new one every request' if args.distinct else 'one, resent'}")
+    prompts = "a new one every request" if args.distinct else "one, resent"
+    print(f"# body: {args.body}, {len(json.dumps(body))} bytes; prompts: {prompts}")
     got: dict[str, list[dict[str, Any]]] = {}
     with contextlib.ExitStack() as stack:
         mock_proc = stack.enter_context(mock(*flags))

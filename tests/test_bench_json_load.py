@@ -3,7 +3,11 @@
 import json
 import subprocess
 import sys
+from typing import Any
 
+import pytest
+
+from bench.agent_body import agent_body
 from bench.json_load import requests
 from mockclaude.processes import mock_server
 
@@ -38,13 +42,14 @@ def test_distinct_requests_differ_in_their_last_message_only() -> None:
     assert not {_body(again())[1]["messages"][-1]["content"] for _ in range(1000)} & set(prompts)
 
 
-def test_a_distinct_run_against_the_mock_gets_only_successes() -> None:
-    with mock_server("--ttft", "0", "--tps", "1e9", "--output-tokens", "5") as p:
+@pytest.mark.parametrize("body", [BODY, agent_body(5, "x")], ids=["one-line", "agent"])
+def test_a_distinct_run_against_the_mock_gets_only_successes(body: dict[str, Any]) -> None:
+    with mock_server("--prefill-tps", "1e12", "--ttft", "0", "--tps", "1e9", "--output-tokens", "5") as p:
         host, port = p.url.removeprefix("http://").split(":")
         spec = {
             "host": host,
             "port": int(port),
-            "body": BODY,
+            "body": body,
             "conns": 4,
             "seconds": 0.5,
             "warmup_s": 0.1,

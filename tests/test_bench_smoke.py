@@ -36,9 +36,11 @@ SMOKE: dict[str, list[str]] = {
         "--ttft", "0.2",
     ],
     # --no-install: a test never reaches the npm registry; the peer runs if a full run installed it.
-    "json_peer": ["--seconds", "1", "--warmup", "0.3", "--rounds", "1", "--conns", "8", "--no-install"],
+    "json_peer": [
+        "--seconds", "1", "--warmup", "0.3", "--rounds", "1", "--conns", "8", "--no-install", "--body", "agent",
+    ],
     "handler_cost": [
-        "--requests", "200", "--repeats", "2", "--rounds", "2", "--distinct",
+        "--requests", "200", "--repeats", "2", "--rounds", "2", "--distinct", "--body", "agent",
         "--baseline", str(Path(__file__).resolve().parents[1]),
     ],
     "recorder_overhead": [
@@ -147,6 +149,7 @@ def test_recorder_overhead(runs: dict[str, subprocess.Popen[str]]) -> None:
 
 def test_json_peer(runs: dict[str, subprocess.Popen[str]]) -> None:
     out = output(runs, "json_peer")
+    assert re.search(r"^# body: agent, \d{5} bytes", out, re.M), out
     assert re.search(r"^\s+1 mockclaude\s+[1-9]\d*\s+\d+", out, re.M), out
     assert re.search(r"^\s+1 bare\s+[1-9]\d*\s+\d+", out, re.M), out  # the floor runs without the peer too
     assert number(r"ratio mockclaude / bare over 1 rounds: requests/s ([\d.]+)", out) > 0
@@ -160,7 +163,7 @@ def test_json_peer(runs: dict[str, subprocess.Popen[str]]) -> None:
 
 def test_handler_cost(runs: dict[str, subprocess.Popen[str]]) -> None:
     out = output(runs, "handler_cost")
-    assert "prompts: a new one every request" in out, out
+    assert "prompts: a new one every request" in out and re.search(r"body: agent, \d{5} bytes", out), out
     rows = re.findall(r"^\s+(\d) (mockclaude|baseline)\s+([\d.]+)\s+([\d.]+)$", out, re.M)
     timed = sorted((int(r), name) for r, name, _, _ in rows)
     assert timed == [(r, n) for r in (1, 2) for n in ("baseline", "mockclaude")], out
