@@ -2,11 +2,11 @@
 
 import random
 import threading
-from collections import OrderedDict
 
 import pytest
 
 from mockclaude import tokens
+from mockclaude.recent import Recent
 
 
 def direct(text: str) -> int:
@@ -15,9 +15,12 @@ def direct(text: str) -> int:
 
 @pytest.fixture
 def small_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tokens, "CACHED_CHARS", 4_000)
-    monkeypatch.setattr(tokens, "_counts", OrderedDict())
-    monkeypatch.setattr(tokens, "_counted_chars", 0)
+    monkeypatch.setattr(tokens, "_counts", Recent(4_000, largest=500))
+
+
+def held_within_bound() -> bool:
+    """The cache's own tally of characters is the truth, and within its bound."""
+    return tokens._counts.size == sum(map(len, tokens._counts)) <= tokens._counts.held
 
 
 def test_cached_counts_are_tiktokens(small_cache: None) -> None:
@@ -32,8 +35,8 @@ def test_cached_counts_are_tiktokens(small_cache: None) -> None:
 def test_the_cache_keeps_within_its_characters(small_cache: None) -> None:
     for i in range(2_000):
         tokens.count_text(f"text number {i} " * 5)
-        assert tokens._counted_chars == sum(map(len, tokens._counts)) <= tokens.CACHED_CHARS
-    big = "y" * (tokens.CACHED_CHARS // 8 + 1)  # larger than one entry may be: counted, not kept
+        assert held_within_bound()
+    big = "y" * 501  # larger than one entry may be: counted, not kept
     assert tokens.count_text(big) == direct(big) and big not in tokens._counts
 
 
@@ -52,7 +55,7 @@ def test_threads_share_the_cache_safely(small_cache: None) -> None:
     for w in workers:
         w.join()
     assert not wrong
-    assert tokens._counted_chars == sum(map(len, tokens._counts)) <= tokens.CACHED_CHARS
+    assert held_within_bound()
 
 
 def test_json_counts_are_those_of_json_dumps_text(small_cache: None) -> None:
@@ -70,7 +73,7 @@ def test_json_counts_are_those_of_json_dumps_text(small_cache: None) -> None:
             for sort_keys in (False, True):
                 text = json.dumps(v, ensure_ascii=False, sort_keys=sort_keys)
                 assert tokens.count_json(v, sort_keys=sort_keys) == direct(text)
-    assert tokens._counted_chars == sum(map(len, tokens._counts)) <= tokens.CACHED_CHARS
+    assert held_within_bound()
 
 
 def test_a_tool_definition_is_counted_once_across_requests(small_cache: None, monkeypatch: pytest.MonkeyPatch) -> None:

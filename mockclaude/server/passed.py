@@ -7,11 +7,11 @@ start only. A body seen lately is parsed again (each request gets its own object
 again. Only bodies that passed are kept, so every failing body gets its error anew.
 """
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from mockclaude.limits.prompt_cache import Breakpoint
 from mockclaude.models import ModelInfo
+from mockclaude.recent import Recent
 
 # Larger bodies are not kept: hashing one costs ~0.3 us per KiB, and from 256 KiB on the count runs
 # in a thread anyway (server.common.OFFLOAD_COUNT_BYTES).
@@ -29,32 +29,8 @@ class Passed:
     input_tokens: int | None  # the counted prompt; None when the prompt cache counted it instead
 
 
-class PassedBodies:
+class PassedBodies(Recent[bytes, Passed]):
     """Bodies that passed lately, bounded by their total size."""
 
     def __init__(self, held_bytes: int = HELD_BYTES) -> None:
-        self._held_bytes = held_bytes
-        # Ordered by when kept: the oldest leaves in O(1) (a dict's first entries, once deleted, are
-        # scanned past by every later next(iter(...)) until the dict is resized).
-        self._bodies: OrderedDict[bytes, Passed] = OrderedDict()
-        self._size = 0
-
-    def __len__(self) -> int:
-        return len(self._bodies)
-
-    def get(self, raw: bytes) -> Passed | None:
-        """What the checks found for `raw`, if it passed them lately."""
-        return self._bodies.get(raw) if len(raw) <= MAX_BODY_BYTES else None
-
-    def keep(self, raw: bytes, passed: Passed) -> None:
-        """Remember that `raw` passed (the oldest bodies make room)."""
-        if len(raw) > MAX_BODY_BYTES or len(raw) > self._held_bytes:
-            return
-        old = self._bodies.pop(raw, None)
-        if old is not None:
-            self._size -= len(raw)
-        while self._bodies and self._size + len(raw) > self._held_bytes:
-            oldest, _ = self._bodies.popitem(last=False)
-            self._size -= len(oldest)
-        self._bodies[raw] = passed
-        self._size += len(raw)
+        super().__init__(held_bytes, largest=MAX_BODY_BYTES)

@@ -1,0 +1,50 @@
+"""What was kept lately, bounded by the total length of the keys: the oldest entries go first."""
+
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator, Sized
+from typing import Protocol
+
+
+class Key(Hashable, Sized, Protocol):
+    """A key that has a length (a text's characters, a body's bytes): what the bound counts."""
+
+
+class Recent[K: Key, V]:
+    """Entries kept lately, within `held` units of key length all together; a key longer than
+    `largest` is never kept (and never looked up, so that it is not hashed for nothing)."""
+
+    def __init__(self, held: int, largest: int | None = None) -> None:
+        self.held = held
+        self.largest = held if largest is None else min(largest, held)
+        self.size = 0  # the keys' lengths, all together
+        # An OrderedDict: the oldest leaves in O(1), where a dict's deleted first entries are scanned
+        # past by every later next(iter(...)) until it is resized (~11 us an eviction at 100,000
+        # entries, measured).
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def get(self, key: K) -> V | None:
+        """The value kept for `key`, if any."""
+        return self._entries.get(key) if len(key) <= self.largest else None
+
+    def keep(self, key: K, value: V) -> None:
+        """Keep `value` for `key` as the newest entry; the oldest make room."""
+        n = len(key)
+        if n > self.largest:
+            return
+        if key in self._entries:
+            del self._entries[key]
+            self.size -= n
+        while self._entries and self.size + n > self.held:
+            oldest, _ = self._entries.popitem(last=False)
+            self.size -= len(oldest)
+        self._entries[key] = value
+        self.size += n

@@ -1,0 +1,28 @@
+"""mockclaude.recent: entries kept lately, bounded by their keys' total length, the oldest out first."""
+
+from mockclaude.recent import Recent
+
+
+def test_the_oldest_entries_make_room_and_the_tally_stays_true() -> None:
+    kept: Recent[str, int] = Recent(9)
+    for i, key in enumerate(["aaaa", "bbbb", "cc", "dddd"]):
+        kept.keep(key, i)
+    assert list(kept) == ["cc", "dddd"] and kept.size == 6  # each of the last two made the oldest go
+    assert kept.get("aaaa") is None and kept.get("dddd") == 3
+
+
+def test_keeping_a_key_again_replaces_it_as_the_newest() -> None:
+    kept: Recent[str, int] = Recent(7)
+    kept.keep("aaa", 1)
+    kept.keep("bbb", 2)
+    kept.keep("aaa", 3)  # now the newest: "bbb" is the next to go
+    kept.keep("cc", 4)
+    assert list(kept) == ["aaa", "cc"] and kept.get("aaa") == 3 and kept.size == 5
+
+
+def test_a_key_longer_than_the_largest_is_neither_kept_nor_looked_up() -> None:
+    kept: Recent[bytes, int] = Recent(100, largest=4)
+    kept.keep(b"12345", 1)
+    kept.keep(b"x" * 200, 2)  # larger than the whole budget too: nothing evicted
+    kept.keep(b"1234", 3)
+    assert len(kept) == 1 and b"12345" not in kept and kept.get(b"12345") is None and kept.size == 4
