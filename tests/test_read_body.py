@@ -9,6 +9,7 @@ from aiohttp.streams import StreamReader
 from aiohttp.test_utils import make_mocked_request
 
 from mockclaude.server import common
+from mockclaude.server.request_keys import BODY
 from mockclaude.wire.errors import ApiError
 
 
@@ -26,7 +27,7 @@ def test_a_buffered_body_in_chunks_is_read_whole() -> None:
     async def go() -> None:
         request = request_with([b'{"a":', b" 1", b"}"])
         assert await common.read_body(request) == b'{"a": 1}'
-        assert request["body"] == b'{"a": 1}'
+        assert request[BODY] == b'{"a": 1}'
         assert await common.read_body(request_with([])) == b""
 
     asyncio.run(go())

@@ -9,6 +9,7 @@ from aiohttp import web
 from mockclaude.server import admin, batches, messages_handler, models_handler
 from mockclaude.server.common import MAX_BODY_BYTES, STATE, Handler, common_headers, error_response
 from mockclaude.server.identity import SCOPE_HEADER
+from mockclaude.server.request_keys import REQUEST_ID
 from mockclaude.server.state import MockState
 from mockclaude.wire import ids
 from mockclaude.wire.errors import ApiError
@@ -29,7 +30,7 @@ _COMMON = frozenset(("request-id", "anthropic-organization-id"))  # the keys of 
 async def api_shape(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give each request an id and turn every failure into the API's error envelope (around every route's
     handler: make_app registers each one wrapped in it)."""
-    request["request_id"] = ids.request_id()
+    request[REQUEST_ID] = ids.request_id()
     resource = request.match_info.route.resource
     endpoint = resource.canonical if resource is not None else "unmatched"
     state = request.app[STATE]

@@ -17,6 +17,7 @@ from mockclaude.limits.faults import FAULT_HEADER
 from mockclaude.server import messages_handler
 from mockclaude.server.batch_store import Batch, BatchStore, Planned, Planner
 from mockclaude.server.common import STATE, Handler, api_key, common_headers, read_body, require_version
+from mockclaude.server.request_keys import RATELIMIT_HEADERS
 from mockclaude.server.state import MockState
 from mockclaude.wire import batches as wb
 from mockclaude.wire import pages
@@ -64,12 +65,12 @@ def _store(request: web.Request) -> tuple[MockState, BatchStore, str]:
         state.stats.limited()
         err.headers = {k: v for k, v in err.headers.items() if _batch_header(k)}
         raise
-    request["ratelimit_headers"] = {k: v for k, v in admission.headers.items() if _batch_header(k)}
+    request[RATELIMIT_HEADERS] = {k: v for k, v in admission.headers.items() if _batch_header(k)}
     return state, state.batches, key
 
 
 def _json(request: web.Request, obj: object) -> web.Response:
-    headers = {**common_headers(request), **request.get("ratelimit_headers", {})}
+    headers = {**common_headers(request), **request.get(RATELIMIT_HEADERS, {})}
     return web.Response(body=dumps(obj), content_type="application/json", headers=headers)
 
 
@@ -170,7 +171,7 @@ async def results(request: web.Request) -> web.StreamResponse:
     """GET /v1/messages/batches/{id}/results: the JSONL stream, one result per line, no blank lines."""
     _, store, key = _store(request)
     lines = store.results(key, request.match_info["batch_id"])
-    headers = {**common_headers(request), **request.get("ratelimit_headers", {})}
+    headers = {**common_headers(request), **request.get(RATELIMIT_HEADERS, {})}
     # [REF §6] the API serves `application/x-jsonl`; the SDK reads it as a byte stream.
     resp = web.StreamResponse(status=200, headers={**headers, "Content-Type": "application/x-jsonl"})
     await resp.prepare(request)

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from mockclaude.server.identity import SCOPE_HEADER, presented_key
+from mockclaude.server.request_keys import BODY, REQUEST_ID
 from mockclaude.server.scopes import check_name
 from mockclaude.server.state import MockState
 from mockclaude.wire.errors import ApiError, error_bytes, should_retry
@@ -22,7 +23,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def common_headers(request: web.Request) -> dict[str, str]:
     """Headers the real API puts on every response."""
     return {
-        "request-id": request["request_id"],
+        "request-id": request[REQUEST_ID],
         "anthropic-organization-id": request.app[STATE].options.org_id,
     }
 
@@ -34,7 +35,7 @@ def error_response(request: web.Request, err: ApiError) -> web.Response:
         "x-should-retry": "true" if should_retry(err.status) else "false",
         **err.headers,
     }
-    body = error_bytes(err.error_type, err.message, request["request_id"])
+    body = error_bytes(err.error_type, err.message, request[REQUEST_ID])
     return web.Response(status=err.status, body=body, content_type="application/json", headers=headers)
 
 
@@ -51,7 +52,7 @@ async def read_body(request: web.Request) -> bytes:
         else:
             async with asyncio.timeout(request.app[STATE].options.idle_timeout_s):
                 data = await request.read()
-        request["body"] = data  # the client verdict fingerprints it
+        request[BODY] = data
         return data
     except TimeoutError:
         raise ApiError(408, "Request timed out while reading the request body") from None

@@ -25,6 +25,7 @@ from mockclaude.server.common import (
     scoped_key,
 )
 from mockclaude.server.passed import Passed
+from mockclaude.server.request_keys import BODY_JSON, FAULT, REQUEST_ID
 from mockclaude.server.scopes import Scope
 from mockclaude.server.sender import Progress, drop, send_json, send_stream
 from mockclaude.server.state import MockState
@@ -129,7 +130,7 @@ async def create(request: web.Request) -> web.StreamResponse:
     require_version(request)
     body, raw = await _body(request)
     info, input_tokens, prefix = await checked(state, body, len(raw), caching.scope(request, key), raw)
-    request["body_json"] = body
+    request[BODY_JSON] = body
     hit = scripted.pick(state, sc, body)
     recorded = state.recorded.find(body, sc.turns) if state.recorded and hit is None else None
     if hit is None and recorded is None and state.upstream is not None:
@@ -163,7 +164,7 @@ async def create(request: web.Request) -> web.StreamResponse:
         if err.status == 429:  # not the 529 of an unreachable store (--limits-on-store-failure closed)
             sc.stats.limited()
         raise
-    request["fault"] = fault  # None too: the client verdict reads it for every answer (a miss costs more)
+    request[FAULT] = fault  # None too: the client verdict reads it for every answer (a miss costs more)
     if fault:
         sc.stats.fault(fault)
     if fault == "slow-headers":
@@ -172,11 +173,11 @@ async def create(request: web.Request) -> web.StreamResponse:
         _, timing = _content_and_timing(state, sc, body, info, cached.usage)
         plan = scripted.plan(hit, body, state.rng)
         reported = scripted.input_tokens(hit, cached.usage)
-        answer = planned(request["request_id"], state, sc, body, plan, timing, reported, fault)
+        answer = planned(request[REQUEST_ID], state, sc, body, plan, timing, reported, fault)
     elif recorded is not None:
         answer = await _recorded(request, state, sc, body, info, input_tokens, fault, recorded)
     else:
-        answer = synthetic(request["request_id"], state, body, info, cached.usage, fault, sc)
+        answer = synthetic(request[REQUEST_ID], state, body, info, cached.usage, fault, sc)
     caching.commit(state, cached, answer.ttft_s * TTFB_FRACTION)
     headers = {**common_headers(request), **admission.headers}
     stall_s = sc.faults.stall_s if fault == "stall" else 0.0
@@ -310,7 +311,7 @@ async def _recorded(
     n_deltas = sum(e.get("event") == "content_block_delta" for e in events)
     rendering = recorded_answer.Rendering(
         request_body=body,
-        request_id=request["request_id"],
+        request_id=request[REQUEST_ID],
         rng=rng,
         tokens_of=lambda n: state.source.tokens(n, rng),
         scale=state.recorded.scale,

@@ -9,6 +9,7 @@ import random
 
 from aiohttp import web
 
+from mockclaude.server.request_keys import STALL
 from mockclaude.server.scheduler import Progress, StreamDropped, scheduler
 from mockclaude.server.stats import Stats
 from mockclaude.synth.pacing import Answer, Frames
@@ -63,7 +64,7 @@ async def send_json(
 
 async def hold(request: web.Request, seconds: float) -> None:
     """Keep the connection open and silent for `seconds` or until the client gives up; record which
-    (request["stall"] = (waited_s, client_gave_up)) for the client verdict."""
+    (request[STALL] = (waited_s, client_gave_up)) for the client verdict."""
     loop = asyncio.get_running_loop()
     start = loop.time()
     transport = request.transport
@@ -71,9 +72,9 @@ async def hold(request: web.Request, seconds: float) -> None:
         while loop.time() - start < seconds and transport is not None and not transport.is_closing():
             await asyncio.sleep(min(STALL_POLL_S, seconds))
     except asyncio.CancelledError:  # aiohttp cancels the handler when the client hangs up
-        request["stall"] = (loop.time() - start, True)
+        request[STALL] = (loop.time() - start, True)
         raise
-    request["stall"] = (loop.time() - start, transport is None or transport.is_closing())
+    request[STALL] = (loop.time() - start, transport is None or transport.is_closing())
 
 
 async def send_stream(

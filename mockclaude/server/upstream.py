@@ -11,6 +11,7 @@ from aiohttp import web
 from mockclaude.fixtures.appender import Appender
 from mockclaude.fixtures.capture import Capture
 from mockclaude.fixtures.headers import response_headers
+from mockclaude.server.request_keys import BODY
 from mockclaude.wire.errors import ApiError
 
 # The client's headers the upstream needs; its key never goes on (the upstream gets ours).
@@ -38,7 +39,7 @@ class Upstream:
 
     async def forward(self, request: web.Request) -> web.StreamResponse:
         """Answer `request` from the upstream, streaming; append the exchange when it succeeded."""
-        raw: bytes = request["body"]
+        raw: bytes = request[BODY]
         headers = {k: request.headers[k] for k in FORWARDED if k in request.headers}
         headers["x-api-key"] = self.key
         cap = Capture("POST", "/v1/messages", list(request.headers.items()), time.monotonic(), time.time(), raw)

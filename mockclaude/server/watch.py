@@ -8,6 +8,7 @@ from aiohttp import web
 
 from mockclaude.limits.faults import STREAM_CUTS
 from mockclaude.server.identity import SCOPE_HEADER, presented_key
+from mockclaude.server.request_keys import BODY, BODY_JSON, FAULT, REQUEST_ID, STALL
 from mockclaude.verdict.judge import Judge, Seen, key_name
 
 WATCHED = frozenset({"/v1/messages", "/v1/messages/count_tokens"})
@@ -50,11 +51,11 @@ class Watch:
             self._open[who] = n
         else:
             del self._open[who]
-        body = request.get("body_json")
+        body = request.get(BODY_JSON)
         body = body if isinstance(body, dict) else {}
-        fault = request.get("fault")
+        fault = request.get(FAULT)
         # A stall is recorded only for a stall fault (server.sender.hold): no second lookup that misses.
-        stall = request.get("stall") if fault else None
+        stall = request.get(STALL) if fault else None
         stream, max_tokens = bool(body.get("stream")), int(body.get("max_tokens") or 0)
         # Most answers are plain successes without limits: when the client has nothing pending either,
         # the judge only counts it, and the fingerprint and the record are not needed.
@@ -63,13 +64,13 @@ class Watch:
             return
         done = asyncio.get_running_loop().time()
         at_zero = rpm and headers.get("anthropic-ratelimit-requests-remaining") == "0"
-        fingerprint = hashlib.blake2b(request.path.encode() + b"\0" + request.get("body", b""), digest_size=16)
+        fingerprint = hashlib.blake2b(request.path.encode() + b"\0" + request.get(BODY, b""), digest_size=16)
         self.judge.observe(
             Seen(
                 key=a.key,
                 scope=a.scope,
                 fingerprint=fingerprint.digest(),
-                request_id=request["request_id"],
+                request_id=request[REQUEST_ID],
                 arrived=a.arrived,
                 done=done,
                 status=0 if fault == "disconnect" else status,
