@@ -16,7 +16,6 @@ null counts as absent, as with pydantic's Optional fields: `obj.get(name) is Non
 
 import base64
 import binascii
-import functools
 import re
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -54,11 +53,11 @@ SERVER_TOOL_TYPES = (
     "web_search_20250305", "web_search_20260209", "web_search_20260318",
 )  # fmt: skip
 _DATED_TOOL = re.compile(r"[a-z][a-z0-9_]*_20\d{6}")
-TOOL_NAME_PATTERN = "^[a-zA-Z0-9_-]{1,128}$"  # [ISS] modelcontextprotocol/modelcontextprotocol#1345
-_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
+# Patterns as the API's errors quote them, anchors included (harmless under fullmatch).
+_TOOL_NAME = re.compile("^[a-zA-Z0-9_-]{1,128}$")  # [ISS] modelcontextprotocol/modelcontextprotocol#1345
 # [ISS] BlockRunAI/ClawRouter#17 (2026-02): `messages.92.content.0.tool_use.id: String should match
 # pattern '^[a-zA-Z0-9_-]+$'`; ding113/claude-code-hub#470 (2025-12) for server_tool_use.
-_ID_PATTERNS = {"tool_use": "^[a-zA-Z0-9_-]+$", "server_tool_use": "^srvtoolu_[a-zA-Z0-9_]+$"}
+_ID_PATTERNS = {"tool_use": re.compile("^[a-zA-Z0-9_-]+$"), "server_tool_use": re.compile("^srvtoolu_[a-zA-Z0-9_]+$")}
 IMAGE_MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 MAX_IMAGE_SIDE = 8000
@@ -196,15 +195,9 @@ def _literal(value: Any, loc: Loc, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _pattern(value: str, loc: Loc, pattern: str) -> None:
-    if not _compiled(pattern).fullmatch(value):
-        _fail(loc, f"String should match pattern '{pattern}'")
-
-
-@functools.cache
-def _compiled(pattern: str) -> re.Pattern[str]:
-    # Compiled once: re.fullmatch's own cache lookup (and the strip) ran for every tool_use block.
-    return re.compile(pattern.strip("^$"))
+def _pattern(value: str, loc: Loc, pattern: re.Pattern[str]) -> None:
+    if not pattern.fullmatch(value):
+        _fail(loc, f"String should match pattern '{pattern.pattern}'")
 
 
 def _required(obj: dict[str, Any], key: str, loc: Loc) -> Any:
@@ -501,8 +494,7 @@ def _check_tool(tool: Any, loc: Loc) -> str | None:
     if kind is None or kind == "custom":
         here = (*loc, "custom")
         name = _str(_required(spec, "name", here), (*here, "name"))
-        if not _TOOL_NAME.fullmatch(name):
-            _fail((*here, "name"), f"String should match pattern '{TOOL_NAME_PATTERN}'")
+        _pattern(name, (*here, "name"), _TOOL_NAME)
         schema = _dict(_required(spec, "input_schema", here), (*here, "input_schema"))
         schema_loc = (*here, "input_schema")
         _literal(_required(schema, "type", schema_loc), (*schema_loc, "type"), ("object",))
