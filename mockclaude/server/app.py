@@ -7,7 +7,14 @@ import logging
 from aiohttp import web
 
 from mockclaude.server import admin, batches, messages_handler, models_handler
-from mockclaude.server.common import MAX_BODY_BYTES, STATE, Handler, common_headers, error_response
+from mockclaude.server.common import (
+    COMMON_HEADERS,
+    MAX_BODY_BYTES,
+    STATE,
+    Handler,
+    common_headers,
+    error_response,
+)
 from mockclaude.server.identity import SCOPE_HEADER
 from mockclaude.server.request_keys import REQUEST_ID
 from mockclaude.server.state import MockState
@@ -22,9 +29,6 @@ _HTTP_ERRORS: dict[int, tuple[int, str]] = {
     405: (405, "Method Not Allowed"),
     413: (413, "Request exceeds the maximum allowed number of bytes."),
 }
-
-
-_COMMON = frozenset(("request-id", "anthropic-organization-id"))  # the keys of common_headers
 
 
 async def api_shape(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -53,7 +57,7 @@ async def api_shape(request: web.Request, handler: Handler) -> web.StreamRespons
         log.exception("internal error on %s %s", request.method, request.path)
         resp = error_response(request, ApiError(500, "Internal server error"))
     # Most handlers added them already; checking first is cheaper than setting them again.
-    if not resp.prepared and not all(k in resp.headers for k in _COMMON):
+    if not resp.prepared and not all(k in resp.headers for k in COMMON_HEADERS):
         for k, v in common_headers(request).items():
             resp.headers.setdefault(k, v)
     # A scoped request counts in its scope's stats (the default scope's are the server's /stats).

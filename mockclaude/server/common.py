@@ -20,12 +20,13 @@ STATE: web.AppKey[MockState] = web.AppKey("state", MockState)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+COMMON_HEADERS = ("request-id", "anthropic-organization-id")  # the names common_headers sets
+
+
 def common_headers(request: web.Request) -> dict[str, str]:
-    """Headers the real API puts on every response."""
-    return {
-        "request-id": request[REQUEST_ID],
-        "anthropic-organization-id": request.app[STATE].options.org_id,
-    }
+    """Headers the real API puts on every response (COMMON_HEADERS)."""
+    request_id, organization_id = COMMON_HEADERS
+    return {request_id: request[REQUEST_ID], organization_id: request.app[STATE].options.org_id}
 
 
 def error_response(request: web.Request, err: ApiError) -> web.Response:
