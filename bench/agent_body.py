@@ -1,16 +1,15 @@
 """A production-shaped Messages request: what an agent sends on its eleventh turn.
 
 A 7,500-character system prompt, four tool definitions, a history of 20 messages (five rounds of a
-question, a tool call, its result and an answer) and a new user turn: 13.7 KB of JSON, where the
+question, a tool call, its result and an answer) and a new user turn: 13.5 KB of JSON, where the
 benchmarks' one-line prompt is 90 bytes. `tool_choice` is `none`, so every answer is text, as a
 peer that answers every request with the same text gives (the comparison stays on the same answer).
-Built from nothing but the standard library: bench.handler_cost's worker imports only the checkout
-it times.
 """
 
 from typing import Any
 
-MODEL = "claude-sonnet-4-6"
+from bench.harness import MODEL
+
 _POLICY = "You are a careful support agent for ACME. Follow the policy below exactly and cite the order id. "
 
 

@@ -46,12 +46,14 @@ def _bodies(base: dict[str, Any], n: int, distinct: bool, first: int) -> list[by
 
 
 def _body(kind: str) -> dict[str, Any]:
-    """The request the handler is timed on: a one-line prompt, or bench.agent_body's agent turn."""
-    if kind == "agent":
-        from bench.agent_body import agent_body
+    """The request the handler is timed on: a one-line prompt, or bench.agent_body's agent turn (built
+    here, not in the worker, which imports only the checkout it times)."""
+    from bench.agent_body import agent_body
+    from bench.harness import MODEL
 
+    if kind == "agent":
         return agent_body(20, "x")
-    return {"model": "claude-sonnet-4-6", "max_tokens": 20, "messages": [{"role": "user", "content": "x"}]}
+    return {"model": MODEL, "max_tokens": 20, "messages": [{"role": "user", "content": "x"}]}
 
 
 async def _time_handler(base: dict[str, Any], requests: int, repeats: int, distinct: bool) -> list[float]:
