@@ -44,10 +44,7 @@ def count_text(text: str) -> int:
     if not text:
         return 0
     n = _counts.get(text)
-    if n is None:
-        n = len(encoding().encode(text, disallowed_special=()))
-        _remember(text, n)
-    return n
+    return _counted(text, text) if n is None else n
 
 
 def count_json(value: Any, *, sort_keys: bool = False) -> int:
@@ -62,19 +59,18 @@ def count_json(value: Any, *, sort_keys: bool = False) -> int:
     """
     try:
         key = orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
-    except TypeError:  # what orjson does not write (integers past 64 bits): counted, not kept
+    except TypeError:  # what orjson does not write (integers past 64 bits): kept under its text instead
         return count_text(json.dumps(value, ensure_ascii=False, sort_keys=sort_keys))
     n = _counts.get(key)
-    if n is None:
-        text = json.dumps(value, ensure_ascii=False, sort_keys=sort_keys)
-        n = len(encoding().encode(text, disallowed_special=()))
-        _remember(key, n)
-    return n
+    return _counted(key, json.dumps(value, ensure_ascii=False, sort_keys=sort_keys)) if n is None else n
 
 
-def _remember(key: str | bytes, n: int) -> None:
+def _counted(key: str | bytes, text: str) -> int:
+    """Tokens in `text`, counted by tiktoken and remembered under `key`."""
+    n = len(encoding().encode(text, disallowed_special=()))
     with _counts_lock:
         _counts.keep(key, n)
+    return n
 
 
 def _count_block(block: Any) -> int:
