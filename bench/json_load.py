@@ -5,8 +5,8 @@ chunked), and sends the next, as an SDK client with a connection pool does. The 
 not parsed beyond its status line and framing, so the client costs far less than the servers it
 compares. Responses completed in the first `warmup_s` seconds are not counted. With `"distinct":
 true` every request's last message (a string) ends in a number no other request has (in this run
-or another), so a server
-sees every prompt once (the mock's checks of a body seen lately, server.passed, never apply).
+or another), so a server sees every prompt once (the mock's checks of a body seen lately,
+server.passed, never apply).
 Run as `python -m bench.json_load SPEC_JSON`; prints one JSON object:
 `{"ok", "bad", "statuses", "seconds", "latency_ms": {"p50", "p99"}, "client_cpu_s"}`.
 """
