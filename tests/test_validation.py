@@ -19,7 +19,9 @@ from mockclaude.wire.errors import ApiError
 from mockclaude.wire.validation import (
     BLANK_TEXT,
     BUDGET_TOO_BIG,
+    EMPTY_CONTENT,
     PREFILL_UNSUPPORTED,
+    TRAILING_WHITESPACE,
     check_context,
     check_model_limits,
     parse_json,
@@ -729,6 +731,71 @@ def test_context_window() -> None:
         "decrease input length or `max_tokens` and try again"
     )
     assert check_context(100_000, 64_000, info) is None
+
+
+# A conversation's history is checked once (wire.validation._PASSED_MESSAGES).
+
+
+def conversation(tag: str, last: dict[str, Any]) -> dict[str, Any]:
+    """A body whose history (unique to `tag`) uses a tool, then `last`."""
+    history = [
+        user(text(f"order {tag}?")),
+        assistant(text("Looking."), tool_use(f"toolu_{tag}")),
+        user(tool_result(f"toolu_{tag}")),
+        assistant(text(f"It shipped ({tag}).")),
+    ]
+    return body(messages=[*history, last])
+
+
+def test_a_resent_history_is_not_checked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mockclaude.wire.validation as validation
+
+    checked: list[str] = []
+    real = validation._validate_block
+    monkeypatch.setattr(validation, "_validate_block", lambda b, *a: checked.append(b["type"]) or real(b, *a))
+    validate_create(copy.deepcopy(conversation("resent", user(text("first")))))
+    assert checked == ["text", "text", "tool_use", "tool_result", "text", "text"]
+    checked.clear()
+    validate_create(copy.deepcopy(conversation("resent", user(text("second"), text("turn")))))
+    assert checked == ["text", "text"]  # the new last turn only
+
+
+def test_the_rules_of_the_last_message_apply_to_a_kept_one() -> None:
+    empty = {"role": "assistant", "content": ""}  # allowed only as the final assistant turn
+    trailing = assistant(text("Sure "))  # allowed only before the final turn
+    validate_create(conversation("last1", empty))
+    validate_create(body(messages=[user(text("q")), trailing, user(text("r"))]))
+    assert rejection(validate_create, body(messages=[user(text("q")), empty, user(text("r"))])) == (
+        f"messages.1: {EMPTY_CONTENT}"
+    )
+    assert rejection(validate_create, body(messages=[user(text("q")), trailing])) == TRAILING_WHITESPACE
+
+
+def test_a_failing_message_fails_every_time() -> None:
+    bad = conversation("fails", user(text("next")))
+    bad["messages"][1]["content"][1]["input"] = "not a dict"
+    for _ in range(2):
+        assert rejection(validate_create, copy.deepcopy(bad)) == (
+            "messages.1.content.1.tool_use.input: Input should be a valid dictionary"
+        )
+
+
+def test_tool_pairing_across_merged_turns() -> None:
+    # Consecutive messages of one role are one turn: a location names its last message and counts
+    # blocks from the turn's first.
+    orphan = body(messages=[user(text("q")), user(text("more"), tool_result("toolu_X"))])
+    assert rejection(validate_create, orphan) == (
+        "messages.1.content.2: unexpected `tool_use_id` found in `tool_result` blocks: toolu_X. "
+        "Each `tool_result` block must have a corresponding `tool_use` block in the previous message."
+    )
+    unanswered = [user(text("q")), assistant(tool_use("toolu_A")), assistant(tool_use("toolu_B"))]
+    answered_a = body(messages=[*unanswered, user(tool_result("toolu_A")), user(text("then"))])
+    assert rejection(validate_create, answered_a) == (
+        "messages.2: `tool_use` ids were found without `tool_result` blocks immediately after: toolu_B. "
+        "Each `tool_use` block must have a corresponding `tool_result` block in the next message."
+    )
+    both = [*unanswered, user(text("ok")), user(tool_result("toolu_B"), tool_result("toolu_A"))]
+    validate_create(body(messages=both))
 
 
 # The invariant: None or ApiError(400), never any other exception.

@@ -17,10 +17,12 @@ null counts as absent, as with pydantic's Optional fields: `obj.get(name) is Non
 import base64
 import binascii
 import re
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import orjson
 
+from mockclaude.recent import Recent
 from mockclaude.wire.errors import ApiError
 from mockclaude.wire.schema_check import INVALID_SCHEMA, is_valid_schema
 from mockclaude.wire.structured import check_structured
@@ -29,7 +31,6 @@ if TYPE_CHECKING:
     from mockclaude.models import ModelInfo
 
 Loc = tuple[str | int, ...]
-Turn = tuple[int, str, list[dict[str, Any]]]  # message index, role, content blocks
 
 # [SDK] types/content_block_param.py plus the beta union (the installed SDK posts beta requests to
 # plain /v1/messages, reference §1.1), so every block a 2026 client can send is known here.
@@ -67,6 +68,17 @@ MAX_ATTACHMENTS = 100  # images + documents in one request
 THINKING_TYPES = ("enabled", "disabled", "adaptive", "between_tools")
 ROLES = ("user", "assistant", "system")  # "system": [SDK] system_message_param.py, Opus 4.8+
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
+
+# Messages and tool lists that passed their checks lately, by their JSON (orjson's bytes): an
+# application resends its tools and its whole history with every new turn, and checking them again
+# was most of a long conversation's validation (bench.agent_body, 20 messages and 4 tools: 80 us, 36
+# with these kept, measured). Those checks depend on the value alone (where it sits only words an
+# error), and only what passed is kept, so whatever fails is checked, and gets its error, every time.
+# As in tokens.count_json, orjson writes NaN and the infinities as null; parsed JSON holds neither.
+PASSED_HELD_BYTES = 8 * 1024 * 1024
+PASSED_LARGEST_BYTES = 256 * 1024  # larger ones (images) are checked every time: hashing costs too
+_PASSED_MESSAGES: Recent[bytes, "_Checked"] = Recent(PASSED_HELD_BYTES, largest=PASSED_LARGEST_BYTES)
+_PASSED_TOOLS: Recent[bytes, bool] = Recent(PASSED_HELD_BYTES, largest=PASSED_LARGEST_BYTES)
 
 # Verbatim texts ([REF] §1.5 unless noted).
 EMPTY_MESSAGES = "messages: at least one message is required"
@@ -218,6 +230,20 @@ def _tag(obj: Any, loc: Loc, tags: tuple[str, ...]) -> str:
 
 
 # JSON body.
+
+
+def _once[V](passed: Recent[bytes, V], value: Any, check: Callable[..., V], *args: Any) -> V:
+    """`check(*args)`, which raises when `value` fails it, unless `value` passed it lately (then what it
+    returned then); a pass is kept."""
+    try:
+        key = orjson.dumps(value)
+    except TypeError:  # what orjson cannot write (integers past 64 bits) is checked every time
+        return check(*args)
+    found = passed.get(key)
+    if found is None:
+        found = check(*args)
+        passed.keep(key, found)
+    return found
 
 
 def parse_json(raw: bytes) -> Any:
@@ -381,85 +407,131 @@ def _validate_block(block: Any, loc: Loc, allowed: tuple[str, ...] = BLOCK_TYPES
 # Messages.
 
 
-def _content_blocks(content: Any, loc: Loc) -> list[dict[str, Any]]:
-    """The message content as a list of blocks (a string is one text block)."""
+def _blocks(content: str | list[Any]) -> list[Any]:
+    """A message content as blocks: a string is one text block (none when empty)."""
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
+    return content
+
+
+def _content_blocks(content: Any, loc: Loc) -> list[dict[str, Any]]:
+    """The message content as a list of blocks, each checked (a string is one text block)."""
+    if isinstance(content, str):
+        return _blocks(content)
     blocks = _list(content, loc)
     for i, block in enumerate(blocks):
         _validate_block(block, (*loc, i))
     return blocks
 
 
-def _check_roles_and_content(messages: list[Any]) -> list[Turn]:
+class _Checked(NamedTuple):
+    """What the checks of one message found that the checks across messages need."""
+
+    role: str
+    size: int  # its blocks
+    uses: tuple[str, ...]  # the ids of its tool_use blocks, in order
+    results: tuple[tuple[int, str], ...]  # (block index, tool_use_id) of its tool_result blocks
+    marked: int  # blocks with a cache_control marker (_marked)
+    images: int  # image blocks, those inside tool results included
+    documents: int  # document blocks, the same
+
+
+def _check_message(message: Any, i: int, final: bool) -> _Checked:
+    """Check `messages[i]` (`final`: the last one); what the checks across messages need of it."""
+    loc: Loc = ("messages", i)
+    _dict(message, loc)
+    role = _literal(_required(message, "role", loc), (*loc, "role"), ROLES)
+    content = _required(message, "content", loc)
+    if content in ("", []):
+        # The final assistant turn may be empty, and so may a system "directive" that only carries
+        # output_config ([ISS] LeenHawk/gproxy#209, quoting the API's own wording).
+        if (final and role == "assistant") or (role == "system" and "output_config" in message):
+            return _Checked(role, 0, (), (), 0, 0, 0)
+        _fail(loc, EMPTY_CONTENT)
+    if isinstance(content, str) and not content.strip() and not (final and role == "assistant"):
+        raise ApiError(400, BLANK_TEXT)
+    blocks = _content_blocks(content, (*loc, "content"))
+    attached = {"image": 0, "document": 0}
+    for block in blocks:
+        inner = block.get("content") if block.get("type") == "tool_result" else None
+        for item in [block, *(inner if isinstance(inner, list) else ())]:
+            if item.get("type") in attached:
+                attached[item["type"]] += 1
+    return _Checked(
+        role,
+        len(blocks),
+        tuple(b["id"] for b in blocks if b.get("type") == "tool_use"),
+        tuple((n, b["tool_use_id"]) for n, b in enumerate(blocks) if b.get("type") == "tool_result"),
+        _marked(blocks),
+        attached["image"],
+        attached["document"],
+    )
+
+
+def _check_roles_and_content(messages: list[Any]) -> list[_Checked]:
     last = len(messages) - 1
-    parsed: list[Turn] = []
+    found: list[_Checked] = []
     for i, message in enumerate(messages):
-        loc: Loc = ("messages", i)
-        _dict(message, loc)
-        role = _literal(_required(message, "role", loc), (*loc, "role"), ROLES)
-        content = _required(message, "content", loc)
-        if content in ("", []):
-            # The final assistant turn may be empty, and so may a system "directive" that only
-            # carries output_config ([ISS] LeenHawk/gproxy#209, quoting the API's own wording).
-            if (i == last and role == "assistant") or (role == "system" and "output_config" in message):
-                parsed.append((i, role, []))
-                continue
-            _fail(loc, EMPTY_CONTENT)
-        if isinstance(content, str) and not content.strip() and not (i == last and role == "assistant"):
-            raise ApiError(400, BLANK_TEXT)
-        blocks = _content_blocks(content, (*loc, "content"))
-        parsed.append((i, role, blocks))
-    return parsed
+        if i == last:
+            found.append(_check_message(message, i, True))
+        else:
+            # Any message but the last passes or fails wherever it sits (only the last has rules of
+            # its own), so the history a conversation resends is not checked again.
+            found.append(_once(_PASSED_MESSAGES, message, _check_message, message, i, False))
+    return found
 
 
-def _check_final_assistant(parsed: list[Turn]) -> None:
-    _, role, blocks = parsed[-1]
-    if role != "assistant" or not blocks:
+def _check_final_assistant(message: dict[str, Any]) -> None:
+    blocks = _blocks(message["content"])
+    if message["role"] != "assistant" or not blocks:
         return
     tail = blocks[-1]
     if tail.get("type") == "text" and tail["text"] != tail["text"].rstrip():
         raise ApiError(400, TRAILING_WHITESPACE)
 
 
-def _turns(parsed: list[Turn]) -> list[Turn]:
+# Consecutive messages of one role merged, as the current API merges them: the index of the last,
+# the role, how many blocks, the ids of the tool_use blocks and (block index, tool_use_id) of the tool_result
+# blocks, block indexes counted from the turn's first block.
+Turn = tuple[int, str, int, tuple[str, ...], tuple[tuple[int, str], ...]]
+
+
+def _turns(found: list[_Checked]) -> list[Turn]:
     """Consecutive same-role messages merged, as the current API does; system messages dropped."""
     turns: list[Turn] = []
-    for index, role, blocks in parsed:
-        if role == "system":
+    for index, m in enumerate(found):
+        if m.role == "system":
             continue
-        if turns and turns[-1][1] == role:
-            turns[-1] = (index, role, turns[-1][2] + blocks)
+        if turns and turns[-1][1] == m.role:
+            _, role, size, uses, results = turns[-1]
+            merged = results + tuple((size + n, use_id) for n, use_id in m.results)
+            turns[-1] = (index, role, size + m.size, uses + m.uses, merged)
         else:
-            turns.append((index, role, list(blocks)))
+            turns.append((index, m.role, m.size, m.uses, m.results))
     return turns
 
 
-_PAIRED = ("tool_use", "tool_result")
-
-
-def _check_tool_pairing(parsed: list[Turn]) -> None:
-    if not any(b.get("type") in _PAIRED for _, _, blocks in parsed for b in blocks):
+def _check_tool_pairing(found: list[_Checked]) -> None:
+    if not any(m.uses or m.results for m in found):
         return  # no tool_use or tool_result: nothing to pair (most conversations' first turn)
-    turns = _turns(parsed)
-    for t, (index, role, blocks) in enumerate(turns):
-        if role != "user":
+    turns = _turns(found)
+    for t, (index, role, _, _, results) in enumerate(turns):
+        if role != "user" or not results:
             continue
-        previous = turns[t - 1][2] if t > 0 and turns[t - 1][1] == "assistant" else []
-        known = {b.get("id") for b in previous if b.get("type") == "tool_use"}
-        for b, block in enumerate(blocks):
-            if block.get("type") == "tool_result" and block.get("tool_use_id") not in known:
+        known = set(turns[t - 1][3]) if t > 0 and turns[t - 1][1] == "assistant" else set()
+        for n, use_id in results:
+            if use_id not in known:
                 # [ISS] anthropics/claude-code#13460: `messages.48.content.1: unexpected `tool_use_id`
                 # found in `tool_result` blocks: toolu_…. Each `tool_result` block must have a
                 # corresponding `tool_use` block in the previous message.`
-                _fail(("messages", index, "content", b), "unexpected `tool_use_id` found in `tool_result` "
-                      f"blocks: {block.get('tool_use_id')}. Each `tool_result` block must have a "
-                      "corresponding `tool_use` block in the previous message.")  # fmt: skip
-    for t, (index, role, blocks) in enumerate(turns[:-1]):
-        if role != "assistant":
+                _fail(("messages", index, "content", n), "unexpected `tool_use_id` found in `tool_result` "
+                      f"blocks: {use_id}. Each `tool_result` block must have a corresponding `tool_use` "
+                      "block in the previous message.")  # fmt: skip
+    for t, (index, role, _, uses, _) in enumerate(turns[:-1]):
+        if role != "assistant" or not uses:
             continue
-        answered = {b.get("tool_use_id") for b in turns[t + 1][2] if b.get("type") == "tool_result"}
-        missing = [b["id"] for b in blocks if b.get("type") == "tool_use" and b["id"] not in answered]
+        answered = {use_id for _, use_id in turns[t + 1][4]}
+        missing = [use_id for use_id in uses if use_id not in answered]
         if missing:
             # [REF] anthropics/claude-code#3512 (index = the assistant message holding the tool_use)
             _fail(("messages", index), "`tool_use` ids were found without `tool_result` blocks immediately "
@@ -467,13 +539,14 @@ def _check_tool_pairing(parsed: list[Turn]) -> None:
                   "`tool_result` block in the next message.")  # fmt: skip
 
 
-def _check_messages(body: dict[str, Any]) -> None:
+def _check_messages(body: dict[str, Any]) -> list[_Checked]:
     messages = _list(_required(body, "messages", ()), ("messages",))
     if not messages:
         raise ApiError(400, EMPTY_MESSAGES)
-    parsed = _check_roles_and_content(messages)
-    _check_final_assistant(parsed)
-    _check_tool_pairing(parsed)
+    found = _check_roles_and_content(messages)
+    _check_final_assistant(messages[-1])
+    _check_tool_pairing(found)
+    return found
 
 
 # Other top-level fields.
@@ -515,10 +588,17 @@ def _check_tools(body: dict[str, Any]) -> None:
     tools = body.get("tools")
     if tools is None:
         return
-    names = [_check_tool(tool, ("tools", i)) for i, tool in enumerate(_list(tools, ("tools",)))]
+    tools = _list(tools, ("tools",))
+    _once(_PASSED_TOOLS, tools, _check_tool_list, tools)
+
+
+def _check_tool_list(tools: list[Any]) -> bool:
+    """Check each tool definition and that their names are unique; True when they pass."""
+    names = [_check_tool(tool, ("tools", i)) for i, tool in enumerate(tools)]
     named = [n for n in names if n is not None]
     if len(named) != len(set(named)):
         raise ApiError(400, DUPLICATE_TOOLS)
+    return True
 
 
 def _check_tool_choice(body: dict[str, Any]) -> None:
@@ -578,26 +658,16 @@ def _marked(blocks: Any) -> int:
     return count
 
 
-def _check_cache_control(body: dict[str, Any]) -> None:
-    found = _marked(body.get("system")) + _marked(body.get("tools"))
-    for message in body.get("messages") or ():
-        found += _marked(message.get("content")) if isinstance(message, dict) else 0
+def _check_cache_control(body: dict[str, Any], messages: list[_Checked]) -> None:
+    found = _marked(body.get("system")) + _marked(body.get("tools")) + sum(m.marked for m in messages)
     if found > MAX_CACHE_BREAKPOINTS:
         # [ISS] tghamm/Anthropic.SDK#50 (2024-09), griffinmartin/opencode-claude-auth#121 (2026-04)
         raise ApiError(400, f"A maximum of {MAX_CACHE_BREAKPOINTS} blocks with cache_control may be "
                        f"provided. Found {found}.")  # fmt: skip
 
 
-def _check_attachments(body: dict[str, Any]) -> None:
-    counts = {"image": 0, "document": 0}
-    for message in body["messages"]:
-        content = message.get("content")
-        for block in content if isinstance(content, list) else ():
-            inner = block.get("content") if block.get("type") == "tool_result" else None
-            for item in [block, *(inner if isinstance(inner, list) else ())]:
-                if item.get("type") in counts:
-                    counts[item["type"]] += 1
-    images, documents = counts["image"], counts["document"]
+def _check_attachments(messages: list[_Checked]) -> None:
+    images, documents = sum(m.images for m in messages), sum(m.documents for m in messages)
     if images + documents > MAX_ATTACHMENTS:
         # [ISS] anthropics/claude-code#23392 (2026-02): `too many images and documents: 104 + 1 > 100`
         raise ApiError(400, f"too many images and documents: {images} + {documents} > {MAX_ATTACHMENTS}")
@@ -676,7 +746,7 @@ def _check_common(body: Any, max_tokens: int | None, known: frozenset[str] | Non
     # The model is checked by the callers, first (before max_tokens for create), as the API orders its errors.
     if not isinstance(body, dict):
         raise ApiError(400, "Input should be a valid dictionary or object to extract fields from")
-    _check_messages(body)
+    messages = _check_messages(body)
     _check_system(body)
     _check_tools(body)
     _check_tool_choice(body)
@@ -684,8 +754,8 @@ def _check_common(body: Any, max_tokens: int | None, known: frozenset[str] | Non
     _check_thinking(body, max_tokens)
     _check_small_fields(body)
     check_structured(body)
-    _check_cache_control(body)
-    _check_attachments(body)
+    _check_cache_control(body, messages)
+    _check_attachments(messages)
     if known is not None:
         _check_extra_fields(body, known)
 
