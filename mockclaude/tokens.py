@@ -7,6 +7,7 @@ same request); the recorder stores them beside the real `usage` as `estimates`.
 import functools
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -37,6 +38,12 @@ def encoding() -> tiktoken.Encoding:
 CACHED_CHARS = 8_000_000
 _counts: Recent[str | bytes, int] = Recent(CACHED_CHARS, largest=CACHED_CHARS // 8)  # bytes: count_json's keys
 _counts_lock = threading.Lock()  # large bodies are counted in threads (server.common.offloaded)
+# Counts of message contents (lists of blocks) and of tool lists seen lately, by their JSON (orjson's
+# bytes): a conversation sends its tools and its history again with every turn, and summing their
+# parts' counts anew (a lookup of each text) cost more than writing their JSON does. Apart, so that a
+# list counted as one is never taken for the other. The same NaN exception as count_json.
+_content_counts: Recent[bytes, int] = Recent(CACHED_CHARS, largest=CACHED_CHARS // 8)
+_tools_counts: Recent[bytes, int] = Recent(CACHED_CHARS, largest=CACHED_CHARS // 8)
 
 
 def count_text(text: str) -> int:
@@ -100,10 +107,24 @@ def _count_block(block: Any) -> int:
     return count_json(block)
 
 
+def _summed(kept: Recent[bytes, int], items: list[Any], count: Callable[[Any], int]) -> int:
+    """The sum of `count` over `items`, remembered in `kept` under the items' JSON."""
+    try:
+        key = orjson.dumps(items)
+    except TypeError:  # what orjson cannot write (integers past 64 bits): counted every time
+        return sum(map(count, items))
+    n = kept.get(key)
+    if n is None:
+        n = sum(map(count, items))
+        with _counts_lock:
+            kept.keep(key, n)
+    return n
+
+
 def count_content(content: Any) -> int:
     """Tokens in a message's content (a string or a list of blocks)."""
     if isinstance(content, list):
-        return sum(_count_block(b) for b in content)
+        return _summed(_content_counts, content, _count_block)
     return _count_block(content)
 
 
@@ -116,10 +137,14 @@ def count_request(body: dict[str, Any]) -> int:
     for msg in body.get("messages") or []:
         if isinstance(msg, dict):
             total += PER_MESSAGE + count_content(msg.get("content"))
-    for tool in body.get("tools") or []:
-        if isinstance(tool, dict):
-            total += count_tool(tool)
+    tools = body.get("tools")
+    if isinstance(tools, list):
+        total += _summed(_tools_counts, tools, _count_tool_item)
     return total
+
+
+def _count_tool_item(tool: Any) -> int:
+    return count_tool(tool) if isinstance(tool, dict) else 0
 
 
 def count_tool(tool: dict[str, Any]) -> int:

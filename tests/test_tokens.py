@@ -1,5 +1,6 @@
 """Token counts: the cache of recent texts gives tiktoken's own counts and stays within its bound."""
 
+import copy
 import random
 import threading
 
@@ -85,3 +86,24 @@ def test_a_tool_definition_is_counted_once_across_requests(small_cache: None, mo
     monkeypatch.setattr(tokens.json, "dumps", lambda value, **kw: written.append(value) or real(value, **kw))
     again = {"messages": [{"role": "user", "content": "hi"}], "tools": [dict(tool)]}  # new objects, same JSON
     assert tokens.count_request(again) == first and written == []  # neither written out nor encoded again
+
+
+def test_a_history_and_tools_are_summed_once_across_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    tool = {"name": "lookup_history", "input_schema": {"type": "object"}}
+    history = [
+        {"role": "user", "content": [{"type": "text", "text": "Where is order H1?"}]},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "lookup_history", "input": {}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "Shipped."}]},
+    ]
+    plain = tokens.PER_REQUEST + sum(
+        tokens.PER_MESSAGE + sum(map(tokens._count_block, m["content"])) for m in history
+    ) + tokens.count_tool(tool)
+    assert tokens.count_request({"messages": history, "tools": [tool]}) == plain
+    summed: list[object] = []
+    real_block, real_tool = tokens._count_block, tokens._count_tool_item
+    monkeypatch.setattr(tokens, "_count_block", lambda b: summed.append(b) or real_block(b))
+    monkeypatch.setattr(tokens, "_count_tool_item", lambda t: summed.append(t) or real_tool(t))
+    again = {"messages": [*history, {"role": "user", "content": "And H2?"}], "tools": [dict(tool)]}
+    again = copy.deepcopy(again)  # new objects, the same JSON
+    assert tokens.count_request(again) == plain + tokens.PER_MESSAGE + tokens.count_text("And H2?")
+    assert summed == ["And H2?"]  # only the new turn's text was looked at
