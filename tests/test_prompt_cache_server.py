@@ -106,6 +106,22 @@ def test_changed_prefix_misses(fast: Proc) -> None:
     assert changed.cache_read_input_tokens == 0 and changed.cache_creation_input_tokens > 4500
 
 
+def test_a_breakpoint_spelled_with_escapes_is_found(fast: Proc) -> None:
+    # The mock skips looking for breakpoints in a body whose bytes lack "cache_control": a key that
+    # spells it with a \u escape (legal JSON) must still be found, and one without any is not a miss.
+    plain = ask(client(fast, "sk-ant-plain-bytes"))
+    body = {"model": MODEL, "max_tokens": 16, "system": system(), "messages": QUESTION}
+    raw = json.dumps(body).replace('"cache_control"', '"cache\\u005fcontrol"').encode()
+    assert b"cache_control" not in raw
+    headers = {"x-api-key": "sk-ant-escaped", "anthropic-version": "2023-06-01", "content-type": "application/json"}
+    request = urllib.request.Request(f"{fast.url}/v1/messages", data=raw, headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as r:
+        escaped = json.loads(r.read())["usage"]
+    assert escaped["cache_creation_input_tokens"] == plain.cache_creation_input_tokens > 4500
+    unmarked = ask(client(fast, "sk-ant-unmarked-bytes"), system=SYSTEM)
+    assert unmarked.cache_creation_input_tokens == 0 and unmarked.input_tokens > 4500
+
+
 def test_two_api_keys_never_share_and_bearer_is_the_same_key(fast: Proc) -> None:
     ask(client(fast, "sk-ant-owner"))
     assert ask(client(fast, "sk-ant-stranger")).cache_read_input_tokens == 0
