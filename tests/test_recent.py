@@ -26,3 +26,25 @@ def test_a_key_longer_than_the_largest_is_neither_kept_nor_looked_up() -> None:
     kept.keep(b"x" * 200, 2)  # larger than the whole budget too: nothing evicted
     kept.keep(b"1234", 3)
     assert len(kept) == 1 and b"12345" not in kept and kept.get(b"12345") is None and kept.size == 4
+
+
+def test_own_size_keeps_only_the_keys_own_bytes() -> None:
+    import tracemalloc
+
+    import orjson
+
+    from mockclaude.recent import own_size
+
+    kept: Recent[bytes, int] = Recent(10**6)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(500):
+            key = orjson.dumps({"n": i})
+            copy = own_size(key)
+            assert copy == key
+            kept.keep(copy, i)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 500 * 400  # orjson's own bytes reserve 4 KiB each

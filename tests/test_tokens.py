@@ -107,3 +107,22 @@ def test_a_history_and_tools_are_summed_once_across_requests(monkeypatch: pytest
     again = copy.deepcopy(again)  # new objects, the same JSON
     assert tokens.count_request(again) == plain + tokens.PER_MESSAGE + tokens.count_text("And H2?")
     assert summed == ["And H2?"]  # only the new turn's text was looked at
+
+
+def test_kept_json_keys_hold_only_their_own_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracemalloc
+
+    monkeypatch.setattr(tokens, "_counts", Recent(10**6))
+    monkeypatch.setattr(tokens, "_content_counts", Recent(10**6))
+    tokens.count_json({"warm": "up"})  # tiktoken's own first-use allocations
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(300):
+            tokens.count_json({"order_id": f"A{i}"})
+            tokens.count_content([{"type": "text", "text": f"turn {i}"}])
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(tokens._counts) >= 300 and len(tokens._content_counts) == 300
+    assert held < 600 * 600  # orjson's own output reserves 4 KiB a key: 2.4 MB kept before own_size

@@ -13,6 +13,8 @@ import orjson
 from jsonschema import Draft202012Validator, SchemaError
 from jsonschema.validators import validator_for
 
+from mockclaude.recent import own_size
+
 # [ISS] anthropics/claude-code#7365 (2025-09), #63673 (2026-05): the text for a tool's input_schema.
 INVALID_SCHEMA = (
     "JSON schema is invalid. It must match JSON Schema draft 2020-12 "
@@ -27,7 +29,7 @@ def is_valid_schema(schema: Any) -> bool:
         text = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)
     except TypeError:
         return False
-    return _valid(text)
+    return _valid(own_size(text))  # the cache keeps its argument
 
 
 @functools.lru_cache(maxsize=4096)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import orjson
 
-from mockclaude.recent import Recent
+from mockclaude.recent import Recent, own_size
 from mockclaude.wire.errors import ApiError
 from mockclaude.wire.schema_check import INVALID_SCHEMA, is_valid_schema
 from mockclaude.wire.structured import check_structured
@@ -242,7 +242,7 @@ def _once[V](passed: Recent[bytes, V], value: Any, check: Callable[..., V], *arg
     found = passed.get(key)
     if found is None:
         found = check(*args)
-        passed.keep(key, found)
+        passed.keep(own_size(key), found)
     return found
 
 
