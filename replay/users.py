@@ -17,6 +17,7 @@ import orjson
 from locust import User, constant, task
 from locust.exception import StopUser
 
+from mockclaude.recent import own_size
 from mockclaude.synth.content import TokenSource
 from replay import plugin
 from replay.classify import (
@@ -77,9 +78,9 @@ class ClaudeUser(User):
         ctx = plugin.context()
         if sample.shape:
             payload = encode_body(request_body(sample, lambda n: _text_source(ctx.config.seed).text(n, self.rng)))
-        else:  # the same bytes every time: encode once
+        else:  # the same bytes every time: encoded once, kept for the run at their own size
             payload = ctx.payloads.get(id(sample)) or ctx.payloads.setdefault(
-                id(sample), encode_body(request_body(sample, _no_text))
+                id(sample), own_size(encode_body(request_body(sample, _no_text)))
             )
         s = sample
         return self._send(payload, s.scenario, s.model, s.stream, s.path, s.headers, lateness_s)
