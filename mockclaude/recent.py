@@ -1,8 +1,11 @@
 """What was kept lately, bounded by the total length of the keys: the oldest entries go first."""
 
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator, Sized
-from typing import Protocol
+from collections.abc import Callable, Hashable, Iterator, Sized
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+import orjson
 
 
 def own_size(data: bytes) -> bytes:
@@ -56,3 +59,32 @@ class Recent[K: Key, V]:
             self.size -= len(oldest)
         self._entries[key] = value
         self.size += n
+
+
+def remembered[V](
+    kept: Recent[bytes, V],
+    value: Any,
+    compute: Callable[..., V],
+    *args: Any,
+    lock: AbstractContextManager[Any] | None = None,
+) -> V:
+    """`compute(*args)`, what `value` gives, remembered in `kept` under `value`'s JSON (orjson's bytes,
+    kept at their own size); `lock` guards the keep of a store that threads write too.
+
+    What orjson cannot write (integers past 64 bits) is computed every time. A `compute` that raises
+    keeps nothing. orjson writes NaN and the infinities as null, so a value holding one shares its key
+    with the same value holding null; JSON parsed by the server never holds them.
+    """
+    try:
+        key = orjson.dumps(value)
+    except TypeError:
+        return compute(*args)
+    found = kept.get(key)
+    if found is None:
+        found = compute(*args)
+        if lock is None:
+            kept.keep(own_size(key), found)
+        else:
+            with lock:
+                kept.keep(own_size(key), found)
+    return found

