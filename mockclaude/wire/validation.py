@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import orjson
 
-from mockclaude.recent import Recent, remembered
+from mockclaude.recent import ENTRY_BYTES, Recent, remembered
 from mockclaude.wire.errors import ApiError
 from mockclaude.wire.schema_check import INVALID_SCHEMA, is_valid_schema
 from mockclaude.wire.structured import check_structured
@@ -75,8 +75,8 @@ EFFORTS = ("low", "medium", "high", "xhigh", "max")
 # error), and only what passed is kept, so whatever fails is checked, and gets its error, every time.
 PASSED_HELD_BYTES = 8 * 1024 * 1024
 PASSED_LARGEST_BYTES = 256 * 1024  # larger ones (images) are checked every time: hashing costs too
-_PASSED_MESSAGES: Recent[bytes, "_Checked"] = Recent(PASSED_HELD_BYTES, largest=PASSED_LARGEST_BYTES)
-_PASSED_TOOLS: Recent[bytes, bool] = Recent(PASSED_HELD_BYTES, largest=PASSED_LARGEST_BYTES)
+_PASSED_MESSAGES: Recent[bytes, "_Checked"] = Recent(PASSED_HELD_BYTES, PASSED_LARGEST_BYTES, ENTRY_BYTES)
+_PASSED_TOOLS: Recent[bytes, bool] = Recent(PASSED_HELD_BYTES, PASSED_LARGEST_BYTES, ENTRY_BYTES)
 
 # Verbatim texts ([REF] §1.5 unless noted).
 EMPTY_MESSAGES = "messages: at least one message is required"
