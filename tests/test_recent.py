@@ -72,3 +72,14 @@ def test_remembered_computes_a_value_once_and_keeps_no_failure() -> None:
     huge = {"n": 2**70}  # orjson cannot write it: computed every time, never kept
     assert remembered(kept, huge, compute, huge) == 4 and remembered(kept, huge, compute, huge) == 5
     assert len(kept) == 1 and len(calls) == 5
+
+
+def test_an_entrys_own_cost_counts_in_the_bound() -> None:
+    kept: Recent[bytes, int] = Recent(1_000, entry_bytes=200)
+    for i in range(10):
+        kept.keep(b"k%d" % i, i)  # 2 bytes of key, 200 of entry: 4 fit in 1,000, never 10
+    assert list(kept) == [b"k6", b"k7", b"k8", b"k9"] and kept.size == 4 * 202
+    kept.keep(b"k9", 9)  # kept again: counted once
+    assert kept.size == 4 * 202 and kept.largest == 800  # a longer key could not fit with its entry's cost
+    kept.keep(b"x" * 801, 1)
+    assert len(kept) == 4 and b"x" * 801 not in kept
