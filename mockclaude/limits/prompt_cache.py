@@ -13,6 +13,7 @@ and its source is in docs/prompt-caching.md. In short:
 """
 
 import hashlib
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -115,6 +116,16 @@ def _eligible(value: Any) -> bool:
     if isinstance(value, dict):
         return value.get("type") not in _NOT_CACHEABLE and not (value.get("type") == "text" and not value.get("text"))
     return bool(value)
+
+
+_UNICODE_ESCAPE = re.compile(rb"\\u")  # a regex: bytes.find with a two-byte needle is 3 times slower
+
+
+def may_mark(raw: bytes) -> bool:
+    """Whether a body's bytes may hold a `cache_control` key anywhere: the word itself, or a `\\u` escape,
+    which could spell it. Without either, `breakpoints` of the parsed body finds none, and its walk of
+    every block (18 us for a 20-message conversation, against 4 for these searches) can be skipped."""
+    return b"cache_control" in raw or (b"\\" in raw and _UNICODE_ESCAPE.search(raw) is not None)
 
 
 def breakpoints(body: dict[str, Any]) -> list[Breakpoint]:
