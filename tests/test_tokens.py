@@ -67,7 +67,7 @@ def test_json_counts_are_those_of_json_dumps_text(small_cache: None) -> None:
         {"b": 1, "a": [1.5, -0.0, 1e16, None, True], "日本": "語 🙂"},
         {"a": [1.5, -0.0, 1e16, None, True], "b": 1, "日本": "語 🙂"},  # the same, other key order
         [{"x": "<|endoftext|>"}, "y", 3],
-        {"big": 2**70},  # beyond orjson's integers: counted and kept under json.dumps' text
+        {"big": 2**70},  # beyond orjson's integers: counted (every time, never kept)
     ]
     for _ in range(2):  # first sight, then hits
         for v in values:
