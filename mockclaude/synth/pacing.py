@@ -10,7 +10,7 @@ import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -51,9 +51,10 @@ class Range:
         return f"{self.lo:g}" if self.lo == self.hi else f"{self.lo:g}-{self.hi:g}"
 
 
-@dataclass(frozen=True, slots=True)
-class Timing:
+class Timing(NamedTuple):
     """The timing of one response."""
+
+    # A NamedTuple, not a frozen dataclass: every request makes one (see wire.messages.InputUsage).
 
     ttft_s: float
     tps: float

@@ -1,18 +1,19 @@
 """Response objects of the Messages API: the Message, its usage, and the streaming events."""
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 SERVICE_TIER = "standard"
 
 
-@dataclass(frozen=True, slots=True)
-class InputUsage:
+class InputUsage(NamedTuple):
     """The input side of `usage`: tokens neither read from nor written to the prompt cache, and
     the cache's reads and writes (by TTL). Their sum is the prompt's whole input."""
+
+    # A NamedTuple, not a frozen dataclass: every request makes one, and a frozen dataclass's
+    # __init__ (object.__setattr__ per field) cost 0.69 us against 0.31.
 
     input_tokens: int
     cache_read: int = 0
