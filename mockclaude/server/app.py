@@ -31,12 +31,10 @@ _HTTP_ERRORS: dict[int, tuple[int, str]] = {
 }
 
 
-async def api_shape(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def api_shape(request: web.Request, handler: Handler, endpoint: str) -> web.StreamResponse:
     """Give each request an id and turn every failure into the API's error envelope (around every route's
-    handler: make_app registers each one wrapped in it)."""
+    handler, `endpoint` its route's path: make_app registers each one wrapped in it)."""
     request[REQUEST_ID] = ids.request_id()
-    resource = request.match_info.route.resource
-    endpoint = resource.canonical if resource is not None else "unmatched"
     state = request.app[STATE]
     arrival = state.watch.arrive(request, endpoint)
     try:
@@ -57,7 +55,7 @@ async def api_shape(request: web.Request, handler: Handler) -> web.StreamRespons
         log.exception("internal error on %s %s", request.method, request.path)
         resp = error_response(request, ApiError(500, "Internal server error"))
     # Most handlers added them already; checking first is cheaper than setting them again.
-    if not resp.prepared and not all(k in resp.headers for k in COMMON_HEADERS):
+    if not resp.prepared and any([k not in resp.headers for k in COMMON_HEADERS]):  # a list: 3.12 inlines it
         for k, v in common_headers(request).items():
             resp.headers.setdefault(k, v)
     # A scoped request counts in its scope's stats (the default scope's are the server's /stats).
@@ -102,11 +100,11 @@ def make_app(state: MockState) -> web.Application:
         # Every handler is wrapped in api_shape here rather than run through a middleware: aiohttp's
         # middleware chain (a wrapper per app, a cached chain lookup) cost ~2 us a request. The routing
         # catch-all makes sure every request reaches a wrapped handler (no 404 or 405 from the router).
-        shaped = functools.partial(api_shape, handler=handler)
-        if method == "GET":
-            app.router.add_get(path, shaped)  # and HEAD, as aiohttp does for GET routes
-        else:
-            app.router.add_route(method, path, shaped)
+        # The route's name for stats and the verdict is fixed here rather than looked up per request.
+        resource = app.router.add_resource(path)
+        shaped = functools.partial(api_shape, handler=handler, endpoint=resource.canonical)
+        for verb in ("GET", "HEAD") if method == "GET" else (method,):  # HEAD too, as aiohttp's add_get does
+            resource.add_route(verb, shaped)
     if state.upstream is not None:
         app.on_cleanup.append(state.upstream.close)
     return app
