@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,12 +74,33 @@ def answer(proc: Proc, body: dict[str, Any]) -> tuple[dict[str, str], bytes]:
         return dict(resp.headers.items()), resp.read()
 
 
+def mock_flags(tokens: int) -> list[str]:
+    """The mock's flags for these runs: no TTFT, no pacing, answers of `tokens` output tokens."""
+    return ["--ttft", "0", "--tps", "1e9", "--output-tokens", str(tokens)]
+
+
+def request_body(kind: str, tokens: int) -> dict[str, Any]:
+    """The request every server gets: the one-line prompt, or (`kind` "agent") bench.agent_body's."""
+    if kind == "agent":
+        return agent_body(tokens, PROMPT)
+    return {**message_body(tokens, stream=False), "messages": [{"role": "user", "content": PROMPT}]}
+
+
 @contextlib.contextmanager
-def bare(headers: dict[str, str], answer_body: bytes, workdir: Path, *flags: str) -> Iterator[Proc]:
-    """The floor: bench.bare_json sending the mock's own answer from a bare aiohttp handler."""
+def bare(
+    headers: dict[str, str],
+    answer_body: bytes,
+    workdir: Path,
+    *flags: str,
+    launcher: Sequence[str] = (),
+    timeout: float = 30.0,
+) -> Iterator[Proc]:
+    """The floor: bench.bare_json sending the mock's own answer from a bare aiohttp handler (run by
+    `launcher`, e.g. valgrind, when given; ready within `timeout` seconds)."""
     saved = workdir / "answer.json"
     saved.write_text(json.dumps({"headers": headers, "body": answer_body.decode()}), encoding="utf-8")
-    with run_process([sys.executable, "-m", "bench.bare_json", "--answer", str(saved), *flags]) as p:
+    argv = [*launcher, sys.executable, "-m", "bench.bare_json", "--answer", str(saved), *flags]
+    with run_process(argv, timeout=timeout) as p:
         yield p
 
 
@@ -124,12 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         "--body", choices=("one-line", "agent"), default="one-line", help="the request (agent: bench.agent_body)"
     )
     args = p.parse_args(argv)
-    flags = ["--ttft", "0", "--tps", "1e9", "--output-tokens", str(args.tokens)]
-    flags += [f for flag in args.mock_flag for f in flag.split()]
-    if args.body == "agent":
-        body = agent_body(args.tokens, PROMPT)
-    else:
-        body = {**message_body(args.tokens, stream=False), "messages": [{"role": "user", "content": PROMPT}]}
+    flags = mock_flags(args.tokens) + [f for flag in args.mock_flag for f in flag.split()]
+    body = request_body(args.body, args.tokens)
     why_not = peer.unavailable(may_install=not args.no_install)
     print(f"# bench.json_peer on {machine()}; {args.conns} connections, {args.rounds} x {args.seconds:g} s per server")
     print(f"# peer: {f'skipped ({why_not})' if why_not else f'{peer.PACKAGE}@{peer.VERSION} on Node.js'}")

@@ -43,6 +43,7 @@ SMOKE: dict[str, list[str]] = {
         "--requests", "200", "--repeats", "2", "--rounds", "2", "--distinct", "--body", "agent",
         "--baseline", str(Path(__file__).resolve().parents[1]),
     ],
+    "instructions": ["--seconds", "1", "--warmup", "0.5", "--conns", "4"],
     "recorder_overhead": [
         "--streams", "6", "--ramp", "0.5", "--keepalive-conns", "2", "--tokens", "5", "--conns", "4", "--seconds", "1",
     ],
@@ -169,6 +170,17 @@ def test_handler_cost(runs: dict[str, subprocess.Popen[str]]) -> None:
     assert timed == [(r, n) for r in (1, 2) for n in ("baseline", "mockclaude")], out
     assert all(0 < float(fastest) <= float(median) for _, _, fastest, median in rows), out
     assert number(r"best of all rounds: ([\d.]+)", out) > 0
+
+
+def test_instructions(runs: dict[str, subprocess.Popen[str]]) -> None:
+    out = output(runs, "instructions")
+    skipped = re.search(r"^# bench.instructions skipped: (.+)$", out, re.M)
+    if skipped:
+        pytest.skip(f"bench.instructions was skipped: {skipped[1]}")
+    row = re.search(r"^mockclaude\s+([1-9]\d*)\s+([\d,]+)$", out, re.M)
+    assert row, out
+    # A request through aiohttp alone is ~300,000 instructions here: a count far off means it is not per request.
+    assert 100_000 < int(row[2].replace(",", "")) < 10_000_000, out
 
 
 def test_a_benchmark_stopped_by_sigterm_stops_its_servers() -> None:

@@ -1,0 +1,149 @@
+"""Instructions the mock executes per non-streaming request, counted by valgrind: a before/after that
+host noise cannot move.
+
+On a shared 2-core host, requests/s moves 10-15 % between runs: more than most changes to the request
+path make. An instruction count barely moves (two runs of one checkout agreed within 0.02 %). Each
+server runs under `valgrind --tool=callgrind` (about 50 times slower; the counts are what matter). One
+bench.json_load process drives it closed-loop over `--conns` keep-alive connections. The count is
+zeroed after `--warmup` seconds of load, and what the server executed in the next `--seconds` is
+divided by the requests it answered then. Only user-space instructions of the server process are
+counted (the kernel's socket work is not), so the same request, headers and answer cost the same
+count every run.
+
+Servers: this checkout's mock; with `--baseline DIR` another checkout's (a before/after); with
+`--floor`, bench.bare_json sending the mock's own answer from a bare aiohttp handler (what aiohttp
+and asyncio execute per request before any API work). `--body agent` and `--distinct` choose the
+request as in bench.json_peer.
+
+Instructions are not time. A saved instruction saves time only in rough proportion (cache misses and
+instructions per cycle differ between code paths). A count from another runtime (aimock's JIT) cannot be
+set beside these at all: the peer comparison stays with bench.json_peer. Without valgrind this prints
+why it skipped and exits 0. All traffic runs on 127.0.0.1.
+
+    .venv/bin/python -m bench.instructions --seconds 6 --baseline /tmp/before --floor
+"""
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.harness import machine, run_main
+from bench.json_peer import answer, bare, mock_flags, request_body
+from mockclaude.processes import Proc, run_process
+
+# Under valgrind the interpreter starts in 10-30 s on this host.
+START_TIMEOUT_S = 240.0
+# The dump file appears a moment after callgrind_control returns.
+DUMP_WAIT_S = 60.0
+
+
+TOKENS = 20  # output tokens of every answer, as in bench.json_peer
+
+
+def _argv(tree: str | None, outfile: Path) -> tuple[list[str], dict[str, str] | None]:
+    """The mock's command line under callgrind, and the environment that picks its checkout."""
+    flags = ["--port", "0", "--prefill-tps", "1e12", *mock_flags(TOKENS)]
+    argv = [*_valgrind(outfile), sys.executable, "-m", "mockclaude", "serve", *flags]
+    # PYTHONSAFEPATH: `-m` would otherwise put the current directory (this checkout) first on sys.path.
+    return argv, ({"PYTHONPATH": tree, "PYTHONSAFEPATH": "1"} if tree else None)
+
+
+def _valgrind(outfile: Path) -> list[str]:
+    return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={outfile}"]
+
+
+def _load(proc: Proc, body: dict[str, Any], args: argparse.Namespace, seconds: float) -> int:
+    """Requests answered by `proc` in `seconds` of closed-loop load (bench.json_load)."""
+    host, port = proc.url.removeprefix("http://").split(":")
+    spec = {"host": host, "port": int(port), "body": body, "conns": args.conns, "seconds": seconds}
+    spec |= {"warmup_s": 0.0, "distinct": args.distinct}
+    argv = [sys.executable, "-m", "bench.json_load", json.dumps(spec)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.json_load failed against {proc.url}:\n{done.stderr}")
+    result = json.loads(done.stdout)
+    if result["bad"]:
+        raise RuntimeError(f"{proc.url} answered {result['statuses']}: the count would not be of the request path")
+    return int(result["ok"])
+
+
+def _control(option: str, proc: Proc) -> None:
+    subprocess.run(["callgrind_control", option, str(proc.popen.pid)], capture_output=True, timeout=60, check=True)
+
+
+def _dumped(outfile: Path) -> int:
+    """The instructions in the first dump callgrind_control wrote next to `outfile`."""
+    dump = outfile.with_name(outfile.name + ".1")
+    deadline = time.monotonic() + DUMP_WAIT_S
+    while time.monotonic() < deadline:
+        if dump.exists():
+            for line in dump.read_text(encoding="ascii", errors="replace").splitlines():
+                if line.startswith("summary:"):
+                    return int(line.split()[1])
+        time.sleep(0.2)
+    raise RuntimeError(f"callgrind wrote no dump with a summary at {dump}")
+
+
+def per_request(proc: Proc, outfile: Path, body: dict[str, Any], args: argparse.Namespace) -> tuple[int, float]:
+    """(requests answered, instructions per request) of the measured window."""
+    _load(proc, body, args, args.warmup)
+    _control("--zero", proc)
+    n = _load(proc, body, args, args.seconds)
+    _control("--dump", proc)
+    return n, _dumped(outfile) / n
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Count each server's instructions per request; print them and the ratios."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--conns", type=int, default=8, help="keep-alive connections, each one request at a time")
+    p.add_argument("--seconds", type=float, default=6.0, help="measured seconds per server")
+    p.add_argument("--warmup", type=float, default=2.0, help="seconds of load before the count is zeroed")
+    p.add_argument("--baseline", metavar="DIR", help="also count the mock of another checkout (before/after)")
+    p.add_argument("--floor", action="store_true", help="also count bench.bare_json: aiohttp alone")
+    p.add_argument("--distinct", action="store_true", help="a prompt no earlier request had, every request")
+    p.add_argument(
+        "--body", choices=("one-line", "agent"), default="one-line", help="the request (agent: bench.agent_body)"
+    )
+    args = p.parse_args(argv)
+    missing = [tool for tool in ("valgrind", "callgrind_control") if shutil.which(tool) is None]
+    if missing:
+        print(f"# bench.instructions skipped: {' and '.join(missing)} not found on PATH")
+        return 0
+    body = request_body(args.body, TOKENS)
+    print(f"# bench.instructions on {machine()}; callgrind, {args.conns} connections, {args.seconds:g} s counted")
+    prompts = "a new one every request" if args.distinct else "one, resent"
+    print(f"# body: {args.body}, {len(json.dumps(body))} bytes; prompts: {prompts}")
+    print("server        requests  instructions/request")
+    got: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="mockclaude-instructions-") as tmp:
+        work = Path(tmp)
+        trees = [("mockclaude", None)] + ([("baseline", args.baseline)] if args.baseline else [])
+        for name, tree in trees:
+            outfile = work / f"{name}.callgrind"
+            argv, env = _argv(tree, outfile)
+            with run_process(argv, timeout=START_TIMEOUT_S, env=env) as proc:
+                if name == "mockclaude" and args.floor:
+                    headers, answer_body = answer(proc, body)
+                n, got[name] = per_request(proc, outfile, body, args)
+            print(f"{name:12s} {n:9d} {got[name]:21,.0f}", flush=True)
+        if args.floor:
+            outfile = work / "bare.callgrind"
+            with bare(headers, answer_body, work, launcher=_valgrind(outfile), timeout=START_TIMEOUT_S) as proc:
+                n, got["bare"] = per_request(proc, outfile, body, args)
+            print(f"{'bare':12s} {n:9d} {got['bare']:21,.0f}", flush=True)
+    if args.baseline:
+        print(f"ratio mockclaude / baseline: {got['mockclaude'] / got['baseline']:.4f}")
+    if args.floor:
+        print(f"ratio mockclaude / bare: {got['mockclaude'] / got['bare']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main)
