@@ -109,3 +109,32 @@ def test_a_client_that_leaves_is_counted_and_charged_what_it_received() -> None:
     # 167 a second: charged the 5,000 estimated at the start, it would show ~5,300; charged nothing,
     # 9,999.
     assert 10000 - 1600 < remaining < 10000 - 500, remaining
+
+
+def test_a_json_answer_is_copied_to_its_own_size_only_when_it_waits() -> None:
+    """orjson's bytes reserve far more than their length (tests/test_recent.py): an answer held until it
+    is due is kept as a copy of its own size; one due already goes out as it was made, uncopied."""
+    import asyncio
+    import random
+
+    import orjson
+    from aiohttp.test_utils import make_mocked_request
+
+    from mockclaude.server.scheduler import Progress
+    from mockclaude.server.sender import send_json
+    from mockclaude.server.stats import Stats
+    from mockclaude.synth.pacing import Answer
+
+    async def sent(at_s: float, started_s_ago: float) -> tuple[bytes, Answer]:
+        made = orjson.dumps({"content": [{"type": "text", "text": "word " * 50}]})
+        answer = Answer(ttft_s=0.0, output_tokens=50, body=made, at_s=at_s)
+        start = asyncio.get_running_loop().time() - started_s_ago
+        request = make_mocked_request("POST", "/v1/messages")
+        resp = await send_json(request, answer, start, {}, Stats(), random.Random(0), Progress())
+        assert resp.body == made
+        return made, answer
+
+    made, waited = asyncio.run(sent(at_s=0.05, started_s_ago=0.0))
+    assert waited.body == made and waited.body is not made
+    made, due = asyncio.run(sent(at_s=0.05, started_s_ago=1.0))
+    assert due.body is made

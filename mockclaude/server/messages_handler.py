@@ -12,7 +12,6 @@ from mockclaude.fixtures.recorded import Entry
 from mockclaude.limits import prompt_cache
 from mockclaude.limits.faults import FAULT_HEADER, STREAM_CUTS
 from mockclaude.limits.prompt_cache import Prefix
-from mockclaude.recent import own_size
 from mockclaude.server import caching, scripted
 from mockclaude.server.arrival import arrival
 from mockclaude.server.common import (
@@ -272,7 +271,7 @@ def planned(
     )
     return Answer(
         ttft_s=timing.ttft_s,
-        body=own_size(dumps(msg)),  # held until it is due: the whole generation time
+        body=dumps(msg),  # copied to its own size if it waits (server.sender.send_json)
         at_s=timing.total_s(plan.output_tokens),
         output_tokens=plan.output_tokens,
         fault=fault,

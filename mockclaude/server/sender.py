@@ -9,6 +9,7 @@ import random
 
 from aiohttp import web
 
+from mockclaude.recent import own_size
 from mockclaude.server.request_keys import STALL
 from mockclaude.server.scheduler import Progress, StreamDropped, scheduler
 from mockclaude.server.stats import Stats
@@ -37,6 +38,12 @@ async def send_json(
 ) -> web.Response:
     """A non-streaming answer, when the whole generation would be done (`answer.at_s` after `start`, loop
     time); how late it went out counts in `stats` as a frame's lateness does."""
+    loop = asyncio.get_running_loop()
+    due = start + answer.at_s
+    if answer.body is not None and due > loop.time():
+        # Held until it is due, often seconds: orjson's output reserves far more than its length. An
+        # answer due already goes out as it was made.
+        answer.body = own_size(answer.body)
     if answer.fault:
         # Mid-generation failure of a non-streamed call: an overloaded error, a dropped line, half
         # the body with a clean end (truncate), or a hold with nothing sent (stall).
@@ -51,8 +58,6 @@ async def send_json(
         raise ApiError(529, "Overloaded", headers=headers)
     # Counted from the request's arrival, as a stream's frames are: the mock's own work is inside
     # the time it promised. An answer already due goes out without a timer.
-    loop = asyncio.get_running_loop()
-    due = start + answer.at_s
     wait = due - loop.time()
     if wait > 0:
         await asyncio.sleep(wait)
