@@ -123,17 +123,16 @@ def worker(tree: str, base: dict[str, Any], requests: int, repeats: int, distinc
 
 def main(argv: list[str] | None = None) -> int:
     """Time this checkout's handler (and a baseline's, alternating); print each round and the ratios."""
-    from bench.harness import machine  # not in the worker, which imports only the checkout it times
+    # Not in the worker, which imports only the checkout it times.
+    from bench.harness import machine
+    from bench.json_peer import add_request_arguments
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--requests", type=int, default=4000, help="requests per repeat")
     p.add_argument("--repeats", type=int, default=7, help="repeats per round (the fastest and the median are shown)")
     p.add_argument("--rounds", type=int, default=3, help="rounds, alternating the checkouts")
-    p.add_argument("--distinct", action="store_true", help="a prompt of its own for every request")
     p.add_argument("--baseline", metavar="DIR", help="also time the handler of another checkout")
-    p.add_argument(
-        "--body", choices=("one-line", "agent"), default="one-line", help="the request (agent: bench.agent_body)"
-    )
+    add_request_arguments(p)
     args = p.parse_args(argv)
     trees = [("mockclaude", str(ROOT))] + ([("baseline", args.baseline)] if args.baseline else [])
     base = _body(args.body)

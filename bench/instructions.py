@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import machine, run_main
-from bench.json_peer import answer, bare, mock_flags, request_body
+from bench.json_peer import add_request_arguments, answer, bare, mock_flags, request_body
 from mockclaude.processes import Proc, run_process
 
 # Under valgrind the interpreter starts in 10-30 s on this host.
@@ -107,10 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of load before the count is zeroed")
     p.add_argument("--baseline", metavar="DIR", help="also count the mock of another checkout (before/after)")
     p.add_argument("--floor", action="store_true", help="also count bench.bare_json: aiohttp alone")
-    p.add_argument("--distinct", action="store_true", help="a prompt no earlier request had, every request")
-    p.add_argument(
-        "--body", choices=("one-line", "agent"), default="one-line", help="the request (agent: bench.agent_body)"
-    )
+    add_request_arguments(p)
     args = p.parse_args(argv)
     missing = [tool for tool in ("valgrind", "callgrind_control") if shutil.which(tool) is None]
     if missing:

@@ -79,6 +79,14 @@ def mock_flags(tokens: int) -> list[str]:
     return ["--ttft", "0", "--tps", "1e9", "--output-tokens", str(tokens)]
 
 
+def add_request_arguments(p: argparse.ArgumentParser) -> None:
+    """--distinct and --body: whether each request's prompt is new, and which request it is."""
+    p.add_argument("--distinct", action="store_true", help="a prompt no earlier request had, every request")
+    p.add_argument(
+        "--body", choices=("one-line", "agent"), default="one-line", help="the request (agent: bench.agent_body)"
+    )
+
+
 def request_body(kind: str, tokens: int) -> dict[str, Any]:
     """The request every server gets: the one-line prompt, or (`kind` "agent") bench.agent_body's."""
     if kind == "agent":
@@ -140,10 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-install", action="store_true", help="use the peer only if it is installed already (no network)"
     )
     p.add_argument("--baseline", metavar="DIR", help="also run the mock of another checkout (before/after)")
-    p.add_argument("--distinct", action="store_true", help="a prompt no earlier request had, every request")
-    p.add_argument(
-        "--body", choices=("one-line", "agent"), default="one-line", help="the request (agent: bench.agent_body)"
-    )
+    add_request_arguments(p)
     args = p.parse_args(argv)
     flags = mock_flags(args.tokens) + [f for flag in args.mock_flag for f in flag.split()]
     body = request_body(args.body, args.tokens)
