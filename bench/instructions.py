@@ -33,25 +33,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import machine, run_main
+from bench.harness import machine, mock, run_main
 from bench.json_peer import add_request_arguments, answer, bare, mock_flags, request_body
-from mockclaude.processes import Proc, run_process
+from mockclaude.processes import Proc
 
 # Under valgrind the interpreter starts in 10-30 s on this host.
 START_TIMEOUT_S = 240.0
 # The dump file appears a moment after callgrind_control returns.
 DUMP_WAIT_S = 60.0
-
-
 TOKENS = 20  # output tokens of every answer, as in bench.json_peer
-
-
-def _argv(tree: str | None, outfile: Path) -> tuple[list[str], dict[str, str] | None]:
-    """The mock's command line under callgrind, and the environment that picks its checkout."""
-    flags = ["--port", "0", "--prefill-tps", "1e12", *mock_flags(TOKENS)]
-    argv = [*_valgrind(outfile), sys.executable, "-m", "mockclaude", "serve", *flags]
-    # PYTHONSAFEPATH: `-m` would otherwise put the current directory (this checkout) first on sys.path.
-    return argv, ({"PYTHONPATH": tree, "PYTHONSAFEPATH": "1"} if tree else None)
 
 
 def _valgrind(outfile: Path) -> list[str]:
@@ -124,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         trees = [("mockclaude", None)] + ([("baseline", args.baseline)] if args.baseline else [])
         for name, tree in trees:
             outfile = work / f"{name}.callgrind"
-            argv, env = _argv(tree, outfile)
-            with run_process(argv, timeout=START_TIMEOUT_S, env=env) as proc:
+            with mock(*mock_flags(TOKENS), tree=tree, launcher=_valgrind(outfile), timeout=START_TIMEOUT_S) as proc:
                 if name == "mockclaude" and args.floor:
                     headers, answer_body = answer(proc, body)
                 n, got[name] = per_request(proc, outfile, body, args)
