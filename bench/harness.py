@@ -11,7 +11,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
 import psutil
 
@@ -90,6 +90,15 @@ class CpuMeter:
         return max(self.machine_s - self.seconds - client_s, 0.0) / self.wall_s if self.wall_s else 0.0
 
 
+class Clients(NamedTuple):
+    """What bench.sse_load's processes report: a record per stream, their CPU seconds, and the most
+    any of their loops lagged (a busy client reads late: its loop-time figures then include that)."""
+
+    records: list[dict[str, Any]]
+    cpu_s: float
+    lag_max_s: float
+
+
 def run_clients(
     url: str,
     body: dict[str, Any],
@@ -99,9 +108,9 @@ def run_clients(
     ramp_s: float = 0.0,
     timeout_s: float = 30.0,
     **extra: Any,
-) -> tuple[list[dict[str, Any]], float]:
+) -> Clients:
     """`streams` requests of `body` to `url` from `procs` bench.sse_load processes (which see `extra`:
-    loop_s, requests); their records and CPU seconds."""
+    loop_s, requests); their records, CPU seconds and largest loop lag."""
     host, port = url.removeprefix("http://").split(":")
     spec = {"host": host, "port": int(port), "streams": streams, "ramp_s": ramp_s, "timeout_s": timeout_s}
     spec |= {"body": body, **extra}
@@ -115,7 +124,7 @@ def run_clients(
     # Bounded: a stream's timeout after the ramp, the loop's length, generous room for a request budget.
     limit = timeout_s + ramp_s + extra.get("loop_s", 0.0) + (600.0 if "requests" in extra else 60.0)
     records: list[dict[str, Any]] = []
-    cpu = 0.0
+    cpu = lag = 0.0
     for child in children:
         out, _ = child.communicate(timeout=limit)
         if child.returncode != 0:
@@ -124,9 +133,10 @@ def run_clients(
             obj = json.loads(line)
             if "client_cpu_s" in obj:
                 cpu += obj["client_cpu_s"]
+                lag = max(lag, obj["client_lag_max_s"])
             else:
                 records.append(obj)
-    return records, cpu
+    return Clients(records, cpu, lag)
 
 
 def admin_stats(url: str) -> dict[str, Any]:
@@ -173,7 +183,7 @@ def message_body(tokens: int, stream: bool, cached_system_words: int = 0) -> dic
 def closed_loop(proc: Proc, body: dict[str, Any], conns: int, seconds: float, client_procs: int = 1) -> dict[str, Any]:
     """`conns` slots send `body` back to back for `seconds`; rates per second and per server CPU-second."""
     with CpuMeter(proc.popen.pid) as cpu:
-        records, client_cpu = run_clients(proc.url, body, conns, procs=client_procs, ramp_s=0.2, loop_s=seconds)
+        records, client_cpu, _ = run_clients(proc.url, body, conns, procs=client_procs, ramp_s=0.2, loop_s=seconds)
     ok = [r for r in records if r["complete"] and r["status"] == 200]
     deltas = sum(r["deltas"] for r in ok)
     return {

@@ -98,7 +98,7 @@ def plain_mitmdump(upstream: str, timeout: float = 60.0) -> Iterator[Proc]:
 
 def ttfts(url: str, streams: int, ramp: float, tokens: int) -> list[float]:
     """TTFT of each completed stream, each on a new connection, client side."""
-    records, _ = run_clients(url, message_body(tokens, stream=True), streams, ramp_s=ramp, timeout_s=60)
+    records = run_clients(url, message_body(tokens, stream=True), streams, ramp_s=ramp, timeout_s=60).records
     return [r["first_delta"] - r["start"] for r in records if r["complete"] and r["first_delta"]]
 
 

@@ -125,7 +125,7 @@ def _probe(url: str, args: argparse.Namespace, out: list[dict[str, Any]]) -> Non
     """Streams from an independent asyncio client in the middle of phase 2 (after Locust's ramp)."""
     time.sleep(args.stream_seconds * 0.3)
     body = message_body(args.stream_tokens, True)
-    records, _ = run_clients(url, body, args.probe_streams, ramp_s=1.0, loop_s=args.stream_seconds * 0.4)
+    records = run_clients(url, body, args.probe_streams, ramp_s=1.0, loop_s=args.stream_seconds * 0.4).records
     out.extend(records)
 
 

@@ -17,7 +17,7 @@ from bench.harness import machine, message_body, mock, run_clients, run_main
 
 def block(url: str, n: int, stream: bool, conns: int) -> tuple[int, int]:
     """Send n requests in a closed loop; (answered with 200, other outcomes)."""
-    records, _ = run_clients(url, message_body(30, stream), min(conns, n), ramp_s=0.05, requests=n)
+    records = run_clients(url, message_body(30, stream), min(conns, n), ramp_s=0.05, requests=n).records
     ok = sum(1 for r in records if r["status"] == 200 and r["complete"])
     return ok, len(records) - ok
 

@@ -21,7 +21,7 @@ from bench.harness import closed_loop, machine, message_body, mock, run_clients,
 def exactness(workers: int, rpm: int, conns: int) -> dict[str, Any]:
     """Send 2*rpm requests to N workers with a limit of rpm; how many were admitted, refused, lost."""
     with mock("--workers", str(workers), "--rate-limit", f"{rpm}rpm", "--ttft", "0", "--tps", "1e9") as proc:
-        records, _ = run_clients(proc.url, message_body(5, stream=False), conns, requests=2 * rpm)
+        records = run_clients(proc.url, message_body(5, stream=False), conns, requests=2 * rpm).records
     started = min(r["start"] for r in records)
     ended = max(r["first_byte"] for r in records)
     return {
