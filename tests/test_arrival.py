@@ -7,6 +7,7 @@ Also guards the aiohttp internals server.arrival relies on (fails if an upgrade 
 
 import asyncio
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 from aiohttp import web
 
-from mockclaude.server.arrival import arrival
+from mockclaude.server.arrival import ACCEPT_QUEUE, arrival
 from mockclaude.server.protocol_errors import ApiAppRunner
 
 BLOCK_S = 0.15
@@ -135,3 +136,44 @@ def test_a_request_waiting_at_the_accept_counts_from_the_accept() -> None:
     (a1, s1), (a2, s2) = asyncio.run(_accepted_then_read_late())
     assert s1 - a1 >= 0.1  # counted from the accept, not from when the loop got to read it
     assert s2 - a2 < 0.15  # a later request counts from its own parse (from the accept: >= 0.2 s)
+
+
+async def _accepted_after(wait_s: float) -> tuple[float, float, float]:
+    """A request sent on a TCP connection that the server accepts only `wait_s` later: when it was
+    sent, its arrival stamp and when its handler ran."""
+    loop = asyncio.get_running_loop()
+    seen: list[tuple[float, float]] = []
+    app = web.Application()
+
+    async def note(request: web.Request) -> web.Response:
+        seen.append((arrival(request), loop.time()))
+        return web.Response(text="ok")
+
+    app.router.add_get("/note", note)
+    runner = ApiAppRunner(app, access_log=None)
+    await runner.setup()
+    assert runner.server is not None
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname(), timeout=10)
+        client.sendall(b"GET /note HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        sent = loop.time()
+        time.sleep(wait_s)  # nobody accepts: the connection and its request wait in the kernel's queue
+        accepted, _ = listener.accept()
+    accepted.setblocking(False)
+    await loop.connect_accepted_socket(runner.server, sock=accepted)
+    client.setblocking(False)
+    assert (await asyncio.wait_for(loop.sock_recv(client, 65536), 5)).startswith(b"HTTP/1.1 200")
+    client.close()
+    await runner.cleanup()
+    ((arrived, started),) = seen
+    return sent, arrived, started
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the kernel says how long data waited only on Linux (TCP_INFO)")
+def test_a_request_that_waited_in_the_accept_queue_counts_from_when_it_arrived() -> None:
+    ACCEPT_QUEUE.reset()
+    sent, arrived, started = asyncio.run(_accepted_after(0.2))
+    # The kernel counts in ticks of 1-4 ms: the stamp is the send, give or take a tick, not the accept.
+    assert abs(arrived - sent) < 0.02, arrived - sent
+    assert started - arrived >= 0.18
+    assert ACCEPT_QUEUE.requests == 1 and 0.18 <= ACCEPT_QUEUE.max_wait_s < 0.5, ACCEPT_QUEUE.to_json()

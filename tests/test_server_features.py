@@ -193,6 +193,7 @@ def test_prometheus_metrics(fast: Proc) -> None:
         "mockclaude_output_tokens_total",
         "mockclaude_ttft_seconds_bucket",
         "mockclaude_frame_lateness_seconds_bucket",
+        "mockclaude_accept_queue_seconds_bucket",
     ):
         assert name in text
     assert 'endpoint="/v1/messages",status="200"' in text

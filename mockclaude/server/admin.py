@@ -12,6 +12,7 @@ from aiohttp import web
 
 from mockclaude.rules import spec
 from mockclaude.server import caching
+from mockclaude.server.arrival import ACCEPT_QUEUE
 from mockclaude.server.common import STATE, Handler, read_body
 from mockclaude.server.scopes import Scope, check_name
 from mockclaude.server.state import MockState
@@ -88,6 +89,7 @@ async def reset(request: web.Request) -> web.Response:
         state.drop_scope(name)
     state.default.used.clear()
     state.stats.reset()
+    ACCEPT_QUEUE.reset()
     state.watch.judge.reset()
     state.reset_limits()
     state.prompt_cache.clear()

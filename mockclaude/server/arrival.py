@@ -4,10 +4,13 @@ Under a burst, hundreds of requests are read and parsed before the first handler
 handler then waits for all the handlers before it. A synthetic answer's schedule (TTFT, tokens/s)
 counts from this stamp, so that wait is inside the TTFT the mock promised and, when the mock cannot
 keep up, shows as late frames in its own report instead of as an unseen delay. A request already
-waiting in the socket when its connection is accepted counts from the accept: in a burst the loop
-accepts a wave of connections and then runs the handlers of the wave before, and only then reads
-them. What happens before the accept (the kernel's accept queue) stays invisible here;
-bench.streams measures it from the client.
+waiting in the socket when its connection is accepted counts from when it reached this host: in a
+burst the loop accepts a wave of connections and then runs the handlers of the wave before, and
+only then reads them; and before the accept, a connection waits in the kernel's accept queue while
+the loop is busy. On Linux the kernel says how long ago the request's data arrived (TCP_INFO's
+tcpi_last_data_recv, in 1-4 ms ticks), so that wait is inside the TTFT the mock promised too, and
+its size is reported (ACCEPT_QUEUE: /_mockclaude/stats and /metrics). Elsewhere such a request
+counts from the accept. bench.streams measures the same wait from the client (`kerr99`, `hdr99`).
 
 aiohttp has no public hook for this: the pinned version's RequestHandler is subclassed (as in
 server.protocol_errors), and tests/test_arrival.py fails if an upgrade changes what it relies on.
@@ -16,6 +19,7 @@ server.protocol_errors), and tests/test_arrival.py fails if an upgrade changes w
 import asyncio
 import functools
 import struct
+from bisect import bisect_left
 from typing import Any
 
 try:
@@ -23,11 +27,46 @@ try:
     from termios import FIONREAD
 except ImportError:  # Windows: requests count from when they are parsed
     ioctl = None  # type: ignore[assignment]
+try:
+    from socket import IPPROTO_TCP, TCP_INFO
+except ImportError:  # not Linux: a request waiting at the accept counts from the accept
+    TCP_INFO = None  # type: ignore[assignment]
 
 from aiohttp import web, web_protocol
 from aiohttp.http_parser import RawRequestMessage
 
 ARRIVED: web.RequestKey[float] = web.RequestKey("arrived", float)  # the request's key for its stamp
+# Upper bounds (seconds) of the accept-queue histogram in /metrics.
+QUEUE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+class AcceptQueue:
+    """How long the requests already waiting when their connection was accepted had been waiting in the
+    kernel (Linux): the wait no handler sees, which their answers' schedules count in. One per process."""
+
+    def __init__(self) -> None:
+        self.buckets = [0] * (len(QUEUE_BUCKETS) + 1)  # by first bound >= the wait; the last is +Inf
+        self.total_s = 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero the admin figures (the histogram stays monotonic, as scrapers expect)."""
+        self.requests = 0
+        self.max_wait_s = 0.0
+
+    def waited(self, seconds: float) -> None:
+        """A request had waited `seconds` before its connection was accepted."""
+        self.requests += 1
+        self.max_wait_s = max(self.max_wait_s, seconds)
+        self.buckets[bisect_left(QUEUE_BUCKETS, seconds)] += 1
+        self.total_s += seconds
+
+    def to_json(self) -> dict[str, Any]:
+        """The admin figures."""
+        return {"requests": self.requests, "max_wait_s": round(self.max_wait_s, 6)}
+
+
+ACCEPT_QUEUE = AcceptQueue()
 
 
 class ArrivalStamps(web_protocol.RequestHandler):
@@ -41,11 +80,11 @@ class ArrivalStamps(web_protocol.RequestHandler):
         # The factory gets the protocol as an argument: a partial, not a closure over self (no cycle).
         assert self._request_factory is not None
         self._request_factory = functools.partial(_stamped_request, self._request_factory)
-        # When the connection was accepted, if its first request was already waiting to be read.
+        # When the first request reached this host, if it was already waiting at the accept.
         self.accepted_with_data: float | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Set up as aiohttp does; note the time if the client's request is already waiting to be read."""
+        """Set up as aiohttp does; if the client's request is already waiting to be read, note when it came."""
         super().connection_made(transport)
         sock = transport.get_extra_info("socket")
         if ioctl is not None and sock is not None:
@@ -54,7 +93,10 @@ class ArrivalStamps(web_protocol.RequestHandler):
             except OSError:
                 unread = 0
             if unread:
-                self.accepted_with_data = self._loop.time()
+                # Its schedule counts from when it reached this host, not from the accept.
+                waited = _waited_s(sock)
+                ACCEPT_QUEUE.waited(waited)
+                self.accepted_with_data = self._loop.time() - waited
 
     def data_received(self, data: bytes) -> None:
         """Parse as aiohttp does, then stamp the request this data completed on an idle connection."""
@@ -67,6 +109,27 @@ class ArrivalStamps(web_protocol.RequestHandler):
             if isinstance(queue[0][0], RawRequestMessage):  # not a parse error
                 self.arrivals[id(queue[0][0])] = self.accepted_with_data or self._loop.time()
             self.accepted_with_data = None  # only the connection's first request was waiting at the accept
+
+
+# Linux's struct tcp_info (first 104 bytes): tcpi_last_data_recv, the u32 at byte 52, is how many
+# milliseconds ago data last reached the connection, in the kernel's ticks (1-4 ms).
+_TCP_INFO_SIZE = 104
+_LAST_DATA_RECV = struct.Struct("@I")
+_LAST_DATA_RECV_AT = 52
+
+
+def _waited_s(sock: Any) -> float:
+    """How long the data waiting on the just-accepted `sock` has been there: the time its request spent
+    in the kernel's accept queue (0.0 where the kernel does not say)."""
+    if TCP_INFO is None:
+        return 0.0
+    try:
+        info = sock.getsockopt(IPPROTO_TCP, TCP_INFO, _TCP_INFO_SIZE)
+    except OSError:  # not TCP (a Unix socket)
+        return 0.0
+    if len(info) < _LAST_DATA_RECV_AT + _LAST_DATA_RECV.size:
+        return 0.0
+    return _LAST_DATA_RECV.unpack_from(info, _LAST_DATA_RECV_AT)[0] / 1000
 
 
 def _stamped_request(make: Any, message: Any, payload: Any, protocol: Any, *rest: Any) -> web.BaseRequest:

@@ -13,6 +13,7 @@ from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 from mockclaude.server import health, supervision
+from mockclaude.server.arrival import ACCEPT_QUEUE, QUEUE_BUCKETS
 from mockclaude.wire.messages import InputUsage
 
 _TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
@@ -187,6 +188,7 @@ class Stats:
             "frames": self.frames,
             "late_frames": self.late_frames,
             "max_lateness_s": round(self.max_lateness_s, 6),
+            "accept_queue": ACCEPT_QUEUE.to_json(),  # this process's, as health's figures
             **health.to_json(),
             "prompt_cache": self.cache_json(),
         }
@@ -212,7 +214,7 @@ class _OwnCounts:
         self._stats = stats
 
     def collect(self) -> Iterator[Metric]:
-        """Requests, active streams, output tokens, TTFT and frame lateness, as they stand."""
+        """Requests, active streams, output tokens, TTFT, frame lateness and the accept queue, as they stand."""
         st = self._stats
         requests = CounterMetricFamily(
             "mockclaude_requests", "Requests answered, by endpoint and HTTP status", labels=["endpoint", "status"]
@@ -238,4 +240,10 @@ class _OwnCounts:
             "How late SSE frames and JSON answers went out against their schedule (the mock's own overload)",
             buckets=buckets,
             sum_value=total,
+        )
+        yield HistogramMetricFamily(
+            "mockclaude_accept_queue_seconds",
+            "How long requests already sent when their connection was accepted had waited in the kernel (Linux)",
+            buckets=_cumulative([*map(floatToGoString, QUEUE_BUCKETS), "+Inf"], ACCEPT_QUEUE.buckets),
+            sum_value=ACCEPT_QUEUE.total_s,
         )
