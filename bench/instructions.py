@@ -15,6 +15,13 @@ Servers: this checkout's mock; with `--baseline DIR` another checkout's (a befor
 and asyncio execute per request before any API work). `--body agent` and `--distinct` choose the
 request as in bench.json_peer.
 
+With `--by-function N`, one more run of this checkout's mock lists the N Python functions that
+execute the most instructions per request, each with everything it calls (inclusive). The server
+runs with Python's perf trampolines (PYTHONPERFSUPPORT=1): every call of a Python function passes
+through a small stub of its own, which callgrind counts as a function and the server's
+/tmp/perf-PID.map names. The stubs add about a fifth to the count, so that run's figures are for
+finding where a request's instructions go, not for before/after.
+
 Instructions are not time. A saved instruction saves time only in rough proportion (cache misses and
 instructions per cycle differ between code paths). A count from another runtime (aimock's JIT) cannot be
 set beside these at all: the peer comparison stays with bench.json_peer. Without valgrind this prints
@@ -24,7 +31,10 @@ why it skipped and exits 0. All traffic runs on 127.0.0.1.
 """
 
 import argparse
+import bisect
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -89,6 +99,66 @@ def per_request(proc: Proc, outfile: Path, body: dict[str, Any], args: argparse.
     return n, _dumped(outfile) / n
 
 
+# A function callgrind has no symbol for, in callgrind_annotate's inclusive listing: its cost and address.
+_UNNAMED = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+\?\?\?:0x([0-9a-f]+) \[\?\?\?\]")
+# Where a trampoline's file name starts to say something: the package inside site-packages or this
+# checkout, the stdlib's module.
+_SHORTER = re.compile(rf"^(?:.*/(?:site-packages|python3\.\d+)|{re.escape(str(Path(__file__).resolve().parents[1]))})/")
+# Functions that enclose nearly everything (the event loop and what started it) say nothing: left out.
+_ENCLOSING = 0.98
+
+
+def _perf_map(pid: int) -> tuple[list[int], list[tuple[int, str]]]:
+    """The trampolines in /tmp/perf-PID.map (removed once read): start addresses, sorted, and (end, name)."""
+    path = Path(f"/tmp/perf-{pid}.map")
+    rows = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        start, size, name = line.split(" ", 2)
+        func, _, file = name.removeprefix("py::").rpartition(":")
+        rows.append((int(start, 16), int(start, 16) + int(size, 16), f"{func} ({_SHORTER.sub('', file)})"))
+    path.unlink()
+    rows.sort()
+    return [r[0] for r in rows], [(r[1], r[2]) for r in rows]
+
+
+def by_function(pid: int, dump: Path, requests: int, top: int) -> list[tuple[float, str]]:
+    """The `top` Python functions by inclusive instructions per request in `dump`, a callgrind dump of
+    server `pid`, which ran with perf trampolines (those around the event loop left out)."""
+    starts, ends = _perf_map(pid)
+    listing = subprocess.run(
+        ["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(dump)],
+        capture_output=True, text=True, timeout=600, check=True,
+    ).stdout  # fmt: skip
+    cost: dict[str, int] = {}
+    for line in listing.splitlines():
+        m = _UNNAMED.match(line)
+        if m is None:
+            continue
+        address = int(m.group(2), 16)
+        i = bisect.bisect_right(starts, address) - 1
+        if i >= 0 and address < ends[i][0]:
+            name = ends[i][1]
+            cost[name] = max(cost.get(name, 0), int(m.group(1).replace(",", "")))
+    ranked = sorted(((c / requests, name) for name, c in cost.items()), reverse=True)
+    whole = ranked[0][0] if ranked else 0.0
+    return [r for r in ranked if r[0] < _ENCLOSING * whole][:top]
+
+
+def _print_by_function(body: dict[str, Any], args: argparse.Namespace, work: Path) -> None:
+    outfile = work / "by-function.callgrind"
+    os.environ["PYTHONPERFSUPPORT"] = "1"  # the servers started from here on write their perf maps
+    try:
+        with mock(*mock_flags(TOKENS), launcher=_valgrind(outfile), timeout=START_TIMEOUT_S) as proc:
+            n, total = per_request(proc, outfile, body, args)
+            pid = proc.popen.pid
+    finally:
+        del os.environ["PYTHONPERFSUPPORT"]
+    top = args.by_function
+    print(f"# by function: {n} requests, {total:,.0f} instructions each with the trampolines; top {top}, inclusive")
+    for per, name in by_function(pid, outfile.with_name(outfile.name + ".1"), n, top):
+        print(f"{per:12,.0f}  {name}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Count each server's instructions per request; print them and the ratios."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -97,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of load before the count is zeroed")
     p.add_argument("--baseline", metavar="DIR", help="also count the mock of another checkout (before/after)")
     p.add_argument("--floor", action="store_true", help="also count bench.bare_json: aiohttp alone")
+    p.add_argument(
+        "--by-function", type=int, default=0, metavar="N", help="also list the N costliest Python functions (own run)"
+    )
     add_request_arguments(p)
     args = p.parse_args(argv)
     missing = [tool for tool in ("valgrind", "callgrind_control") if shutil.which(tool) is None]
@@ -124,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
             with bare(headers, answer_body, work, launcher=_valgrind(outfile), timeout=START_TIMEOUT_S) as proc:
                 n, got["bare"] = per_request(proc, outfile, body, args)
             print(f"{'bare':12s} {n:9d} {got['bare']:21,.0f}", flush=True)
+        if args.by_function:
+            _print_by_function(body, args, work)
     if args.baseline:
         print(f"ratio mockclaude / baseline: {got['mockclaude'] / got['baseline']:.4f}")
     if args.floor:

@@ -43,7 +43,7 @@ SMOKE: dict[str, list[str]] = {
         "--requests", "200", "--repeats", "2", "--rounds", "2", "--distinct", "--body", "agent",
         "--baseline", str(Path(__file__).resolve().parents[1]),
     ],
-    "instructions": ["--seconds", "1", "--warmup", "0.5", "--conns", "4"],
+    "instructions": ["--seconds", "1", "--warmup", "0.5", "--conns", "4", "--by-function", "12"],
     "recorder_overhead": [
         "--streams", "6", "--ramp", "0.5", "--keepalive-conns", "2", "--tokens", "5", "--conns", "4", "--seconds", "1",
     ],
@@ -75,9 +75,9 @@ def runs() -> Iterator[dict[str, subprocess.Popen[str]]]:
                 p.wait()
 
 
-def output(runs: dict[str, subprocess.Popen[str]], name: str) -> str:
+def output(runs: dict[str, subprocess.Popen[str]], name: str, timeout: float = 120.0) -> str:
     """The benchmark's output once it finished (it must exit 0)."""
-    out, _ = runs[name].communicate(timeout=120)
+    out, _ = runs[name].communicate(timeout=timeout)
     assert runs[name].returncode == 0, out
     return out
 
@@ -172,8 +172,9 @@ def test_handler_cost(runs: dict[str, subprocess.Popen[str]]) -> None:
     assert number(r"best of all rounds: ([\d.]+)", out) > 0
 
 
+@pytest.mark.timeout(300)  # two servers start under valgrind, one after the other: ~2 minutes here
 def test_instructions(runs: dict[str, subprocess.Popen[str]]) -> None:
-    out = output(runs, "instructions")
+    out = output(runs, "instructions", timeout=280.0)
     skipped = re.search(r"^# bench.instructions skipped: (.+)$", out, re.M)
     if skipped:
         pytest.skip(f"bench.instructions was skipped: {skipped[1]}")
@@ -181,6 +182,13 @@ def test_instructions(runs: dict[str, subprocess.Popen[str]]) -> None:
     assert row, out
     # A request through aiohttp alone is ~300,000 instructions here: a count far off means it is not per request.
     assert 100_000 < int(row[2].replace(",", "")) < 10_000_000, out
+    m = re.search(r"^# by function: \d+ requests, ([\d,]+) instructions each", out, re.M)
+    assert m, out
+    total = int(m[1].replace(",", ""))
+    functions = dict((name, int(n.replace(",", ""))) for n, name in re.findall(r"^\s+([\d,]+)  (.+)$", out, re.M))
+    assert len(functions) == 12, out
+    # The handler is inside the listing, below the whole request and above nothing.
+    assert 0 < functions["create (mockclaude/server/messages_handler.py)"] < total, out
 
 
 def test_a_benchmark_stopped_by_sigterm_stops_its_servers() -> None:
