@@ -154,17 +154,24 @@ def machine() -> str:
 
 
 @contextlib.contextmanager
-def mock(*flags: str, tree: str | None = None, launcher: Sequence[str] = (), timeout: float = 60.0) -> Iterator[Proc]:
+def mock(
+    *flags: str,
+    tree: str | None = None,
+    launcher: Sequence[str] = (),
+    timeout: float = 60.0,
+    env: dict[str, str] | None = None,
+) -> Iterator[Proc]:
     """A mock with the admin API on, timed for benchmarks (no prompt-length TTFT); with `tree`, the
-    mock of another checkout (a before/after in the same run); with `launcher` (e.g. valgrind), run by it."""
-    if tree is None and not launcher:
+    mock of another checkout (a before/after in the same run); with `launcher` (e.g. valgrind), run by
+    it; with `env`, these variables set for it."""
+    if tree is None and not launcher and not env:
         with mock_server("--prefill-tps", "1e12", *flags, timeout=timeout) as p:
             yield p
         return
     argv = [*launcher, sys.executable, "-m", "mockclaude", "serve", "--port", "0", "--prefill-tps", "1e12", *flags]
     # PYTHONSAFEPATH: `-m` would otherwise put the current directory (this checkout) first on sys.path.
-    env = {"PYTHONPATH": tree, "PYTHONSAFEPATH": "1"} if tree is not None else None
-    with run_process(argv, timeout=timeout, env=env) as p:
+    checkout = {"PYTHONPATH": tree, "PYTHONSAFEPATH": "1"} if tree is not None else {}
+    with run_process(argv, timeout=timeout, env={**checkout, **(env or {})}) as p:
         yield p
 
 

@@ -33,7 +33,6 @@ why it skipped and exits 0. All traffic runs on 127.0.0.1.
 import argparse
 import bisect
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -146,16 +145,12 @@ def by_function(pid: int, dump: Path, requests: int, top: int) -> list[tuple[flo
 
 def _print_by_function(body: dict[str, Any], args: argparse.Namespace, work: Path) -> None:
     outfile = work / "by-function.callgrind"
-    os.environ["PYTHONPERFSUPPORT"] = "1"  # the servers started from here on write their perf maps
-    try:
-        with mock(*mock_flags(TOKENS), launcher=_valgrind(outfile), timeout=START_TIMEOUT_S) as proc:
-            n, total = per_request(proc, outfile, body, args)
-            pid = proc.popen.pid
-    finally:
-        del os.environ["PYTHONPERFSUPPORT"]
+    trampolines = {"PYTHONPERFSUPPORT": "1"}
+    with mock(*mock_flags(TOKENS), launcher=_valgrind(outfile), timeout=START_TIMEOUT_S, env=trampolines) as proc:
+        n, total = per_request(proc, outfile, body, args)
     top = args.by_function
     print(f"# by function: {n} requests, {total:,.0f} instructions each with the trampolines; top {top}, inclusive")
-    for per, name in by_function(pid, outfile.with_name(outfile.name + ".1"), n, top):
+    for per, name in by_function(proc.popen.pid, outfile.with_name(outfile.name + ".1"), n, top):
         print(f"{per:12,.0f}  {name}")
 
 
