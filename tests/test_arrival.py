@@ -15,8 +15,9 @@ from collections.abc import Iterator
 import pytest
 from aiohttp import web
 
-from mockclaude.server.arrival import ACCEPT_QUEUE, arrival
+from mockclaude.server.arrival import arrival
 from mockclaude.server.protocol_errors import ApiAppRunner
+from mockclaude.server.stats import ACCEPT_QUEUE
 
 BLOCK_S = 0.15
 SEEN: web.AppKey[list[tuple[float, float]]] = web.AppKey("seen", list)

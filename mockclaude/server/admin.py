@@ -12,10 +12,10 @@ from aiohttp import web
 
 from mockclaude.rules import spec
 from mockclaude.server import caching
-from mockclaude.server.arrival import ACCEPT_QUEUE
 from mockclaude.server.common import STATE, Handler, read_body
 from mockclaude.server.scopes import Scope, check_name
 from mockclaude.server.state import MockState
+from mockclaude.server.stats import ACCEPT_QUEUE
 from mockclaude.wire.errors import ApiError
 from mockclaude.wire.messages import dumps
 

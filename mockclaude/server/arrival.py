@@ -9,7 +9,7 @@ burst the loop accepts a wave of connections and then runs the handlers of the w
 only then reads them; and before the accept, a connection waits in the kernel's accept queue while
 the loop is busy. On Linux the kernel says how long ago the request's data arrived (TCP_INFO's
 tcpi_last_data_recv, in 1-4 ms ticks), so that wait is inside the TTFT the mock promised too, and
-its size is reported (ACCEPT_QUEUE: /_mockclaude/stats and /metrics). Elsewhere such a request
+its size is reported (server.stats.ACCEPT_QUEUE: /_mockclaude/stats and /metrics). Elsewhere such a request
 counts from the accept. bench.streams measures the same wait from the client (`kerr99`, `hdr99`).
 
 aiohttp has no public hook for this: the pinned version's RequestHandler is subclassed (as in
@@ -19,7 +19,6 @@ server.protocol_errors), and tests/test_arrival.py fails if an upgrade changes w
 import asyncio
 import functools
 import struct
-from bisect import bisect_left
 from typing import Any
 
 try:
@@ -35,38 +34,9 @@ except ImportError:  # not Linux: a request waiting at the accept counts from th
 from aiohttp import web, web_protocol
 from aiohttp.http_parser import RawRequestMessage
 
+from mockclaude.server.stats import ACCEPT_QUEUE
+
 ARRIVED: web.RequestKey[float] = web.RequestKey("arrived", float)  # the request's key for its stamp
-# Upper bounds (seconds) of the accept-queue histogram in /metrics.
-QUEUE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
-
-
-class AcceptQueue:
-    """How long the requests already waiting when their connection was accepted had been waiting in the
-    kernel (Linux): the wait no handler sees, which their answers' schedules count in. One per process."""
-
-    def __init__(self) -> None:
-        self.buckets = [0] * (len(QUEUE_BUCKETS) + 1)  # by first bound >= the wait; the last is +Inf
-        self.total_s = 0.0
-        self.reset()
-
-    def reset(self) -> None:
-        """Zero the admin figures (the histogram stays monotonic, as scrapers expect)."""
-        self.requests = 0
-        self.max_wait_s = 0.0
-
-    def waited(self, seconds: float) -> None:
-        """A request had waited `seconds` before its connection was accepted."""
-        self.requests += 1
-        self.max_wait_s = max(self.max_wait_s, seconds)
-        self.buckets[bisect_left(QUEUE_BUCKETS, seconds)] += 1
-        self.total_s += seconds
-
-    def to_json(self) -> dict[str, Any]:
-        """The admin figures."""
-        return {"requests": self.requests, "max_wait_s": round(self.max_wait_s, 6)}
-
-
-ACCEPT_QUEUE = AcceptQueue()
 
 
 class ArrivalStamps(web_protocol.RequestHandler):

@@ -13,11 +13,40 @@ from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 from mockclaude.server import health, supervision
-from mockclaude.server.arrival import ACCEPT_QUEUE, QUEUE_BUCKETS
 from mockclaude.wire.messages import InputUsage
 
 _TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 _LATE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+
+
+class AcceptQueue:
+    """How long the requests already waiting when their connection was accepted had been waiting in the
+    kernel (Linux; server.arrival measures it): the wait no handler sees, which their answers'
+    schedules count in. One per process. Its histogram has frame lateness's bounds: both are delays."""
+
+    def __init__(self) -> None:
+        self.buckets = [0] * (len(_LATE_BUCKETS) + 1)  # by first bound >= the wait; the last is +Inf
+        self.total_s = 0.0
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero the admin figures (the histogram stays monotonic, as scrapers expect)."""
+        self.requests = 0
+        self.max_wait_s = 0.0
+
+    def waited(self, seconds: float) -> None:
+        """A request had waited `seconds` before its connection was accepted."""
+        self.requests += 1
+        self.max_wait_s = max(self.max_wait_s, seconds)
+        self.buckets[bisect_left(_LATE_BUCKETS, seconds)] += 1
+        self.total_s += seconds
+
+    def to_json(self) -> dict[str, Any]:
+        """The admin figures."""
+        return {"requests": self.requests, "max_wait_s": round(self.max_wait_s, 6)}
+
+
+ACCEPT_QUEUE = AcceptQueue()
 
 
 class Stats:
@@ -244,6 +273,6 @@ class _OwnCounts:
         yield HistogramMetricFamily(
             "mockclaude_accept_queue_seconds",
             "How long requests already sent when their connection was accepted had waited in the kernel (Linux)",
-            buckets=_cumulative([*map(floatToGoString, QUEUE_BUCKETS), "+Inf"], ACCEPT_QUEUE.buckets),
+            buckets=_cumulative([*map(floatToGoString, _LATE_BUCKETS), "+Inf"], ACCEPT_QUEUE.buckets),
             sum_value=ACCEPT_QUEUE.total_s,
         )
