@@ -36,14 +36,13 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.harness import machine, mock, run_main
-from bench.json_peer import add_request_arguments, answer, bare, mock_flags, request_body
+from bench.json_peer import add_request_arguments, answer, bare, mock_flags, request_body, run_json_load
 from mockclaude.processes import Proc
 
 # Under valgrind the interpreter starts in 10-30 s on this host.
@@ -59,14 +58,7 @@ def _valgrind(outfile: Path) -> list[str]:
 
 def _load(proc: Proc, body: dict[str, Any], args: argparse.Namespace, seconds: float) -> int:
     """Requests answered by `proc` in `seconds` of closed-loop load (bench.json_load)."""
-    host, port = proc.url.removeprefix("http://").split(":")
-    spec = {"host": host, "port": int(port), "body": body, "conns": args.conns, "seconds": seconds}
-    spec |= {"warmup_s": 0.0, "distinct": args.distinct}
-    argv = [sys.executable, "-m", "bench.json_load", json.dumps(spec)]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"bench.json_load failed against {proc.url}:\n{done.stderr}")
-    result = json.loads(done.stdout)
+    result = run_json_load(proc, body, args, seconds, warmup_s=0.0, timeout=seconds + 120)
     if result["bad"]:
         raise RuntimeError(f"{proc.url} answered {result['statuses']}: the count would not be of the request path")
     return int(result["ok"])
@@ -76,9 +68,14 @@ def _control(option: str, proc: Proc) -> None:
     subprocess.run(["callgrind_control", option, str(proc.popen.pid)], capture_output=True, timeout=60, check=True)
 
 
+def _first_dump(outfile: Path) -> Path:
+    """Where callgrind_control's first dump of the run writing `outfile` goes."""
+    return outfile.with_name(outfile.name + ".1")
+
+
 def _dumped(outfile: Path) -> int:
     """The instructions in the first dump callgrind_control wrote next to `outfile`."""
-    dump = outfile.with_name(outfile.name + ".1")
+    dump = _first_dump(outfile)
     deadline = time.monotonic() + DUMP_WAIT_S
     while time.monotonic() < deadline:
         if dump.exists():
@@ -150,7 +147,7 @@ def _print_by_function(body: dict[str, Any], args: argparse.Namespace, work: Pat
         n, total = per_request(proc, outfile, body, args)
     top = args.by_function
     print(f"# by function: {n} requests, {total:,.0f} instructions each with the trampolines; top {top}, inclusive")
-    for per, name in by_function(proc.popen.pid, outfile.with_name(outfile.name + ".1"), n, top):
+    for per, name in by_function(proc.popen.pid, _first_dump(outfile), n, top):
         print(f"{per:12,.0f}  {name}")
 
 

@@ -40,18 +40,25 @@ from mockclaude.processes import run_process
 PROMPT = "x"
 
 
-def load(proc: Proc, body: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    """One closed-loop run of bench.json_load against `proc`, with the server's CPU over it."""
+def run_json_load(
+    proc: Proc, body: dict[str, Any], args: argparse.Namespace, seconds: float, warmup_s: float, timeout: float
+) -> dict[str, Any]:
+    """What bench.json_load reports after `warmup_s` and then `seconds` of closed-loop load on `proc`
+    (`args.conns` connections, `args.distinct` prompts)."""
     host, port = proc.url.removeprefix("http://").split(":")
     spec = {"host": host, "port": int(port), "body": body, "conns": args.conns}
-    spec |= {"seconds": args.seconds, "warmup_s": args.warmup, "distinct": args.distinct}
+    spec |= {"seconds": seconds, "warmup_s": warmup_s, "distinct": args.distinct}
     argv = [sys.executable, "-m", "bench.json_load", json.dumps(spec)]
-    with CpuMeter(proc.popen.pid) as cpu:
-        limit = args.warmup + args.seconds + 60
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=limit, check=False)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"bench.json_load failed against {proc.url}:\n{done.stderr}")
-    r = json.loads(done.stdout)
+    return json.loads(done.stdout)
+
+
+def load(proc: Proc, body: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """One closed-loop run of bench.json_load against `proc`, with the server's CPU over it."""
+    with CpuMeter(proc.popen.pid) as cpu:
+        r = run_json_load(proc, body, args, args.seconds, args.warmup, timeout=args.warmup + args.seconds + 60)
     # The client counts only the measured window; the server's CPU covers warm-up too, so scale it.
     share = args.seconds / cpu.wall_s if cpu.wall_s else 0.0
     server_cpu_s = cpu.seconds * share
