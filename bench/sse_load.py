@@ -179,10 +179,9 @@ async def _connect(loop: asyncio.AbstractEventLoop, sock: socket.socket, address
         raise OSError(err, os.strerror(err))
 
 
-async def one_stream(
-    host: str, port: int, request: bytes, delay: float, timeout: float, offset: float | None = None
-) -> StreamRecord:
-    """Open a connection after `delay` seconds, send `request`, read the stream until the server closes."""
+async def one_stream(host: str, port: int, request: bytes, delay: float, timeout: float, offset: float) -> StreamRecord:
+    """Open a connection after `delay` seconds, send `request`, read the stream until the server closes
+    (`offset`: realtime_offset(), for the kernel's stamps)."""
     await asyncio.sleep(delay)
     loop = asyncio.get_running_loop()
     rec = StreamRecord(start=time.monotonic())
@@ -197,7 +196,7 @@ async def one_stream(
         except OSError as exc:
             rec.error = type(exc).__name__
             return rec
-        stream = _Stream(sock, rec, loop.create_future(), realtime_offset() if offset is None else offset)
+        stream = _Stream(sock, rec, loop.create_future(), offset)
         deadline = loop.time() + timeout
         loop.add_reader(sock.fileno(), stream.readable)
         try:
