@@ -2,8 +2,10 @@
 
 import contextlib
 import json
+import math
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -18,7 +20,9 @@ import psutil
 from mockclaude.processes import Proc, mock_server, run_process
 from replay.summary import percentile
 
-__all__ = ["CpuMeter", "Proc", "admin_stats", "machine", "mock_server", "pct", "run_clients"]
+__all__ = [
+    "CpuMeter", "Proc", "admin_stats", "interpreter", "machine", "median_interval", "mock_server", "pct", "run_clients"
+]  # fmt: skip
 
 MODEL = "claude-sonnet-4-6"
 
@@ -26,6 +30,25 @@ MODEL = "claude-sonnet-4-6"
 def pct(values: Sequence[float], p: float) -> float:
     """Percentile p of unsorted values."""
     return percentile(sorted(values), p)
+
+
+def median_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float] | None:
+    """(median, low, high): the median of `values` and a `level` confidence interval for it that assumes
+    nothing about the noise's shape; None when there are too few values for `level` (fewer than 6 for 95 %).
+
+    The interval runs from the k-th smallest to the k-th largest value, for the largest k with
+    P(B <= k - 1) <= (1 - level) / 2, B ~ Binomial(n, 1/2): each value falls below the true median
+    with probability one half. On a shared host, a run's figure moves by more than most changes do;
+    this says how far a median of paired rounds can be trusted.
+    """
+    xs = sorted(values)
+    n, tail = len(xs), (1 - level) / 2
+    k, below = 0, 0.0
+    while (below := below + math.comb(n, k) / 2**n) <= tail:
+        k += 1
+    if k == 0:
+        return None
+    return statistics.median(xs), xs[k - 1], xs[n - k]
 
 
 def machine_busy_s() -> float:
@@ -150,7 +173,30 @@ def machine() -> str:
     model = ""
     with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
         model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-    return f"{os.cpu_count()} cpu ({model}), Python {sys.version.split()[0]}"
+    return f"{os.cpu_count()} cpu ({model}), Python {interpreter()}"
+
+
+# Run by the interpreter described: its version and what its build was configured with.
+_BUILD_PROBE = (
+    "import sys, sysconfig; a = sysconfig.get_config_var('CONFIG_ARGS') or ''; "
+    "print(sys.version.split()[0], *(o in a for o in ('--enable-optimizations', '--with-lto', '--enable-shared')))"
+)
+
+
+def interpreter(python: str = sys.executable) -> str:
+    """`python`'s version and how its build was configured, e.g. "3.12.1 (configured without
+    --enable-optimizations, without --with-lto, with --enable-shared)".
+
+    The same Python code runs markedly slower on a build without profile-guided and link-time
+    optimization (pyenv's default) than on python.org's, Docker's or uv's builds, so every figure
+    names the build it ran on. A distribution may optimize without these flags (Debian does): they
+    say how it was configured, not how fast it is.
+    """
+    done = subprocess.run([python, "-c", _BUILD_PROBE], capture_output=True, text=True, timeout=30, check=True)
+    version, *flags = done.stdout.split()
+    names = ("--enable-optimizations", "--with-lto", "--enable-shared")
+    said = ", ".join(f"{'with' if on == 'True' else 'without'} {name}" for name, on in zip(names, flags, strict=True))
+    return f"{version} (configured {said})"
 
 
 @contextlib.contextmanager
@@ -160,15 +206,18 @@ def mock(
     launcher: Sequence[str] = (),
     timeout: float = 60.0,
     env: dict[str, str] | None = None,
+    python: str | None = None,
 ) -> Iterator[Proc]:
     """A mock with the admin API on, timed for benchmarks (no prompt-length TTFT); with `tree`, the
     mock of another checkout (a before/after in the same run); with `launcher` (e.g. valgrind), run by
-    it; with `env`, these variables set for it."""
-    if tree is None and not launcher and not env:
+    it; with `env`, these variables set for it; with `python`, run by that interpreter (an environment
+    with mockclaude installed: the same code on another Python build)."""
+    if tree is None and not launcher and not env and python is None:
         with mock_server("--prefill-tps", "1e12", *flags, timeout=timeout) as p:
             yield p
         return
-    argv = [*launcher, sys.executable, "-m", "mockclaude", "serve", "--port", "0", "--prefill-tps", "1e12", *flags]
+    argv = [*launcher, python or sys.executable, "-m", "mockclaude", "serve", "--port", "0", "--prefill-tps", "1e12"]
+    argv += flags
     # PYTHONSAFEPATH: `-m` would otherwise put the current directory (this checkout) first on sys.path.
     checkout = {"PYTHONPATH": tree, "PYTHONSAFEPATH": "1"} if tree is not None else {}
     with run_process(argv, timeout=timeout, env={**checkout, **(env or {})}) as p:

@@ -9,7 +9,13 @@ one server, then the next, for `--rounds` rounds (with `--baseline DIR`, the moc
 checkout too: a before/after in the same run). Printed per run: requests/s, requests per server
 CPU-second, the server's and the client's CPU, what the rest of the machine used (`other`, cores),
 latency p50/p99; then the ratios per round and over all rounds: mock / bare, bare / aimock and
-mock / aimock. The client resends one body, as a load test replaying its prompts does; with
+mock / aimock. From 6 rounds on, each ratio also gets the median of its rounds' ratios with a 95 %
+interval that assumes nothing about the host's noise (bench.harness.median_interval): on a shared
+host one run's figure moves by 10-20 %, so a target is met only when the interval's low end is.
+`--python PY` adds an arm running this checkout's mock on another interpreter (an environment where
+mockclaude is installed, e.g. a venv made with that Python): the same code on another Python build.
+Every interpreter is printed with how its build was configured (bench.harness.interpreter). The
+client resends one body, as a load test replaying its prompts does; with
 `--distinct` every request's prompt is one the servers have not seen (the mock then checks every
 body in full: server.passed never applies). `--body agent` sends bench.agent_body's
 production-shaped request (13.5 KB: system prompt, four tools, a 20-message history, the prompt as
@@ -34,7 +40,7 @@ from typing import Any
 
 from bench import peer
 from bench.agent_body import agent_body
-from bench.harness import CpuMeter, Proc, machine, message_body, mock, run_main
+from bench.harness import CpuMeter, Proc, interpreter, machine, median_interval, message_body, mock, run_main
 from mockclaude.processes import run_process
 
 PROMPT = "x"
@@ -120,10 +126,10 @@ def bare(
 
 
 ROW = (
-    "{round:>5} {server:<10} {requests_per_s:>9.0f} {requests_per_cpu_s:>9.0f} {server_cpu:>6.2f} "
+    "{round:>5} {server:<14} {requests_per_s:>9.0f} {requests_per_cpu_s:>9.0f} {server_cpu:>6.2f} "
     "{client_cpu:>6.2f} {others_cpu:>6.2f} {p50:>7.2f} {p99:>7.2f} {bad:>5}"
 )
-HEAD = "round server         req/s  req/cpu-s   scpu   ccpu  other  p50 ms  p99 ms   bad"
+HEAD = "round server             req/s  req/cpu-s   scpu   ccpu  other  p50 ms  p99 ms   bad"
 
 
 def print_row(rnd: int, server: str, r: dict[str, Any]) -> None:
@@ -140,6 +146,10 @@ def print_ratios(got: dict[str, list[dict[str, Any]]], a: str, b: str) -> None:
         )
     total = {name: sum(r["ok"] for r in got[name]) for name in (a, b)}
     print(f"ratio {a} / {b} over {len(got[a])} rounds: requests/s {total[a] / total[b]:.2f}")
+    per_round = [x["requests_per_s"] / y["requests_per_s"] for x, y in zip(got[a], got[b], strict=True)]
+    if (interval := median_interval(per_round)) is not None:
+        mid, low, high = interval
+        print(f"median round ratio {a} / {b}: requests/s {mid:.2f}, 95 % interval {low:.2f}-{high:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,6 +165,14 @@ def main(argv: list[str] | None = None) -> int:
         "--no-install", action="store_true", help="use the peer only if it is installed already (no network)"
     )
     p.add_argument("--baseline", metavar="DIR", help="also run the mock of another checkout (before/after)")
+    p.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="PY",
+        help="also run this checkout's mock on the interpreter PY, whose environment has mockclaude installed "
+        "(repeatable; the arm is named mock-VERSION)",
+    )
     add_request_arguments(p)
     args = p.parse_args(argv)
     flags = mock_flags(args.tokens) + [f for flag in args.mock_flag for f in flag.split()]
@@ -163,6 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# bench.json_peer on {machine()}; {args.conns} connections, {args.rounds} x {args.seconds:g} s per server")
     print(f"# peer: {f'skipped ({why_not})' if why_not else f'{peer.PACKAGE}@{peer.VERSION} on Node.js'}")
     print(f"# mock flags: {' '.join(flags)}; baseline: {args.baseline or '(none)'}")
+    others: dict[str, str] = {}  # arm name: interpreter
+    for py in args.python:
+        described = interpreter(py)
+        name = f"mock-{described.split()[0]}"
+        name = name if name not in others else f"{name}-{len(others) + 1}"
+        others[name] = py
+        print(f"# {name}: {py}, Python {described}")
     prompts = "a new one every request" if args.distinct else "one, resent"
     print(f"# body: {args.body}, {len(json.dumps(body))} bytes; prompts: {prompts}")
     got: dict[str, list[dict[str, Any]]] = {}
@@ -176,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         servers.append(("bare", stack.enter_context(bare(headers, answer_body, workdir, *loop))))
         if args.baseline:
             servers.append(("baseline", stack.enter_context(mock(*flags, tree=args.baseline))))
+        servers += [(name, stack.enter_context(mock(*flags, python=py))) for name, py in others.items()]
         if not why_not:
             text = "".join(b["text"] for b in json.loads(answer_body)["content"] if b["type"] == "text")
             servers.append(("aimock", stack.enter_context(peer.server(PROMPT, text))))
@@ -187,12 +213,15 @@ def main(argv: list[str] | None = None) -> int:
                 print_row(rnd, name, r)
     if args.baseline:
         print_ratios(got, "mockclaude", "baseline")
+    for name in others:
+        print_ratios(got, name, "mockclaude")
     print_ratios(got, "mockclaude", "bare")
     if why_not:
         print(f"ratio mockclaude / aimock: skipped ({why_not})")
     else:
         print_ratios(got, "bare", "aimock")
-        print_ratios(got, "mockclaude", "aimock")
+        for name in ("mockclaude", *others):
+            print_ratios(got, name, "aimock")
     return 0
 
 

@@ -36,8 +36,10 @@ SMOKE: dict[str, list[str]] = {
         "--ttft", "0.2",
     ],
     # --no-install: a test never reaches the npm registry; the peer runs if a full run installed it.
+    # Six rounds: the fewest that give a 95 % interval. This interpreter again as the --python arm.
     "json_peer": [
-        "--seconds", "1", "--warmup", "0.3", "--rounds", "1", "--conns", "8", "--no-install", "--body", "agent",
+        "--seconds", "0.5", "--warmup", "0.2", "--rounds", "6", "--conns", "8", "--no-install", "--body", "agent",
+        "--python", sys.executable,
     ],
     "handler_cost": [
         "--requests", "200", "--repeats", "2", "--rounds", "2", "--distinct", "--body", "agent",
@@ -153,13 +155,22 @@ def test_json_peer(runs: dict[str, subprocess.Popen[str]]) -> None:
     assert re.search(r"^# body: agent, \d{5} bytes", out, re.M), out
     assert re.search(r"^\s+1 mockclaude\s+[1-9]\d*\s+\d+", out, re.M), out
     assert re.search(r"^\s+1 bare\s+[1-9]\d*\s+\d+", out, re.M), out  # the floor runs without the peer too
-    assert number(r"ratio mockclaude / bare over 1 rounds: requests/s ([\d.]+)", out) > 0
+    assert number(r"ratio mockclaude / bare over 6 rounds: requests/s ([\d.]+)", out) > 0
+    mid, low, high = (float(x) for x in re.findall(
+        r"^median round ratio mockclaude / bare: requests/s ([\d.]+), 95 % interval ([\d.]+)-([\d.]+)$", out, re.M
+    )[0])  # fmt: skip
+    assert 0 < low <= mid <= high, out
+    # The same code on the interpreter given with --python: its own arm, named by its version.
+    version = ".".join(map(str, sys.version_info[:3]))
+    assert re.search(rf"^# mock-{version}: {re.escape(sys.executable)}, Python {version} \(configured ", out, re.M), out
+    assert re.search(rf"^\s+6 mock-{version}\s+[1-9]\d*\s+\d+", out, re.M), out
+    assert number(rf"ratio mock-{version} / mockclaude over 6 rounds: requests/s ([\d.]+)", out) > 0
     skipped = re.search(r"^ratio mockclaude / aimock: skipped \((.+)\)$", out, re.M)
     if skipped:
         pytest.skip(f"the peer part of bench.json_peer was skipped: {skipped[1]}")
     assert re.search(r"^\s+1 aimock\s+[1-9]\d*\s+\d+", out, re.M), out
-    assert number(r"ratio mockclaude / aimock over 1 rounds: requests/s ([\d.]+)", out) > 0
-    assert number(r"ratio bare / aimock over 1 rounds: requests/s ([\d.]+)", out) > 0
+    for name in ("mockclaude", "bare", f"mock-{version}"):
+        assert number(rf"ratio {name} / aimock over 6 rounds: requests/s ([\d.]+)", out) > 0
 
 
 def test_handler_cost(runs: dict[str, subprocess.Popen[str]]) -> None:
