@@ -176,10 +176,11 @@ def machine() -> str:
     return f"{os.cpu_count()} cpu ({model}), Python {interpreter()}"
 
 
-# Run by the interpreter described: its version and what its build was configured with.
+# The configure flags an interpreter is described by, and what it runs to say which its build had.
+_BUILD_FLAGS = ("--enable-optimizations", "--with-lto", "--enable-shared")
 _BUILD_PROBE = (
     "import sys, sysconfig; a = sysconfig.get_config_var('CONFIG_ARGS') or ''; "
-    "print(sys.version.split()[0], *(o in a for o in ('--enable-optimizations', '--with-lto', '--enable-shared')))"
+    f"print(sys.version.split()[0], *(o in a for o in {_BUILD_FLAGS!r}))"
 )
 
 
@@ -194,8 +195,9 @@ def interpreter(python: str = sys.executable) -> str:
     """
     done = subprocess.run([python, "-c", _BUILD_PROBE], capture_output=True, text=True, timeout=30, check=True)
     version, *flags = done.stdout.split()
-    names = ("--enable-optimizations", "--with-lto", "--enable-shared")
-    said = ", ".join(f"{'with' if on == 'True' else 'without'} {name}" for name, on in zip(names, flags, strict=True))
+    said = ", ".join(
+        f"{'with' if on == 'True' else 'without'} {name}" for name, on in zip(_BUILD_FLAGS, flags, strict=True)
+    )
     return f"{version} (configured {said})"
 
 

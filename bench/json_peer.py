@@ -139,14 +139,15 @@ def print_row(rnd: int, server: str, r: dict[str, Any]) -> None:
 
 def print_ratios(got: dict[str, list[dict[str, Any]]], a: str, b: str) -> None:
     """Per round and over all rounds, a's requests/s (and per server CPU-second) over b's."""
-    for rnd, (x, y) in enumerate(zip(got[a], got[b], strict=True), start=1):
+    pairs = list(zip(got[a], got[b], strict=True))
+    per_round = [x["requests_per_s"] / y["requests_per_s"] for x, y in pairs]
+    for rnd, ((x, y), ratio) in enumerate(zip(pairs, per_round, strict=True), start=1):
         print(
-            f"round {rnd} ratio {a} / {b}: requests/s {x['requests_per_s'] / y['requests_per_s']:.2f}, "
+            f"round {rnd} ratio {a} / {b}: requests/s {ratio:.2f}, "
             f"per server CPU-second {x['requests_per_cpu_s'] / y['requests_per_cpu_s']:.2f}"
         )
     total = {name: sum(r["ok"] for r in got[name]) for name in (a, b)}
     print(f"ratio {a} / {b} over {len(got[a])} rounds: requests/s {total[a] / total[b]:.2f}")
-    per_round = [x["requests_per_s"] / y["requests_per_s"] for x, y in zip(got[a], got[b], strict=True)]
     if (interval := median_interval(per_round)) is not None:
         mid, low, high = interval
         print(f"median round ratio {a} / {b}: requests/s {mid:.2f}, 95 % interval {low:.2f}-{high:.2f}")
