@@ -47,6 +47,8 @@ def install() -> Path:
     """The peer's CLI script, installed with npm first if it is not there yet."""
     root, cli = install_dir(), _cli()
     if not cli.exists():
+        # The only step of a benchmark that leaves this host: say so before it starts.
+        print(f"# installing {PACKAGE}@{VERSION} into {root} with npm (once)", flush=True)
         root.mkdir(parents=True, exist_ok=True)
         argv = ["npm", "install", "--prefix", str(root), "--no-audit", "--no-fund", "--ignore-scripts"]
         done = subprocess.run(
