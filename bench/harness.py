@@ -201,6 +201,10 @@ def interpreter(python: str = sys.executable) -> str:
     return f"{version} (configured {said})"
 
 
+# Benchmarks time the mock's own work, not a prompt-length TTFT.
+_NO_PREFILL = ("--prefill-tps", "1e12")
+
+
 @contextlib.contextmanager
 def mock(
     *flags: str,
@@ -215,11 +219,10 @@ def mock(
     it; with `env`, these variables set for it; with `python`, run by that interpreter (an environment
     with mockclaude installed: the same code on another Python build)."""
     if tree is None and not launcher and not env and python is None:
-        with mock_server("--prefill-tps", "1e12", *flags, timeout=timeout) as p:
+        with mock_server(*_NO_PREFILL, *flags, timeout=timeout) as p:
             yield p
         return
-    argv = [*launcher, python or sys.executable, "-m", "mockclaude", "serve", "--port", "0", "--prefill-tps", "1e12"]
-    argv += flags
+    argv = [*launcher, python or sys.executable, "-m", "mockclaude", "serve", "--port", "0", *_NO_PREFILL, *flags]
     # PYTHONSAFEPATH: `-m` would otherwise put the current directory (this checkout) first on sys.path.
     checkout = {"PYTHONPATH": tree, "PYTHONSAFEPATH": "1"} if tree is not None else {}
     with run_process(argv, timeout=timeout, env={**checkout, **(env or {})}) as p:
